@@ -1,0 +1,10 @@
+import type { Migration } from 'kysely';
+import * as m0001 from './0001_initial.js';
+
+/**
+ * Every migration, by its ordered name. Listed statically (not read from the folder at run time) so the
+ * same list serves tsx, the compiled build and jest alike.
+ */
+export const migrations: Record<string, Migration> = {
+  '0001_initial': m0001,
+};

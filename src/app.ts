@@ -1,0 +1,53 @@
+import express, { type Express } from 'express';
+import { authenticate } from './auth/auth.middleware.js';
+import type { TokenRegistry } from './auth/token-registry.js';
+import { whoamiRoutes } from './auth/whoami.routes.js';
+import type { Clock } from './clock.js';
+import type { Config } from './config/config.types.js';
+import { healthRoutes, type Lifecycle } from './health/health.routes.js';
+import { migrationsCurrent, storeReachable, type ReadinessCheck } from './health/readiness.js';
+import { errorHandler, routeNotFound } from './http/error-handler.js';
+import { requestContext } from './http/request-context.js';
+import type { Logger } from './logger.js';
+import type { Store } from './store/store.js';
+
+/** Everything the app needs, passed in: tests build as many apps as they like. */
+export interface AppDeps {
+  config: Config;
+  store: Store;
+  logger: Logger;
+  clock: Clock;
+  tokens: TokenRegistry;
+  lifecycle?: Lifecycle;
+  /** Further readiness checks (the capture spool, say) beside the store's own. */
+  readinessChecks?: ReadinessCheck[];
+}
+
+const API_JSON_TYPES = ['application/json', 'application/fhir+json', 'application/*+json'];
+
+/** Builds the collector's HTTP application. */
+export function createApp(deps: AppDeps): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('trust proxy', false);
+  app.use(requestContext(deps.logger));
+  const lifecycle = deps.lifecycle ?? { shuttingDown: false };
+  app.use((_req, res, next) => {
+    // While draining, ask keep-alive clients to reconnect (to another instance) after this answer.
+    if (lifecycle.shuttingDown) res.setHeader('Connection', 'close');
+    next();
+  });
+
+  const checks = [storeReachable(deps.store), migrationsCurrent(deps.store), ...(deps.readinessChecks ?? [])];
+  app.use(healthRoutes(checks, lifecycle));
+
+  const api = express.Router();
+  api.use(authenticate(deps.tokens));
+  api.use(express.json({ limit: '5mb', type: API_JSON_TYPES }));
+  api.use(whoamiRoutes());
+  app.use('/api', api);
+
+  app.use(routeNotFound);
+  app.use(errorHandler);
+  return app;
+}

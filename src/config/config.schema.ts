@@ -1,0 +1,106 @@
+import { Ajv, type ValidateFunction } from 'ajv';
+import addFormatsModule from 'ajv-formats';
+
+// ajv-formats is CommonJS; its default export arrives as the module object under NodeNext.
+const addFormats = addFormatsModule as unknown as typeof addFormatsModule.default;
+
+/**
+ * JSON Schema of the configuration file (after environment overrides). Defaults live here so the file
+ * only needs what differs. Unknown settings are rejected: a misspelt key must not be silently ignored.
+ */
+export const configSchema = {
+  $id: 'https://booking-event-collector.nhs.example/schema/config.json',
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    $schema: { type: 'string' },
+    port: { type: 'integer', minimum: 0, maximum: 65535, default: 8080 },
+    host: { type: 'string', minLength: 1, default: '0.0.0.0' },
+    databaseUrl: { type: 'string', pattern: '^postgres(ql)?://' },
+    dataDir: { type: 'string', minLength: 1, default: './data' },
+    logLevel: {
+      enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'],
+      default: 'info',
+    },
+    timezone: { type: 'string', minLength: 1, default: 'Europe/London' },
+    providers: {
+      type: 'array',
+      default: [],
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['id', 'baseUrl', 'dialect'],
+        properties: {
+          id: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$' },
+          name: { type: 'string', minLength: 1 },
+          baseUrl: { type: 'string', format: 'uri', pattern: '^https?://' },
+          dialect: { enum: ['stu3', 'bars', 'gpconnect'] },
+          odsCode: { type: 'string', pattern: '^[A-Z0-9]{3,10}$' },
+          region: { type: 'string', minLength: 1 },
+          dosServiceIds: {
+            type: 'array',
+            items: { type: 'string', pattern: '^[0-9]{1,20}$' },
+            uniqueItems: true,
+            default: [],
+          },
+          timeouts: {
+            type: 'object',
+            additionalProperties: false,
+            default: {},
+            properties: {
+              connectMs: { type: 'integer', minimum: 1, default: 2000 },
+              responseMs: { type: 'integer', minimum: 1, default: 30000 },
+            },
+          },
+          captureFullBodies: { type: 'boolean', default: false },
+        },
+      },
+    },
+    tokens: {
+      type: 'array',
+      default: [],
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['name', 'token', 'roles'],
+        properties: {
+          name: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$' },
+          token: { type: 'string', minLength: 16 },
+          roles: {
+            type: 'array',
+            minItems: 1,
+            uniqueItems: true,
+            items: { enum: ['ingest', 'report', 'inspect', 'admin'] },
+          },
+        },
+      },
+    },
+    redaction: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        birthDateAsYear: { type: 'boolean', default: true },
+        maxBodyBytes: { type: 'integer', minimum: 0, default: 1048576 },
+      },
+    },
+    hashSecret: { type: 'string', minLength: 32 },
+    tables: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        dispositions: { type: 'string', minLength: 1 },
+        bankHolidays: { type: 'string', minLength: 1 },
+        population: { type: 'string', minLength: 1 },
+      },
+    },
+    shutdownGraceMs: { type: 'integer', minimum: 0, default: 10000 },
+  },
+} as const;
+
+const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: true, verbose: true });
+addFormats(ajv, ['uri']);
+
+/** The compiled validator; it fills in defaults as it checks. */
+export const validateConfig: ValidateFunction = ajv.compile(configSchema);

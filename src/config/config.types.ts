@@ -1,0 +1,57 @@
+/** The three booking dialects the collector understands (see shared/domain/booking-standards.md). */
+export type Dialect = 'stu3' | 'bars' | 'gpconnect';
+
+export const ROLES = ['ingest', 'report', 'inspect', 'admin'] as const;
+export type Role = (typeof ROLES)[number];
+
+export interface ProviderConfig {
+  id: string;
+  name: string;
+  baseUrl: string;
+  dialect: Dialect;
+  odsCode?: string;
+  region?: string;
+  dosServiceIds: string[];
+  timeouts: { connectMs: number; responseMs: number };
+  /** Store request and response bodies unredacted for this provider (explicit opt-in). */
+  captureFullBodies: boolean;
+}
+
+export interface TokenConfig {
+  name: string;
+  token: string;
+  roles: Role[];
+}
+
+export interface RedactionConfig {
+  /** Keep the year of birth dates (the rest is removed). */
+  birthDateAsYear: boolean;
+  /** Largest body kept per request or response; the rest is cut and flagged as truncated. */
+  maxBodyBytes: number;
+}
+
+export interface TablesConfig {
+  dispositions?: string;
+  bankHolidays?: string;
+  population?: string;
+}
+
+/** The whole configuration: one frozen object built once at start-up by `loadConfig`. */
+export interface Config {
+  port: number;
+  host: string;
+  /** PostgreSQL connection string; absent means the embedded PGlite store under `dataDir`. */
+  databaseUrl?: string;
+  dataDir: string;
+  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  timezone: string;
+  providers: ProviderConfig[];
+  tokens: TokenConfig[];
+  redaction: RedactionConfig;
+  /** Secret for the keyed hash of NHS numbers; generated under `dataDir` when absent. */
+  hashSecret?: string;
+  tables: TablesConfig;
+  shutdownGraceMs: number;
+  /** Where the configuration came from, for the start-up banner. */
+  source: string;
+}

@@ -1,0 +1,71 @@
+/**
+ * The closed catalogue of error codes the collector itself raises. Every error body is a FHIR
+ * OperationOutcome whose first issue carries one of these codes in `details.coding`, so clients and tests
+ * can rely on the code, never on the wording. `docs/errors.md` documents each one (a test keeps the two
+ * in step).
+ */
+export const ERROR_CODE_SYSTEM = 'https://booking-event-collector.nhs.example/CodeSystem/collector-error';
+
+/** FHIR R4 IssueType values that the collector uses. */
+export type IssueType =
+  | 'invalid'
+  | 'structure'
+  | 'required'
+  | 'value'
+  | 'security'
+  | 'login'
+  | 'forbidden'
+  | 'not-found'
+  | 'not-supported'
+  | 'too-costly'
+  | 'throttled'
+  | 'exception'
+  | 'timeout'
+  | 'transient'
+  | 'processing';
+
+interface ErrorCodeDefinition {
+  status: number;
+  issueType: IssueType;
+  display: string;
+}
+
+export const ERROR_CODES = {
+  BAD_REQUEST: { status: 400, issueType: 'invalid', display: 'The request is malformed' },
+  UNAUTHENTICATED: {
+    status: 401,
+    issueType: 'login',
+    display: 'A valid bearer token is required',
+  },
+  FORBIDDEN: {
+    status: 403,
+    issueType: 'forbidden',
+    display: 'The token does not carry the role this path needs',
+  },
+  NOT_FOUND: { status: 404, issueType: 'not-found', display: 'No such resource' },
+  ROUTE_NOT_FOUND: { status: 404, issueType: 'not-found', display: 'No such path on the collector' },
+  METHOD_NOT_ALLOWED: {
+    status: 405,
+    issueType: 'not-supported',
+    display: 'The method is not supported on this path',
+  },
+  PAYLOAD_TOO_LARGE: { status: 413, issueType: 'too-costly', display: 'The request body is too large' },
+  UNSUPPORTED_MEDIA_TYPE: {
+    status: 415,
+    issueType: 'not-supported',
+    display: 'The request content type is not supported',
+  },
+  NOT_READY: {
+    status: 503,
+    issueType: 'transient',
+    display: 'The collector is not ready to serve',
+  },
+  SHUTTING_DOWN: {
+    status: 503,
+    issueType: 'transient',
+    display: 'The collector is shutting down',
+  },
+  INTERNAL_ERROR: { status: 500, issueType: 'exception', display: 'Unexpected error in the collector' },
+} as const satisfies Record<string, ErrorCodeDefinition>;
+
+export type ErrorCode = keyof typeof ERROR_CODES;

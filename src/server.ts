@@ -1,0 +1,157 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import { createApp } from './app.js';
+import { TokenRegistry } from './auth/token-registry.js';
+import { systemClock, type Clock } from './clock.js';
+import type { Config, TokenConfig } from './config/config.types.js';
+import { loadOrCreateSecretFile } from './config/secret-file.js';
+import type { Lifecycle } from './health/health.routes.js';
+import type { Logger } from './logger.js';
+import { runMigrations } from './store/migrate.js';
+import { openStore, type Store } from './store/store.js';
+
+/** A running collector. */
+export interface RunningCollector {
+  url: string;
+  port: number;
+  store: Store;
+  server: Server;
+  /** Stops taking connections, lets in-flight requests finish (up to the grace period), closes the store. */
+  stop(): Promise<void>;
+}
+
+export interface StartOptions {
+  config: Config;
+  logger: Logger;
+  clock?: Clock;
+  /** Where the start-up banner goes (stdout by default). */
+  print?: (text: string) => void;
+}
+
+/** The file, under the data directory, that keeps the generated admin token. */
+export const ADMIN_TOKEN_FILE = 'admin-token';
+
+/** The configured tokens; with none configured, the admin token kept under the data directory. */
+function resolveTokens(config: Config): {
+  tokens: TokenConfig[];
+  generated?: { value: string; created: boolean; file: string };
+} {
+  if (config.tokens.length > 0) return { tokens: [...config.tokens] };
+  const generated = loadOrCreateSecretFile(config.dataDir, ADMIN_TOKEN_FILE);
+  return { tokens: [{ name: 'admin', token: generated.value, roles: ['admin'] }], generated };
+}
+
+function listen(server: Server, port: number, host: string): Promise<AddressInfo> {
+  return new Promise((resolve, reject) => {
+    const onError = (error: NodeJS.ErrnoException): void => {
+      reject(
+        error.code === 'EADDRINUSE'
+          ? new Error(
+              `Port ${port} on ${host} is already in use; set PORT (or "port" in the config) to another`,
+            )
+          : error,
+      );
+    };
+    server.once('error', onError);
+    server.listen(port, host, () => {
+      server.off('error', onError);
+      resolve(server.address() as AddressInfo);
+    });
+  });
+}
+
+/**
+ * Starts the collector: opens the store (PostgreSQL when `databaseUrl` is set, PGlite under `dataDir`
+ * otherwise), migrates it, and serves HTTP. Prints the URLs, and the admin token the first time one is
+ * generated.
+ */
+export async function startCollector(options: StartOptions): Promise<RunningCollector> {
+  const { config, logger } = options;
+  const print = options.print ?? ((text: string) => void process.stdout.write(text));
+  const store = await openStore(
+    config.databaseUrl
+      ? { databaseUrl: config.databaseUrl }
+      : { pgliteDir: path.join(config.dataDir, 'pglite') },
+  );
+  try {
+    const applied = await runMigrations(store.db);
+    logger.info({ engine: store.engine, applied }, 'store ready');
+  } catch (error) {
+    await store.close();
+    throw error;
+  }
+  const { tokens, generated } = resolveTokens(config);
+  const lifecycle: Lifecycle = { shuttingDown: false };
+  const app = createApp({
+    config,
+    store,
+    logger,
+    clock: options.clock ?? systemClock,
+    tokens: new TokenRegistry(tokens),
+    lifecycle,
+  });
+  const server = createServer(app);
+  server.keepAliveTimeout = 65_000;
+  server.headersTimeout = 66_000;
+  let address: AddressInfo;
+  try {
+    address = await listen(server, config.port, config.host);
+  } catch (error) {
+    await store.close();
+    throw error;
+  }
+  const shownHost = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host;
+  const url = `http://${shownHost}:${address.port}`;
+  print(banner(url, store, config, generated));
+  logger.info({ url, engine: store.engine }, 'collector listening');
+
+  let stopping: Promise<void> | undefined;
+  const stop = (): Promise<void> => {
+    stopping ??= (async () => {
+      lifecycle.shuttingDown = true;
+      logger.info({ graceMs: config.shutdownGraceMs }, 'shutting down');
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      const grace = setTimeout(() => server.closeAllConnections(), config.shutdownGraceMs);
+      await closed;
+      clearTimeout(grace);
+      await store.close();
+      logger.info('stopped');
+    })();
+    return stopping;
+  };
+  return { url, port: address.port, store, server, stop };
+}
+
+function banner(
+  url: string,
+  store: Store,
+  config: Config,
+  generated: { value: string; created: boolean; file: string } | undefined,
+): string {
+  const lines = [
+    '',
+    `Booking event collector listening on ${url}`,
+    `  health     ${url}/healthz   readiness ${url}/readyz`,
+    `  proxy      ${url}/fhir/{providerId}/...   ${url}/ssp/{providerBaseUrl}/...   ${url}/bars/...`,
+    `  API        ${url}/api/...   (bearer token)`,
+    `  store      ${store.engine === 'pglite' ? `embedded PGlite in ${store.location}` : `PostgreSQL ${store.location}`}`,
+    `  config     ${config.source}`,
+    `  providers  ${config.providers.length === 0 ? 'none configured' : config.providers.map((p) => p.id).join(', ')}`,
+  ];
+  if (generated?.created) {
+    lines.push(
+      '',
+      'No API tokens are configured, so an admin token was generated. It is shown this once;',
+      `it is kept in ${generated.file}:`,
+      '',
+      `  ${generated.value}`,
+      '',
+      `  try: curl -H "Authorization: Bearer ${generated.value}" ${url}/api/whoami`,
+    );
+  } else if (generated) {
+    lines.push(`  API token  the generated admin token is in ${generated.file}`);
+  }
+  return `${lines.join('\n')}\n\n`;
+}

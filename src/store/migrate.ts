@@ -1,0 +1,29 @@
+import { Migrator, type Kysely, type MigrationProvider } from 'kysely';
+import { migrations } from '../../migrations/index.js';
+
+/** Migrations are written against no particular schema type (they are frozen in time). */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type AnyDb = Kysely<any>;
+
+const provider: MigrationProvider = { getMigrations: () => Promise.resolve(migrations) };
+
+function migrator(db: AnyDb): Migrator {
+  return new Migrator({ db, provider });
+}
+
+/**
+ * Brings the schema up to date and returns the names of the migrations it applied. Kysely's PostgreSQL
+ * adapter holds an advisory lock while it migrates, so instances starting together apply each migration
+ * exactly once (on PGlite, with one connection, the question does not arise).
+ */
+export async function runMigrations(db: AnyDb): Promise<string[]> {
+  const { error, results } = await migrator(db).migrateToLatest();
+  if (error) throw error instanceof Error ? error : new Error(`migration failed: ${JSON.stringify(error)}`);
+  return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
+}
+
+/** The migrations this build knows that the store has not yet applied. */
+export async function pendingMigrations(db: AnyDb): Promise<string[]> {
+  const all = await migrator(db).getMigrations();
+  return all.filter((m) => m.executedAt === undefined).map((m) => m.name);
+}
