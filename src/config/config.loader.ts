@@ -181,12 +181,12 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
     provider.baseUrl = provider.baseUrl.replace(/\/+$/, '');
     provider.name ??= provider.id;
   }
+  const consistency = checkConsistency(config, baseDir);
+  if (consistency.length > 0) throw new ConfigError(source, consistency);
   for (const key of Object.keys(config.tables) as (keyof Config['tables'])[]) {
     config.tables[key] = path.resolve(baseDir, config.tables[key]!);
   }
   delete (config as { $schema?: string }).$schema;
-  const consistency = checkConsistency(config, baseDir);
-  if (consistency.length > 0) throw new ConfigError(source, consistency);
   config.source = source;
   return deepFreeze(config);
 }
