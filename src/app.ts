@@ -32,11 +32,6 @@ export function createApp(deps: AppDeps): Express {
   app.set('trust proxy', false);
   app.use(requestContext(deps.logger));
   const lifecycle = deps.lifecycle ?? { shuttingDown: false };
-  app.use((_req, res, next) => {
-    // While draining, ask keep-alive clients to reconnect (to another instance) after this answer.
-    if (lifecycle.shuttingDown) res.setHeader('Connection', 'close');
-    next();
-  });
 
   const checks = [storeReachable(deps.store), migrationsCurrent(deps.store), ...(deps.readinessChecks ?? [])];
   app.use(healthRoutes(checks, lifecycle));

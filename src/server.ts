@@ -1,4 +1,4 @@
-import { createServer, type Server } from 'node:http';
+import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { createApp } from './app.js';
@@ -40,6 +40,22 @@ function resolveTokens(config: Config): {
   if (config.tokens.length > 0) return { tokens: [...config.tokens] };
   const generated = loadOrCreateSecretFile(config.dataDir, ADMIN_TOKEN_FILE);
   return { tokens: [{ name: 'admin', token: generated.value, roles: ['admin'] }], generated };
+}
+
+/**
+ * The responses whose headers have not gone out yet, so a stop can ask for `Connection: close` on them;
+ * requests arriving on open keep-alive sockets while draining get it too.
+ */
+function trackUnanswered(server: Server, lifecycle: Lifecycle): Set<ServerResponse> {
+  const unanswered = new Set<ServerResponse>();
+  server.on('request', (_req, res: ServerResponse) => {
+    if (lifecycle.shuttingDown) res.shouldKeepAlive = false;
+    unanswered.add(res);
+    const forget = (): void => void unanswered.delete(res);
+    res.once('finish', forget);
+    res.once('close', forget);
+  });
+  return unanswered;
 }
 
 function listen(server: Server, port: number, host: string): Promise<AddressInfo> {
@@ -94,6 +110,7 @@ export async function startCollector(options: StartOptions): Promise<RunningColl
   const server = createServer(app);
   server.keepAliveTimeout = 65_000;
   server.headersTimeout = 66_000;
+  const unanswered = trackUnanswered(server, lifecycle);
   let address: AddressInfo;
   try {
     address = await listen(server, config.port, config.host);
@@ -112,9 +129,13 @@ export async function startCollector(options: StartOptions): Promise<RunningColl
       lifecycle.shuttingDown = true;
       logger.info({ graceMs: config.shutdownGraceMs }, 'shutting down');
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      // Requests still being answered end with `Connection: close`; sockets close as they fall idle.
+      for (const res of unanswered) res.shouldKeepAlive = false;
       server.closeIdleConnections();
+      const sweep = setInterval(() => server.closeIdleConnections(), 100);
       const grace = setTimeout(() => server.closeAllConnections(), config.shutdownGraceMs);
       await closed;
+      clearInterval(sweep);
       clearTimeout(grace);
       await store.close();
       logger.info('stopped');

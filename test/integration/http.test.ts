@@ -46,7 +46,8 @@ describe('health', () => {
     try {
       const res = await request(buildTestApp(unreachable)).get('/readyz').expect(503);
       expect(outcomeCode(res.body)).toBe('NOT_READY');
-      const diagnostics = res.body.issue.map((i: { diagnostics: string }) => i.diagnostics).join('\n');
+      const issues = res.body.issue as { diagnostics: string }[];
+      const diagnostics = issues.map((i) => i.diagnostics).join('\n');
       expect(diagnostics).toMatch(/^store: .*ECONNREFUSED/m);
       expect(diagnostics).toMatch(/^migrations: /m);
     } finally {

@@ -1,5 +1,5 @@
 import type { Insertable, Selectable } from 'kysely';
-import type { Json, Timestamp, WithDefault } from './column-types.js';
+import type { JsonWithDefault, Timestamp, WithDefault } from './column-types.js';
 
 /** Who read patient-level data, what they asked for, when, and how much came back. */
 export interface AccessAuditTable {
@@ -9,7 +9,7 @@ export interface AccessAuditTable {
   roles: string[];
   method: string;
   path: string;
-  query: WithDefault<Json>;
+  query: JsonWithDefault;
   resource_ids: WithDefault<string[]>;
   result_count: number | null;
   status: number;

@@ -8,3 +8,5 @@ export type GeneratedTimestamp = ColumnType<Date, Date | string | undefined, Dat
 export type WithDefault<T> = ColumnType<T, T | undefined, T>;
 /** A jsonb column. */
 export type Json<T = Record<string, unknown>> = ColumnType<T, string | T, string | T>;
+/** A jsonb column with a database default that inserts may leave out. */
+export type JsonWithDefault<T = Record<string, unknown>> = ColumnType<T, string | T | undefined, string | T>;

@@ -1,5 +1,5 @@
 import type { Insertable, Selectable, Updateable } from 'kysely';
-import type { GeneratedTimestamp, Json, Timestamp, WithDefault } from './column-types.js';
+import type { GeneratedTimestamp, JsonWithDefault, Timestamp } from './column-types.js';
 
 /** One patient contact (a 111 case), stitched from exchanges and ingested events. */
 export interface EpisodeTable {
@@ -10,7 +10,7 @@ export interface EpisodeTable {
   disposition: string | null;
   deadline: Timestamp | null;
   deadline_source: string | null;
-  attributes: WithDefault<Json>;
+  attributes: JsonWithDefault;
   updated_at: GeneratedTimestamp;
 }
 

@@ -1,5 +1,5 @@
 import type { Insertable, Selectable, Updateable } from 'kysely';
-import type { GeneratedTimestamp, Json, Timestamp, WithDefault } from './column-types.js';
+import type { GeneratedTimestamp, JsonWithDefault, Timestamp, WithDefault } from './column-types.js';
 
 /** A metric event derived from an exchange or ingested off the wire (taxonomy in DESIGN.md). */
 export interface EventTable {
@@ -19,7 +19,7 @@ export interface EventTable {
   deadline_source: string | null;
   episode_id: string | null;
   patient_hash: string | null;
-  attributes: WithDefault<Json>;
+  attributes: JsonWithDefault;
   data_quality: WithDefault<string[]>;
   recorded_at: GeneratedTimestamp;
 }

@@ -1,5 +1,5 @@
 import type { Insertable, Selectable, Updateable } from 'kysely';
-import type { GeneratedTimestamp, Json, Timestamp, WithDefault } from './column-types.js';
+import type { GeneratedTimestamp, JsonWithDefault, Timestamp, WithDefault } from './column-types.js';
 
 /** How the collector's forward to the provider ended. */
 export type TransportOutcome = 'ok' | 'timeout' | 'reset' | 'refused' | 'client_aborted';
@@ -15,13 +15,13 @@ export interface ExchangeTable {
   method: string;
   path: string;
   query: string | null;
-  request_headers: WithDefault<Json<Record<string, string | string[]>>>;
+  request_headers: JsonWithDefault<Record<string, string | string[]>>;
   request_body: string | null;
   request_body_encoding: 'utf8' | 'base64' | null;
   request_size: WithDefault<number>;
   request_truncated: WithDefault<boolean>;
   response_status: number | null;
-  response_headers: WithDefault<Json<Record<string, string | string[]>>>;
+  response_headers: JsonWithDefault<Record<string, string | string[]>>;
   response_body: string | null;
   response_body_encoding: 'utf8' | 'base64' | null;
   response_size: WithDefault<number>;

@@ -1,0 +1,53 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+
+/** A collector (or other entry point) running as its own process, with what it printed. */
+export interface Spawned {
+  child: ChildProcess;
+  stdout: () => string;
+  stderr: () => string;
+  /** Resolves with the exit code (or the signal's name) when the process ends. */
+  exited: Promise<number | string>;
+}
+
+/** Starts `src/<entry>` with tsx, the way `npm start` does, with the given environment added. */
+export function spawnEntry(entry: string, args: string[], env: Record<string, string>): Spawned {
+  const childEnv: NodeJS.ProcessEnv = { ...process.env, ...env };
+  delete childEnv.NODE_OPTIONS; // jest's --experimental-vm-modules is not for the child
+  delete childEnv.CONFIG;
+  delete childEnv.DATABASE_URL;
+  Object.assign(childEnv, env);
+  const child = spawn(process.execPath, ['--import', 'tsx', entry, ...args], {
+    env: childEnv,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));
+  const exited = new Promise<number | string>((resolve) =>
+    child.on('exit', (code, signal) => resolve(code ?? signal ?? 'unknown')),
+  );
+  return { child, stdout: () => out, stderr: () => err, exited };
+}
+
+/** Waits until `text()` matches `pattern` (or the process ends, or `ms` pass) and returns the match. */
+export async function waitFor(
+  spawned: Spawned,
+  pattern: RegExp,
+  ms = 20_000,
+  text: () => string = spawned.stdout,
+): Promise<RegExpMatchArray> {
+  const deadline = Date.now() + ms;
+  let ended = false;
+  void spawned.exited.then(() => (ended = true));
+  for (;;) {
+    const match = pattern.exec(text());
+    if (match) return match;
+    if (ended || Date.now() > deadline) {
+      throw new Error(
+        `no ${pattern} in output (ended: ${ended})\nstdout:\n${spawned.stdout()}\nstderr:\n${spawned.stderr()}`,
+      );
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
