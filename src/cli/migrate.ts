@@ -1,0 +1,48 @@
+import path from 'node:path';
+import { ConfigError } from '../config/config-error.js';
+import { loadConfig } from '../config/config.loader.js';
+import { pendingMigrations, runMigrations } from '../store/migrate.js';
+import { openStore } from '../store/store.js';
+
+/**
+ * `npm run migrate`: brings the configured store (DATABASE_URL, or the embedded store under DATA_DIR) up
+ * to date and says what it applied. Start-up does the same; this is for deploying the schema ahead of a
+ * release, or checking a store with `--check` (exit 1 when migrations are pending).
+ */
+async function main(): Promise<number> {
+  const argv = process.argv.slice(2);
+  const config = loadConfig({ argv, env: process.env });
+  const store = await openStore(
+    config.databaseUrl
+      ? { databaseUrl: config.databaseUrl }
+      : { pgliteDir: path.join(config.dataDir, 'pglite') },
+  );
+  const say = (line: string): void => void process.stdout.write(`${line}\n`);
+  try {
+    say(`store: ${store.engine === 'pglite' ? `embedded PGlite in ${store.location}` : store.location}`);
+    const pending = await pendingMigrations(store.db);
+    if (argv.includes('--check')) {
+      say(pending.length === 0 ? 'schema is up to date' : `pending migrations: ${pending.join(', ')}`);
+      return pending.length === 0 ? 0 : 1;
+    }
+    if (pending.length > 0) say(`applying ${pending.length} migration(s): ${pending.join(', ')}`);
+    const applied = await runMigrations(store.db);
+    for (const name of applied) say(`  applied ${name}`);
+    say(applied.length === 0 ? 'schema is up to date; nothing to apply' : `done: ${applied.length} applied`);
+    return 0;
+  } finally {
+    await store.close();
+  }
+}
+
+main().then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`${error.message}\n`);
+      process.exit(78);
+    }
+    process.stderr.write(`migration failed: ${(error as Error).message}\n`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,20 @@
+import { writeFileSync } from 'node:fs';
+import { configSchema } from '../config/config.schema.js';
+
+/** The published JSON Schemas under fhir-profiles/, generated from the ones the code compiles. */
+export const PUBLISHED_SCHEMAS: Record<string, unknown> = {
+  'fhir-profiles/config.schema.json': configSchema,
+};
+
+/** The file text of a published schema. */
+export function schemaText(schema: unknown): string {
+  return `${JSON.stringify(schema, null, 2)}\n`;
+}
+
+// `npm run schemas` rewrites them; a test fails when a committed copy is stale.
+if (process.argv[1]?.endsWith('write-schemas.ts')) {
+  for (const [file, schema] of Object.entries(PUBLISHED_SCHEMAS)) {
+    writeFileSync(file, schemaText(schema));
+    process.stdout.write(`wrote ${file}\n`);
+  }
+}
