@@ -9,6 +9,7 @@ import { migrationsCurrent, storeReachable, type ReadinessCheck } from './health
 import { errorHandler, routeNotFound } from './http/error-handler.js';
 import { requestContext } from './http/request-context.js';
 import type { Logger } from './logger.js';
+import type { PatientHasher } from './privacy/patient-hash.js';
 import type { Store } from './store/store.js';
 
 /** Everything the app needs, passed in: tests build as many apps as they like. */
@@ -18,6 +19,8 @@ export interface AppDeps {
   logger: Logger;
   clock: Clock;
   tokens: TokenRegistry;
+  /** The keyed hash of NHS numbers, used wherever patient identifiers arrive (capture, ingest, search). */
+  patientHash: PatientHasher;
   lifecycle?: Lifecycle;
   /** Further readiness checks (the capture spool, say) beside the store's own. */
   readinessChecks?: ReadinessCheck[];

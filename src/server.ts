@@ -8,6 +8,7 @@ import type { Config, TokenConfig } from './config/config.types.js';
 import { loadOrCreateSecretFile } from './config/secret-file.js';
 import type { Lifecycle } from './health/health.routes.js';
 import type { Logger } from './logger.js';
+import { createPatientHasher } from './privacy/patient-hash.js';
 import { runMigrations } from './store/migrate.js';
 import { openStore, type Store } from './store/store.js';
 
@@ -40,6 +41,25 @@ function resolveTokens(config: Config): {
   if (config.tokens.length > 0) return { tokens: [...config.tokens] };
   const generated = loadOrCreateSecretFile(config.dataDir, ADMIN_TOKEN_FILE);
   return { tokens: [{ name: 'admin', token: generated.value, roles: ['admin'] }], generated };
+}
+
+/** The file, under the data directory, that keeps the generated patient hash secret. */
+export const HASH_SECRET_FILE = 'hash-secret';
+
+/**
+ * The configured hash secret, or one generated once and kept under the data directory. Instances that
+ * share a PostgreSQL database must share the secret too, or one patient gets two hashes: say so.
+ */
+function resolveHashSecret(config: Config, logger: Logger): string {
+  if (config.hashSecret) return config.hashSecret;
+  const kept = loadOrCreateSecretFile(config.dataDir, HASH_SECRET_FILE);
+  if (config.databaseUrl) {
+    logger.warn(
+      { file: kept.file },
+      'no hashSecret configured: using one kept in the data directory; instances sharing this database must share it',
+    );
+  }
+  return kept.value;
 }
 
 /**
@@ -98,6 +118,7 @@ export async function startCollector(options: StartOptions): Promise<RunningColl
     throw error;
   }
   const { tokens, generated } = resolveTokens(config);
+  const patientHash = createPatientHasher(resolveHashSecret(config, logger));
   const lifecycle: Lifecycle = { shuttingDown: false };
   const app = createApp({
     config,
@@ -105,6 +126,7 @@ export async function startCollector(options: StartOptions): Promise<RunningColl
     logger,
     clock: options.clock ?? systemClock,
     tokens: new TokenRegistry(tokens),
+    patientHash,
     lifecycle,
   });
   const server = createServer(app);

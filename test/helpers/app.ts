@@ -6,6 +6,7 @@ import type { Clock } from '../../src/clock.js';
 import { loadConfig } from '../../src/config/config.loader.js';
 import type { Config, Role } from '../../src/config/config.types.js';
 import { createLogger, type Logger } from '../../src/logger.js';
+import { createPatientHasher } from '../../src/privacy/patient-hash.js';
 import type { Store } from '../../src/store/store.js';
 
 /** Tokens every test app accepts, one per role. */
@@ -58,6 +59,7 @@ export function buildTestApp(store: Store, options: TestAppOptions = {}): Expres
     logger: options.logger ?? createLogger({ logLevel: 'silent' }),
     clock: options.clock ?? (() => new Date('2026-11-22T10:00:00Z')),
     tokens: new TokenRegistry(config.tokens),
+    patientHash: createPatientHasher('test-hash-secret-0123456789-0123456789'),
   });
 }
 

@@ -1,10 +1,15 @@
-import { mkdtempSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { sql } from 'kysely';
 import { newId } from '../../src/ids.js';
 import { migrations } from '../../migrations/index.js';
-import { ADMIN_TOKEN_FILE, startCollector, type RunningCollector } from '../../src/server.js';
+import {
+  ADMIN_TOKEN_FILE,
+  HASH_SECRET_FILE,
+  startCollector,
+  type RunningCollector,
+} from '../../src/server.js';
 import { createLogger } from '../../src/logger.js';
 import { testConfig } from '../helpers/app.js';
 import { createTestDatabase, TEST_ENGINE } from '../helpers/store.js';
@@ -39,12 +44,16 @@ describe('starting with no configuration (the embedded store)', () => {
     const dataDir = tempDir();
     const first = await start(dataDir);
     let tokenFromBanner: string;
+    let hashSecret: string;
     try {
       expect(first.printed).toContain(`listening on ${first.collector.url}`);
       expect(first.printed).toContain(`${first.collector.url}/healthz`);
       expect(first.printed).toContain(`embedded PGlite in ${path.join(dataDir, 'pglite')}`);
       tokenFromBanner = /It is shown this once;\nit is kept in .*:\n\n {2}(\S+)\n/.exec(first.printed)![1]!;
       expect(statSync(path.join(dataDir, ADMIN_TOKEN_FILE)).mode & 0o777).toBe(0o600);
+      expect(statSync(path.join(dataDir, HASH_SECRET_FILE)).mode & 0o777).toBe(0o600);
+      hashSecret = readFileSync(path.join(dataDir, HASH_SECRET_FILE), 'utf8');
+      expect(first.printed).not.toContain(hashSecret.trim());
 
       expect((await fetch(`${first.collector.url}/healthz`)).status).toBe(200);
       const whoami = await fetch(`${first.collector.url}/api/whoami`, {
@@ -79,6 +88,7 @@ describe('starting with no configuration (the embedded store)', () => {
         headers: { Authorization: `Bearer ${tokenFromBanner}` },
       });
       expect(whoami.status).toBe(200);
+      expect(readFileSync(path.join(dataDir, HASH_SECRET_FILE), 'utf8')).toBe(hashSecret);
       const kept = await second.collector.store.db
         .selectFrom('ingest_records')
         .select('client_event_id')

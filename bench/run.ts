@@ -1,0 +1,18 @@
+import { benchStore } from './store.bench.js';
+
+/** `npm run bench -- <name>`: runs one benchmark (or all) and prints its table. */
+const BENCHMARKS: Record<string, () => Promise<void>> = {
+  store: benchStore,
+};
+
+const asked = process.argv.slice(2).filter((a) => !a.startsWith('-'));
+const names = asked.length > 0 ? asked : Object.keys(BENCHMARKS);
+for (const name of names) {
+  const bench = BENCHMARKS[name];
+  if (!bench) {
+    process.stderr.write(`unknown benchmark "${name}"; known: ${Object.keys(BENCHMARKS).join(', ')}\n`);
+    process.exit(2);
+  }
+  process.stdout.write(`== ${name}\n`);
+  await bench();
+}
