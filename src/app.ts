@@ -1,4 +1,4 @@
-import express, { type Express } from 'express';
+import express, { type Express, type Router } from 'express';
 import { authenticate } from './auth/auth.middleware.js';
 import type { TokenRegistry } from './auth/token-registry.js';
 import { whoamiRoutes } from './auth/whoami.routes.js';
@@ -22,6 +22,8 @@ export interface AppDeps {
   /** The keyed hash of NHS numbers, used wherever patient identifiers arrive (capture, ingest, search). */
   patientHash: PatientHasher;
   lifecycle?: Lifecycle;
+  /** The Slot Provider simulator, mounted at /sandbox when the configuration asks for it. */
+  sandbox?: Router;
   /** Further readiness checks (the capture spool, say) beside the store's own. */
   readinessChecks?: ReadinessCheck[];
 }
@@ -38,6 +40,8 @@ export function createApp(deps: AppDeps): Express {
 
   const checks = [storeReachable(deps.store), migrationsCurrent(deps.store), ...(deps.readinessChecks ?? [])];
   app.use(healthRoutes(checks, lifecycle));
+
+  if (deps.sandbox) app.use('/sandbox', deps.sandbox);
 
   const api = express.Router();
   api.use(authenticate(deps.tokens));

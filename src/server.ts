@@ -4,11 +4,12 @@ import path from 'node:path';
 import { createApp } from './app.js';
 import { TokenRegistry } from './auth/token-registry.js';
 import { systemClock, type Clock } from './clock.js';
-import type { Config, TokenConfig } from './config/config.types.js';
+import type { Config, ProviderConfig, TokenConfig } from './config/config.types.js';
 import { loadOrCreateSecretFile } from './config/secret-file.js';
 import type { Lifecycle } from './health/health.routes.js';
 import type { Logger } from './logger.js';
 import { createPatientHasher } from './privacy/patient-hash.js';
+import { createSandbox, sandboxProviders, type Sandbox } from './sandbox/sandbox.app.js';
 import { runMigrations } from './store/migrate.js';
 import { openStore, type Store } from './store/store.js';
 
@@ -18,6 +19,9 @@ export interface RunningCollector {
   port: number;
   store: Store;
   server: Server;
+  /** The configuration in force, with the sandbox's providers when it is mounted. */
+  config: Config;
+  sandbox?: Sandbox;
   /** Stops taking connections, lets in-flight requests finish (up to the grace period), closes the store. */
   stop(): Promise<void>;
 }
@@ -78,6 +82,41 @@ function trackUnanswered(server: Server, lifecycle: Lifecycle): Set<ServerRespon
   return unanswered;
 }
 
+/**
+ * The configuration as the collector runs it: with the sandbox mounted (explicitly, or by default when no
+ * provider is configured), its three dialects are added as providers `sandbox-stu3`, `sandbox-bars` and
+ * `sandbox-gpconnect`, reached over loopback like any other provider.
+ */
+function withSandbox(
+  config: Config,
+  address: AddressInfo,
+  clock: Clock,
+): { effective: Config; sandbox?: Sandbox } {
+  const mount =
+    config.sandbox.mount === true || (config.sandbox.mount === 'auto' && config.providers.length === 0);
+  if (!mount) return { effective: config };
+  const sandbox = createSandbox(config.sandbox, clock);
+  const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
+  const providers = sandboxProviders(
+    `http://${host.includes(':') ? `[${host}]` : host}:${address.port}/sandbox`,
+    sandbox.diary,
+  );
+  const taken = new Set(config.providers.flatMap((p) => [p.id, ...p.dosServiceIds]));
+  const clash = providers.flatMap((p) => [p.id, ...p.dosServiceIds]).find((key) => taken.has(key));
+  if (clash) {
+    throw new Error(
+      `The sandbox cannot be mounted: "${clash}" is already used by a configured provider (set sandbox.mount to false)`,
+    );
+  }
+  return {
+    effective: Object.freeze({
+      ...config,
+      providers: Object.freeze([...config.providers, ...providers]) as ProviderConfig[],
+    }),
+    sandbox,
+  };
+}
+
 function listen(server: Server, port: number, host: string): Promise<AddressInfo> {
   return new Promise((resolve, reject) => {
     const onError = (error: NodeJS.ErrnoException): void => {
@@ -119,17 +158,11 @@ export async function startCollector(options: StartOptions): Promise<RunningColl
   }
   const { tokens, generated } = resolveTokens(config);
   const patientHash = createPatientHasher(resolveHashSecret(config, logger));
+  const clock = options.clock ?? systemClock;
   const lifecycle: Lifecycle = { shuttingDown: false };
-  const app = createApp({
-    config,
-    store,
-    logger,
-    clock: options.clock ?? systemClock,
-    tokens: new TokenRegistry(tokens),
-    patientHash,
-    lifecycle,
-  });
-  const server = createServer(app);
+
+  // Listen first: a mounted sandbox is registered as providers at the real port (PORT=0 picks one).
+  const server = createServer();
   server.keepAliveTimeout = 65_000;
   server.headersTimeout = 66_000;
   const unanswered = trackUnanswered(server, lifecycle);
@@ -142,7 +175,27 @@ export async function startCollector(options: StartOptions): Promise<RunningColl
   }
   const shownHost = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host;
   const url = `http://${shownHost}:${address.port}`;
-  print(banner(url, store, config, generated));
+  let built: ReturnType<typeof withSandbox>;
+  try {
+    built = withSandbox(config, address, clock);
+  } catch (error) {
+    server.close();
+    await store.close();
+    throw error;
+  }
+  const { effective, sandbox } = built;
+  const app = createApp({
+    config: effective,
+    store,
+    logger,
+    clock,
+    tokens: new TokenRegistry(tokens),
+    patientHash,
+    lifecycle,
+    ...(sandbox ? { sandbox: sandbox.router } : {}),
+  });
+  server.on('request', app);
+  print(banner(url, store, effective, generated, sandbox !== undefined));
   logger.info({ url, engine: store.engine }, 'collector listening');
 
   let stopping: Promise<void> | undefined;
@@ -164,7 +217,7 @@ export async function startCollector(options: StartOptions): Promise<RunningColl
     })();
     return stopping;
   };
-  return { url, port: address.port, store, server, stop };
+  return { url, port: address.port, store, server, config: effective, ...(sandbox ? { sandbox } : {}), stop };
 }
 
 function banner(
@@ -172,6 +225,7 @@ function banner(
   store: Store,
   config: Config,
   generated: { value: string; created: boolean; file: string } | undefined,
+  sandboxMounted: boolean,
 ): string {
   const lines = [
     '',
@@ -183,6 +237,11 @@ function banner(
     `  config     ${config.source}`,
     `  providers  ${config.providers.length === 0 ? 'none configured' : config.providers.map((p) => p.id).join(', ')}`,
   ];
+  if (sandboxMounted) {
+    lines.push(
+      `  sandbox    ${url}/sandbox  (seed ${config.sandbox.seed}; try ${url}/fhir/sandbox-stu3/Slot?status=free)`,
+    );
+  }
   if (generated?.created) {
     lines.push(
       '',

@@ -1,6 +1,7 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
+import { parseFault } from '../sandbox/faults.js';
 import { ConfigError, formatSchemaErrors } from './config-error.js';
 import { validateConfig } from './config.schema.js';
 import type { Config } from './config.types.js';
@@ -126,6 +127,15 @@ function checkConsistency(config: Config, baseDir: string): string[] {
     }
     seenNames.add(token.name);
     seenTokens.add(token.token);
+  });
+  config.sandbox.faults.forEach((rule, i) => {
+    try {
+      parseFault(rule.fault, Math.random);
+    } catch (error) {
+      problems.push(
+        `sandbox.faults[${i}].fault: found "${rule.fault}"; expected fault directives (${(error as Error).message})`,
+      );
+    }
   });
   if (!isValidTimezone(config.timezone)) {
     problems.push(`timezone: found "${config.timezone}"; expected an IANA time zone such as "Europe/London"`);

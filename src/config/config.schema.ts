@@ -96,6 +96,45 @@ export const configSchema = {
       },
     },
     shutdownGraceMs: { type: 'integer', minimum: 0, default: 10000 },
+    sandbox: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        mount: { enum: ['auto', true, false], default: 'auto' },
+        seed: { type: 'integer', minimum: 0, default: 111 },
+        days: { type: 'integer', minimum: 1, maximum: 60, default: 7 },
+        prebookedShare: { type: 'number', minimum: 0, maximum: 1, default: 0.25 },
+        stu3SlotConflictStatus: { enum: [409, 422], default: 422 },
+        faults: {
+          type: 'array',
+          default: [],
+          items: {
+            type: 'object',
+            additionalProperties: false,
+            required: ['fault'],
+            properties: {
+              dialect: { enum: ['stu3', 'bars', 'gpconnect'] },
+              interaction: {
+                enum: [
+                  'capability',
+                  'slot-search',
+                  'book',
+                  'cancel',
+                  'update',
+                  'read',
+                  'list',
+                  'referral',
+                  'patient-search',
+                ],
+              },
+              probability: { type: 'number', minimum: 0, maximum: 1, default: 1 },
+              fault: { type: 'string', minLength: 1 },
+            },
+          },
+        },
+      },
+    },
   },
 } as const;
 

@@ -36,6 +36,34 @@ export interface TablesConfig {
   population?: string;
 }
 
+/** One configured fault of the sandbox provider (see README, fault injection). */
+export interface SandboxFaultConfig {
+  dialect?: Dialect;
+  interaction?:
+    | 'capability'
+    | 'slot-search'
+    | 'book'
+    | 'cancel'
+    | 'update'
+    | 'read'
+    | 'list'
+    | 'referral'
+    | 'patient-search';
+  probability: number;
+  fault: string;
+}
+
+/** The Slot Provider simulator. */
+export interface SandboxConfig {
+  /** Mount it in the collector at /sandbox: `auto` does so when no providers are configured. */
+  mount: 'auto' | boolean;
+  seed: number;
+  days: number;
+  prebookedShare: number;
+  stu3SlotConflictStatus: 409 | 422;
+  faults: SandboxFaultConfig[];
+}
+
 /** The whole configuration: one frozen object built once at start-up by `loadConfig`. */
 export interface Config {
   port: number;
@@ -52,6 +80,7 @@ export interface Config {
   hashSecret?: string;
   tables: TablesConfig;
   shutdownGraceMs: number;
+  sandbox: SandboxConfig;
   /** Where the configuration came from, for the start-up banner. */
   source: string;
 }

@@ -1,0 +1,282 @@
+import type { Request } from 'express';
+import { isValidNhsNumber, NHS_NUMBER_SYSTEM } from '../fhir/nhs-number.js';
+import type { StoredAppointment } from './diary.js';
+import { text } from './json.js';
+import { failure } from './outcomes.js';
+import { appointmentResource, searchset, type Linker } from './resources.js';
+import type { SandboxResponse } from './respond.js';
+import type { SandboxContext } from './sandbox-context.js';
+
+/*
+ * The REST appointment interactions shared by the STU3 Booking Standard and GP Connect: book with
+ * POST Appointment (201, Location, ETag), cancel or amend with PUT and If-Match, read, and a patient's
+ * appointments. Where the two differ (GP Connect's booking organisation and cancellation reason, the
+ * patient as a reference rather than a contained resource) the dialect decides.
+ */
+
+type Json = Record<string, unknown>;
+type RestDialect = 'stu3' | 'gpconnect';
+
+const GPC_BOOKING_ORGANISATION = 'Extension-GPConnect-BookingOrganisation';
+const GPC_CANCELLATION_REASON = 'Extension-GPConnect-AppointmentCancellationReason';
+
+function hasExtension(resource: Json, fragment: string): boolean {
+  return (
+    Array.isArray(resource.extension) &&
+    (resource.extension as Json[]).some((e) => String(e.url).includes(fragment))
+  );
+}
+
+function contained(resource: Json, reference: string): Json | undefined {
+  if (!reference.startsWith('#') || !Array.isArray(resource.contained)) return undefined;
+  return (resource.contained as Json[]).find((c) => c.id === reference.slice(1));
+}
+
+function appointmentBody(dialect: RestDialect, req: Request): Json {
+  const body = req.body as Json | undefined;
+  if (!body || typeof body !== 'object' || body.resourceType !== 'Appointment') {
+    throw failure(dialect, 'invalid', {
+      diagnostics: 'The body must be a FHIR Appointment',
+      expression: 'Appointment',
+    });
+  }
+  return body;
+}
+
+/** The diary slot ids an Appointment asks for: `#contained` Slots (by id) or `Slot/{id}` references. */
+function requestedSlots(ctx: SandboxContext, dialect: RestDialect, appointment: Json): string[] {
+  const refs = Array.isArray(appointment.slot) ? (appointment.slot as Json[]) : [];
+  if (refs.length === 0) {
+    throw failure(dialect, 'unprocessable', {
+      diagnostics: 'The Appointment names no slot',
+      expression: 'Appointment.slot',
+    });
+  }
+  return refs.map((ref, i) => {
+    const reference = text(ref.reference);
+    const slot = contained(appointment, reference);
+    const id = slot ? String(slot.id) : reference.replace(/^.*Slot\//, '');
+    if (!ctx.diary.slot(id)) {
+      throw failure(dialect, 'unprocessable', {
+        diagnostics: `Slot ${id || reference} is not known to this provider`,
+        expression: `Appointment.slot[${i}]`,
+      });
+    }
+    return id;
+  });
+}
+
+/** STU3: the patient is a contained Patient (`#P1`) with an NHS number; GP Connect: a `Patient/{id}` reference. */
+function patientOf(dialect: RestDialect, appointment: Json): { nhsNumber?: string; patientRef?: string } {
+  const participants = Array.isArray(appointment.participant) ? (appointment.participant as Json[]) : [];
+  for (const participant of participants) {
+    const reference = text((participant.actor as Json | undefined)?.reference);
+    if (dialect === 'gpconnect' && reference.startsWith('Patient/')) {
+      const patientRef = reference.slice('Patient/'.length);
+      const nhsNumber = /^P(\d{10})$/.exec(patientRef)?.[1];
+      return { patientRef, ...(nhsNumber ? { nhsNumber } : {}) };
+    }
+    const patient = contained(appointment, reference);
+    if (patient?.resourceType === 'Patient') {
+      const identifiers = Array.isArray(patient.identifier) ? (patient.identifier as Json[]) : [];
+      const nhs = identifiers.find((id) => id.system === NHS_NUMBER_SYSTEM);
+      if (!nhs || typeof nhs.value !== 'string' || !isValidNhsNumber(nhs.value)) {
+        throw failure(dialect, 'invalid-nhs-number', {
+          diagnostics: 'The patient has no valid NHS number',
+          expression: 'Patient.identifier',
+        });
+      }
+      return { nhsNumber: nhs.value.replace(/\s/g, '') };
+    }
+  }
+  throw failure(dialect, 'unprocessable', {
+    diagnostics: 'The Appointment has no patient participant',
+    expression: 'Appointment.participant',
+  });
+}
+
+function versioned(
+  link: Linker,
+  stored: StoredAppointment,
+  status: number,
+  location = false,
+): SandboxResponse {
+  return {
+    status,
+    headers: {
+      ETag: `W/"${stored.version}"`,
+      'Last-Modified': stored.lastUpdated.toUTCString(),
+      ...(location ? { Location: `${link.base}/Appointment/${stored.id}/_history/${stored.version}` } : {}),
+    },
+    body: appointmentResource(link, stored),
+  };
+}
+
+/** POST Appointment. */
+export function bookRest(
+  ctx: SandboxContext,
+  dialect: RestDialect,
+  req: Request,
+  link: Linker,
+): SandboxResponse {
+  const appointment = appointmentBody(dialect, req);
+  if (appointment.status !== 'booked') {
+    throw failure(dialect, 'unprocessable', {
+      diagnostics: 'A new Appointment must have status booked',
+      expression: 'Appointment.status',
+    });
+  }
+  if (dialect === 'gpconnect' && !hasExtension(appointment, GPC_BOOKING_ORGANISATION)) {
+    throw failure(dialect, 'unprocessable', {
+      diagnostics: 'GP Connect bookings carry the booking organisation extension',
+      expression: 'Appointment.extension',
+    });
+  }
+  const slotIds = requestedSlots(ctx, dialect, appointment);
+  const patient = patientOf(dialect, appointment);
+  const requestKey = dialect === 'stu3' ? req.get('x-request-id') : undefined;
+  const result = ctx.diary.book({
+    dialect,
+    slotIds,
+    now: ctx.clock(),
+    resource: appointment,
+    ...patient,
+    ...(requestKey ? { requestKey } : {}),
+  });
+  if (!result.ok) {
+    switch (result.reason) {
+      case 'duplicate':
+        throw failure(dialect, 'duplicate');
+      case 'slot-unavailable':
+        throw failure(dialect, 'slot-unavailable', { stu3SlotConflictStatus: ctx.stu3SlotConflictStatus });
+      case 'slot-in-past':
+        throw failure(dialect, 'unprocessable', {
+          diagnostics: 'The slot has already started',
+          expression: 'Appointment.slot',
+        });
+      case 'slot-unknown':
+        throw failure(dialect, 'unprocessable', {
+          diagnostics: 'The slot is not known to this provider',
+          expression: 'Appointment.slot',
+        });
+    }
+  }
+  return versioned(link, result.appointment, 201, true);
+}
+
+/** `W/"3"`, `"3"` or `3` → 3. */
+function ifMatchVersion(dialect: RestDialect, req: Request): number {
+  const header = req.get('if-match');
+  if (!header) throw failure(dialect, 'precondition-required');
+  const match = /^(?:W\/)?"?(\d+)"?$/.exec(header.trim());
+  if (!match) {
+    throw failure(dialect, 'invalid', {
+      diagnostics: `If-Match is not a version: ${header}`,
+      expression: 'If-Match',
+    });
+  }
+  return Number(match[1]);
+}
+
+/** PUT Appointment/{id}: cancel (status cancelled) or, keeping status booked, amend. */
+export function updateRest(
+  ctx: SandboxContext,
+  dialect: RestDialect,
+  req: Request,
+  link: Linker,
+): SandboxResponse {
+  const id = String(req.params.id);
+  const appointment = appointmentBody(dialect, req);
+  if (appointment.id !== undefined && appointment.id !== id) {
+    throw failure(dialect, 'invalid', {
+      diagnostics: 'The body id differs from the URL',
+      expression: 'Appointment.id',
+    });
+  }
+  const expectedVersion = ifMatchVersion(dialect, req);
+  if (!ctx.diary.appointment(id, dialect))
+    throw failure(dialect, 'not-found', { diagnostics: `No Appointment ${id}` });
+  const now = ctx.clock();
+  let result;
+  if (appointment.status === 'cancelled' || appointment.status === 'entered-in-error') {
+    if (dialect === 'gpconnect' && !hasExtension(appointment, GPC_CANCELLATION_REASON)) {
+      throw failure(dialect, 'unprocessable', {
+        diagnostics: 'A GP Connect cancellation carries the cancellation reason extension',
+        expression: 'Appointment.extension',
+      });
+    }
+    result = ctx.diary.cancel({
+      id,
+      dialect,
+      now,
+      status: appointment.status,
+      expectedVersion,
+      resource: appointment,
+    });
+  } else if (appointment.status === 'booked') {
+    result = ctx.diary.amend({ id, dialect, now, expectedVersion, resource: appointment });
+  } else {
+    throw failure(dialect, 'unprocessable', {
+      diagnostics: `Status ${String(appointment.status)} cannot be set here`,
+      expression: 'Appointment.status',
+    });
+  }
+  if (!result.ok) {
+    switch (result.reason) {
+      case 'not-found':
+        throw failure(dialect, 'not-found', { diagnostics: `No Appointment ${id}` });
+      case 'version-conflict':
+        throw failure(dialect, 'version-conflict');
+      case 'already-cancelled':
+        throw failure(dialect, 'unprocessable', {
+          diagnostics: 'The appointment is already cancelled',
+          expression: 'Appointment.status',
+        });
+    }
+  }
+  return versioned(link, result.appointment, 200);
+}
+
+/** GET Appointment/{id}. */
+export function readRest(
+  ctx: SandboxContext,
+  dialect: 'stu3' | 'gpconnect' | 'bars',
+  req: Request,
+  link: Linker,
+): SandboxResponse {
+  const stored = ctx.diary.appointment(String(req.params.id), dialect);
+  if (!stored)
+    throw failure(dialect, 'not-found', { diagnostics: `No Appointment ${String(req.params.id)}` });
+  return versioned(link, stored, 200);
+}
+
+/** A patient's appointments as a searchset. */
+export function appointmentsSearchset(
+  ctx: SandboxContext,
+  link: Linker,
+  selfUrl: string,
+  appointments: StoredAppointment[],
+): SandboxResponse {
+  return {
+    status: 200,
+    body: searchset(
+      link,
+      selfUrl,
+      appointments.map((a) => appointmentResource(link, a)),
+      [],
+      ctx.clock(),
+    ),
+  };
+}
+
+/** The NHS number in `identifier=https://fhir.nhs.uk/Id/nhs-number|943...` (any of the parameter names). */
+export function nhsNumberParam(params: URLSearchParams, names: string[]): string | undefined {
+  for (const name of names) {
+    for (const [key, value] of params) {
+      if (key.toLowerCase() !== name) continue;
+      const [system, number] = value.includes('|') ? value.split('|', 2) : [NHS_NUMBER_SYSTEM, value];
+      if (system === NHS_NUMBER_SYSTEM && number) return number.replace(/\s/g, '');
+    }
+  }
+  return undefined;
+}
