@@ -105,7 +105,10 @@ export function operationParams(req: Request): URLSearchParams {
         if (typeof p.name === 'string' && value !== undefined) params.append(p.name, text(value));
       }
     } else {
-      for (const [k, v] of Object.entries(body)) if (typeof v === 'string') params.append(k, v);
+      // A form body: repeated names (start=ge…&start=le…) arrive as arrays.
+      for (const [k, v] of Object.entries(body)) {
+        for (const item of Array.isArray(v) ? v : [v]) if (typeof item === 'string') params.append(k, item);
+      }
     }
   }
   return params;

@@ -140,7 +140,8 @@ export function bookRest(
     slotIds,
     now: ctx.clock(),
     resource: appointment,
-    ...patient,
+    ...(patient.nhsNumber ? { patientNhsNumber: patient.nhsNumber } : {}),
+    ...(patient.patientRef ? { patientRef: patient.patientRef } : {}),
     ...(requestKey ? { requestKey } : {}),
   });
   if (!result.ok) {
