@@ -4,24 +4,49 @@ import type { Config } from './config/config.types.js';
 export type { Logger };
 
 /**
- * Paths pino removes before a line is written. Payloads are never logged in the first place; this is the
- * second fence, for a header or field that reaches a log object by mistake.
+ * Paths pino censors before a line is written: credentials at any of the first four levels (headers are
+ * often nested: `{ exchange: { request: { headers } } }`), and patient fields one level down. Payloads are
+ * never logged in the first place; this is the second fence, for a field that reaches a log by mistake.
  */
 export const REDACTED_LOG_PATHS = [
   'authorization',
   '*.authorization',
-  'headers.authorization',
-  'req.headers.authorization',
-  'req.headers.cookie',
+  'Authorization',
+  '*.Authorization',
+  'cookie',
+  '*.cookie',
+  'token',
   '*.token',
+  'hashSecret',
   '*.hashSecret',
+  'databaseUrl',
   '*.databaseUrl',
   'nhsNumber',
   '*.nhsNumber',
   'patient',
   '*.patient',
+  'identifier',
+  '*.identifier',
+  'birthDate',
+  '*.birthDate',
+  'telecom',
+  '*.telecom',
+  'address',
+  '*.address',
   'body',
   '*.body',
+  '*.*.authorization',
+  '*.*.*.authorization',
+  '*.*.headers.authorization',
+  '*.*.*.headers.authorization',
+  '*.*.Authorization',
+  '*.*.*.Authorization',
+  '*.*.headers.Authorization',
+  '*.*.*.headers.Authorization',
+  '*.*.cookie',
+  '*.*.*.cookie',
+  '*.*.headers.cookie',
+  '*.*.*.headers.cookie',
 ];
 
 /** The root logger: JSON lines on stdout (or `destination`), secrets and patient fields censored. */

@@ -146,7 +146,11 @@ export async function startCollector(options: StartOptions): Promise<RunningColl
   const print = options.print ?? ((text: string) => void process.stdout.write(text));
   const store = await openStore(
     config.databaseUrl
-      ? { databaseUrl: config.databaseUrl }
+      ? {
+          databaseUrl: config.databaseUrl,
+          onConnectionError: (error) =>
+            logger.warn({ err: error }, 'database connection lost; the pool will reconnect'),
+        }
       : { pgliteDir: path.join(config.dataDir, 'pglite') },
   );
   try {
@@ -156,7 +160,6 @@ export async function startCollector(options: StartOptions): Promise<RunningColl
     await store.close();
     throw error;
   }
-  const { tokens, generated } = resolveTokens(config);
   const patientHash = createPatientHasher(resolveHashSecret(config, logger));
   const clock = options.clock ?? systemClock;
   const lifecycle: Lifecycle = { shuttingDown: false };
@@ -173,6 +176,8 @@ export async function startCollector(options: StartOptions): Promise<RunningColl
     await store.close();
     throw error;
   }
+  // Only once the port is ours: a token shown once must not be spent on a start that then fails.
+  const { tokens, generated } = resolveTokens(config);
   const shownHost = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host;
   const url = `http://${shownHost}:${address.port}`;
   let built: ReturnType<typeof withSandbox>;
@@ -202,7 +207,9 @@ export async function startCollector(options: StartOptions): Promise<RunningColl
   const stop = (): Promise<void> => {
     stopping ??= (async () => {
       lifecycle.shuttingDown = true;
-      logger.info({ graceMs: config.shutdownGraceMs }, 'shutting down');
+      logger.info({ graceMs: config.shutdownGraceMs, drainMs: config.shutdownDrainMs }, 'shutting down');
+      // Readiness already fails; keep serving while load balancers notice, then stop taking connections.
+      if (config.shutdownDrainMs > 0) await new Promise((resolve) => setTimeout(resolve, config.shutdownDrainMs));
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       // Requests still being answered end with `Connection: close`; sockets close as they fall idle.
       for (const res of unanswered) res.shouldKeepAlive = false;
@@ -231,7 +238,6 @@ function banner(
     '',
     `Booking event collector listening on ${url}`,
     `  health     ${url}/healthz   readiness ${url}/readyz`,
-    `  proxy      ${url}/fhir/{providerId}/...   ${url}/ssp/{providerBaseUrl}/...   ${url}/bars/...`,
     `  API        ${url}/api/...   (bearer token)`,
     `  store      ${store.engine === 'pglite' ? `embedded PGlite in ${store.location}` : `PostgreSQL ${store.location}`}`,
     `  config     ${config.source}`,
@@ -239,7 +245,7 @@ function banner(
   ];
   if (sandboxMounted) {
     lines.push(
-      `  sandbox    ${url}/sandbox  (seed ${config.sandbox.seed}; try ${url}/fhir/sandbox-stu3/Slot?status=free)`,
+      `  sandbox    ${url}/sandbox  (seed ${config.sandbox.seed}; try ${url}/sandbox/stu3/Slot?status=free)`,
     );
   }
   if (generated?.created) {

@@ -62,6 +62,9 @@ export function describeExpected(schema: SchemaLike | undefined): string {
     case 'string': {
       if (schema.format === 'uri' || schema.pattern === '^https?://') return 'an http:// or https:// URL';
       if (schema.pattern === '^postgres(ql)?://') return 'a postgres:// connection URL';
+      if (schema.pattern === '^[A-Za-z0-9._~+/=-]+$') {
+        return `a string of at least ${schema.minLength} character(s) of letters, digits and . _ ~ + / = -`;
+      }
       if (schema.pattern) return `a string matching /${schema.pattern}/`;
       if (schema.minLength) return `a string of at least ${schema.minLength} character(s)`;
       return 'a string';

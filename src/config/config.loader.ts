@@ -29,8 +29,15 @@ export interface LoadConfigOptions {
 export function configPathFrom(argv: string[], env: Env): string | undefined {
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
-    if (arg === '--config') return argv[i + 1];
-    if (arg.startsWith('--config=')) return arg.slice('--config='.length);
+    const named =
+      arg === '--config' ? (argv[i + 1] ?? '') : arg.startsWith('--config=') ? arg.slice(9) : null;
+    if (named === null) continue;
+    if (!named || named.startsWith('--')) {
+      throw new ConfigError('the command line', [
+        '--config: missing; expected the path of a configuration file',
+      ]);
+    }
+    return named;
   }
   return env.CONFIG || undefined;
 }
@@ -173,7 +180,7 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
   for (const [variable, setting] of Object.entries(ENV_OVERRIDES)) {
     const value = env[variable];
     if (value === undefined || value === '') continue;
-    raw[setting] = setting === 'port' && /^\d+$/.test(value) ? Number(value) : value;
+    raw[setting] = value; // typed by the schema: ajv coerces "8080" to 8080
     overridden.set(setting, variable);
   }
   const describeSource = (name: string): string =>

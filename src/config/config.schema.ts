@@ -65,7 +65,8 @@ export const configSchema = {
         required: ['name', 'token', 'roles'],
         properties: {
           name: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$' },
-          token: { type: 'string', minLength: 16 },
+          // RFC 6750 b64token: the characters a Bearer header can carry.
+          token: { type: 'string', minLength: 16, pattern: '^[A-Za-z0-9._~+/=-]+$' },
           roles: {
             type: 'array',
             minItems: 1,
@@ -96,6 +97,7 @@ export const configSchema = {
       },
     },
     shutdownGraceMs: { type: 'integer', minimum: 0, default: 10000 },
+    shutdownDrainMs: { type: 'integer', minimum: 0, default: 0 },
     sandbox: {
       type: 'object',
       additionalProperties: false,
@@ -138,7 +140,7 @@ export const configSchema = {
   },
 } as const;
 
-const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: true, verbose: true });
+const ajv = new Ajv({ allErrors: true, useDefaults: true, coerceTypes: true, strict: true, verbose: true });
 addFormats(ajv, ['uri']);
 
 /** The compiled validator; it fills in defaults as it checks. */

@@ -80,6 +80,8 @@ export interface Config {
   hashSecret?: string;
   tables: TablesConfig;
   shutdownGraceMs: number;
+  /** After SIGTERM, how long /readyz reports SHUTTING_DOWN while still serving, before the listener closes. */
+  shutdownDrainMs: number;
   sandbox: SandboxConfig;
   /** Where the configuration came from, for the start-up banner. */
   source: string;

@@ -12,21 +12,28 @@ export function loadOrCreateSecretFile(
   bytes = 32,
 ): { value: string; created: boolean; file: string } {
   const file = path.join(dataDir, fileName);
+  const minimum = 32;
+  let existing: string | undefined;
   try {
-    const value = readFileSync(file, 'utf8').trim();
-    if (value.length > 0) return { value, created: false, file };
+    existing = readFileSync(file, 'utf8').trim();
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
   }
+  if (existing && existing.length >= minimum) return { value: existing, created: false, file };
+  if (existing) {
+    throw new Error(
+      `${file} holds a secret of ${existing.length} characters; at least ${minimum} are needed (delete the file to have one made)`,
+    );
+  }
   mkdirSync(dataDir, { recursive: true });
   const value = randomBytes(bytes).toString('base64url');
-  // 'wx' fails if another instance created it in between; then theirs is the one to use.
+  // 'wx' fails if another instance made it in between (theirs is then used); an empty file, left by a
+  // crash between creating and writing it, is replaced.
   try {
-    writeFileSync(file, `${value}\n`, { mode: 0o600, flag: 'wx' });
+    writeFileSync(file, `${value}\n`, { mode: 0o600, flag: existing === '' ? 'w' : 'wx' });
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'EEXIST') {
-      return { value: readFileSync(file, 'utf8').trim(), created: false, file };
-    }
+    if ((error as NodeJS.ErrnoException).code === 'EEXIST')
+      return loadOrCreateSecretFile(dataDir, fileName, bytes);
     throw error;
   }
   return { value, created: true, file };

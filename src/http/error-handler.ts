@@ -36,8 +36,20 @@ function fromBodyParser(error: HttpErrorLike): OperationOutcomeError | undefined
         { diagnostics: 'The request was aborted by the client' },
       ]);
     default:
-      return undefined;
+      break;
   }
+  // Any other client error body-parser raises (a body that does not inflate, a bad length) is the
+  // client's fault and answered as such, never as a 500.
+  if (error.expose && typeof error.status === 'number' && error.status >= 400 && error.status < 500) {
+    const code =
+      error.status === 413
+        ? 'PAYLOAD_TOO_LARGE'
+        : error.status === 415
+          ? 'UNSUPPORTED_MEDIA_TYPE'
+          : 'BAD_REQUEST';
+    return new OperationOutcomeError(code, [{ diagnostics: 'The request body could not be read' }]);
+  }
+  return undefined;
 }
 
 /** The last route: nothing matched, so the path is unknown. */

@@ -1,8 +1,10 @@
 import { mkdirSync } from 'node:fs';
+import path from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import { Kysely, PostgresDialect } from 'kysely';
 import pg from 'pg';
 import type { Database } from './database.js';
+import { lockDirectory } from './directory-lock.js';
 import { PGliteDialect } from './pglite-dialect.js';
 
 const INT8_OID = 20;
@@ -24,6 +26,12 @@ export interface OpenStoreOptions {
   /** PostgreSQL only: the schema to work in (tests isolate each file in its own schema). */
   schema?: string;
   poolMax?: number;
+  /**
+   * Told about errors of idle pooled connections (PostgreSQL restarted, a pooler timed out). The pool
+   * drops such a connection and opens another when next needed; without a listener Node would treat the
+   * error as unhandled and stop the process.
+   */
+  onConnectionError?: (error: Error) => void;
 }
 
 /** pg's own parsers, except int8 as a number (PGlite is given the same rule). */
@@ -55,6 +63,7 @@ export async function openStore(options: OpenStoreOptions): Promise<Store> {
       ...(options.schema ? { options: `-c search_path=${options.schema}` } : {}),
       types: { getTypeParser: typeParser },
     });
+    pool.on('error', (error) => options.onConnectionError?.(error));
     const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
     return {
       db,
@@ -63,16 +72,32 @@ export async function openStore(options: OpenStoreOptions): Promise<Store> {
       close: () => db.destroy(),
     };
   }
-  if (options.pgliteDir) mkdirSync(options.pgliteDir, { recursive: true });
-  const client = await PGlite.create({
-    ...(options.pgliteDir ? { dataDir: options.pgliteDir } : {}),
-    parsers: { [INT8_OID]: (value: string) => Number(value) },
-  });
+  let unlock = (): void => {};
+  if (options.pgliteDir) {
+    mkdirSync(path.dirname(options.pgliteDir), { recursive: true });
+    unlock = lockDirectory(`${options.pgliteDir}.lock`, `The embedded store ${options.pgliteDir}`);
+  }
+  let client: PGlite;
+  try {
+    client = await PGlite.create({
+      ...(options.pgliteDir ? { dataDir: options.pgliteDir } : {}),
+      parsers: { [INT8_OID]: (value: string) => Number(value) },
+    });
+  } catch (error) {
+    unlock();
+    throw error;
+  }
   const db = new Kysely<Database>({ dialect: new PGliteDialect(client) });
   return {
     db,
     engine: 'pglite',
     location: options.pgliteDir ?? 'memory',
-    close: () => db.destroy(),
+    close: async () => {
+      try {
+        await db.destroy();
+      } finally {
+        unlock();
+      }
+    },
   };
 }

@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { ENV_OVERRIDES } from '../../src/config/config.loader.js';
 
 /** A collector (or other entry point) running as its own process, with what it printed. */
 export interface Spawned {
@@ -11,10 +12,19 @@ export interface Spawned {
 
 /** Starts `src/<entry>` with tsx, the way `npm start` does, with the given environment added. */
 export function spawnEntry(entry: string, args: string[], env: Record<string, string>): Spawned {
-  const childEnv: NodeJS.ProcessEnv = { ...process.env, ...env };
-  delete childEnv.NODE_OPTIONS; // jest's --experimental-vm-modules is not for the child
-  delete childEnv.CONFIG;
-  delete childEnv.DATABASE_URL;
+  const childEnv: NodeJS.ProcessEnv = { ...process.env };
+  // Only what the test gives: none of the runner's own settings (PORT, DATABASE_URL, ...) may leak in,
+  // and jest's --experimental-vm-modules is not for the child.
+  for (const name of [
+    'NODE_OPTIONS',
+    'CONFIG',
+    'TEST_DATABASE_URL',
+    'SANDBOX_PORT',
+    'SANDBOX_SEED',
+    ...Object.keys(ENV_OVERRIDES),
+  ]) {
+    delete childEnv[name];
+  }
   Object.assign(childEnv, env);
   const child = spawn(process.execPath, ['--import', 'tsx', entry, ...args], {
     env: childEnv,

@@ -114,6 +114,26 @@ describe('errors are OperationOutcomes with a catalogue code', () => {
     expect(outcomeCode(res.body)).toBe('PAYLOAD_TOO_LARGE');
   });
 
+  it('a body that does not inflate answers 400 BAD_REQUEST, not a 500', async () => {
+    const res = await request(buildTestApp(store))
+      .post('/api/whoami')
+      .set('Authorization', bearer('admin'))
+      .set('Content-Type', 'application/json')
+      .set('Content-Encoding', 'gzip')
+      .send('this is not gzip')
+      .expect(400);
+    expect(outcomeCode(res.body)).toBe('BAD_REQUEST');
+  });
+
+  it('a known API path with another method answers 405 with Allow', async () => {
+    const res = await request(buildTestApp(store))
+      .delete('/api/whoami')
+      .set('Authorization', bearer('admin'))
+      .expect(405);
+    expect(outcomeCode(res.body)).toBe('METHOD_NOT_ALLOWED');
+    expect(res.headers.allow).toBe('GET, HEAD');
+  });
+
   it('every status the catalogue uses is an error status', () => {
     for (const definition of Object.values(ERROR_CODES))
       expect(definition.status).toBeGreaterThanOrEqual(400);

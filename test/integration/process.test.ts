@@ -55,7 +55,9 @@ describe('npm start as a process', () => {
       const file = path.join(tempDir(), 'collector.yaml');
       writeFileSync(file, text);
       const collector = spawnEntry('src/main.ts', ['--config', file], { DATA_DIR: tempDir() });
+      const timer = setTimeout(() => collector.child.kill('SIGKILL'), 20_000);
       expect(await collector.exited).toBe(78);
+      clearTimeout(timer);
       expect(collector.stderr()).toContain(`Configuration from ${file} is invalid:`);
       expect(collector.stderr()).toContain(`  - ${message}`);
       expect(collector.stdout()).not.toContain('listening');

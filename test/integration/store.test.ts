@@ -1,4 +1,4 @@
-import { mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { sql } from 'kysely';
@@ -237,26 +237,57 @@ describe(`the store on ${TEST_ENGINE}`, () => {
     );
     expect(await countRows(store, 'exchanges')).toBe(before + 20 + 40);
   });
-
-  it('applies each migration once when two starters migrate at the same moment', async () => {
-    const fresh = await openTestStore({ migrate: false });
-    const second =
-      TEST_ENGINE === 'postgres'
-        ? await openStore({ databaseUrl: process.env.TEST_DATABASE_URL!, schema: await currentSchema(fresh) })
-        : fresh;
-    try {
-      const [first, other] = await Promise.all([runMigrations(fresh.db), runMigrations(second.db)]);
-      expect([...first, ...other].sort()).toEqual(Object.keys(migrations).sort());
-      const applied = await sql<{ n: number }>`select count(*)::int as n from kysely_migration`.execute(
-        fresh.db,
-      );
-      expect(applied.rows[0]!.n).toBe(Object.keys(migrations).length);
-    } finally {
-      if (second !== fresh) await second.close();
-      await fresh.dispose();
-    }
-  });
 });
+
+if (TEST_ENGINE === 'postgres') {
+  describe('PostgreSQL: several instances on one database', () => {
+    it('applies each migration once when two instances migrate at the same moment', async () => {
+      const fresh = await openTestStore({ migrate: false });
+      const second = await openStore({
+        databaseUrl: process.env.TEST_DATABASE_URL!,
+        schema: await currentSchema(fresh),
+      });
+      try {
+        const [first, other] = await Promise.all([runMigrations(fresh.db), runMigrations(second.db)]);
+        expect([...first, ...other].sort()).toEqual(Object.keys(migrations).sort());
+        const applied = await sql<{ n: number }>`select count(*)::int as n from kysely_migration`.execute(
+          fresh.db,
+        );
+        expect(applied.rows[0]!.n).toBe(Object.keys(migrations).length);
+      } finally {
+        await second.close();
+        await fresh.dispose();
+      }
+    });
+
+    it('survives the server closing its connections, and carries on', async () => {
+      const errors: Error[] = [];
+      const fresh = await openTestStore();
+      const schema = await currentSchema(fresh);
+      const url = new URL(process.env.TEST_DATABASE_URL!);
+      const name = `victim_${schema}`;
+      url.searchParams.set('application_name', name);
+      const own = await openStore({
+        databaseUrl: url.toString(),
+        schema,
+        onConnectionError: (e) => errors.push(e),
+      });
+      try {
+        await sql`select 1`.execute(own.db); // an idle connection now sits in the pool
+        const killed = await sql<{ n: number }>`select count(pg_terminate_backend(pid))::int as n
+          from pg_stat_activity where application_name = ${name}`.execute(fresh.db);
+        expect(killed.rows[0]!.n).toBe(1);
+        await new Promise((resolve) => setTimeout(resolve, 200));
+        expect(errors.length).toBeGreaterThan(0);
+        const again = await sql<{ ok: number }>`select 1 as ok`.execute(own.db);
+        expect(again.rows).toEqual([{ ok: 1 }]);
+      } finally {
+        await own.close();
+        await fresh.dispose();
+      }
+    });
+  });
+}
 
 async function currentSchema(target: TestStore): Promise<string> {
   const result = await sql<{ schema: string }>`select current_schema() as schema`.execute(target.db);
@@ -264,6 +295,21 @@ async function currentSchema(target: TestStore): Promise<string> {
 }
 
 describe('the embedded PGlite store', () => {
+  it('lets one owner at a time open a data directory, and takes over a lock its dead owner left', async () => {
+    const dir = path.join(mkdtempSync(path.join(tmpdir(), 'collector-lock-')), 'pglite');
+    const first = await openStore({ pgliteDir: dir });
+    await expect(openStore({ pgliteDir: dir })).rejects.toThrow(
+      `The embedded store ${dir} is in use by this process already (lock ${dir}.lock)`,
+    );
+    await first.close();
+    // A lock whose process has gone (pid 2^22 + 1 is above Linux's pid limit) is stale.
+    writeFileSync(`${dir}.lock`, '4194305\n');
+    const second = await openStore({ pgliteDir: dir });
+    expect(readFileSync(`${dir}.lock`, 'utf8').trim()).toBe(String(process.pid));
+    await second.close();
+    expect(existsSync(`${dir}.lock`)).toBe(false);
+  });
+
   it('keeps its data in the data directory across restarts', async () => {
     const dir = path.join(mkdtempSync(path.join(tmpdir(), 'collector-pglite-')), 'pglite');
     const row = exchange({ path: '/survives' });

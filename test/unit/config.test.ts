@@ -99,6 +99,18 @@ dosServiceIds: ['2000011147']`),
     expect(config.tokens[0]!.token).toBe('a-long-enough-secret-token');
   });
 
+  it('types ${NAME} values by the setting: numbers and booleans too', () => {
+    const file = writeConfig(
+      'port: ${P}\nshutdownGraceMs: "${GRACE}"\nredaction:\n  birthDateAsYear: ${YEAR}\n',
+    );
+    const config = loadConfig({ argv: ['--config', file], env: { P: '9000', GRACE: '250', YEAR: 'false' } });
+    expect([config.port, config.shutdownGraceMs, config.redaction.birthDateAsYear]).toEqual([
+      9000,
+      250,
+      false,
+    ]);
+  });
+
   it('returns a frozen object', () => {
     const config = loadConfig({ env: {} });
     expect(Object.isFrozen(config)).toBe(true);
@@ -188,9 +200,26 @@ describe('loadConfig rejects a bad configuration, naming the setting, what was f
   it('without ever printing a secret it found', () => {
     const problems = problemsOf('tokens:\n  - { name: ops, token: "short", roles: [report] }\n');
     expect(problems).toEqual([
-      'tokens[0].token: found (a value, hidden because it is secret); expected a string of at least 16 character(s)',
+      'tokens[0].token: found (a value, hidden because it is secret); expected a string of at least 16 character(s) of letters, digits and . _ ~ + / = -',
     ]);
     expect(problems.join()).not.toContain('short');
+  });
+
+  it('a token with characters a Bearer header cannot carry', () => {
+    const problems = problemsOf(
+      'tokens:\n  - { name: ops, token: "correct-horse!battery#staple", roles: [report] }\n',
+    );
+    expect(problems).toEqual([
+      'tokens[0].token: found (a value, hidden because it is secret); expected a string of at least 16 character(s) of letters, digits and . _ ~ + / = -',
+    ]);
+  });
+
+  it('--config without a file name', () => {
+    expect(() => loadConfig({ argv: ['--config'], env: { CONFIG: 'also-ignored.yaml' } })).toThrow(
+      '--config: missing; expected the path of a configuration file',
+    );
+    expect(() => loadConfig({ argv: ['--config=', '--other'], env: {} })).toThrow(/--config: missing/);
+    expect(() => loadConfig({ argv: ['--config', '--port'], env: {} })).toThrow(/--config: missing/);
   });
 
   it('a token with an unknown role', () => {

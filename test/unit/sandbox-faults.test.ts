@@ -1,5 +1,5 @@
 import { parseFault, planFaults } from '../../src/sandbox/faults.js';
-import { SandboxError } from '../../src/sandbox/outcomes.js';
+import type { SandboxError } from '../../src/sandbox/outcomes.js';
 import { seededRandom } from '../../src/sandbox/random.js';
 
 describe('fault specifications', () => {

@@ -1,0 +1,36 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { spawnEntry } from '../helpers/process.js';
+import { createTestDatabase, TEST_ENGINE } from '../helpers/store.js';
+
+async function run(args: string[], env: Record<string, string>) {
+  const cli = spawnEntry('src/cli/migrate.ts', args, env);
+  const code = await cli.exited;
+  return { code, out: cli.stdout(), err: cli.stderr() };
+}
+
+describe('npm run migrate', () => {
+  it('reports pending migrations with --check (exit 1), applies them, then finds nothing to do', async () => {
+    const env: Record<string, string> = { DATA_DIR: mkdtempSync(path.join(tmpdir(), 'collector-migrate-')) };
+    let drop: (() => Promise<void>) | undefined;
+    if (TEST_ENGINE === 'postgres') {
+      const database = await createTestDatabase();
+      env.DATABASE_URL = database.url;
+      drop = database.drop;
+    }
+    try {
+      const before = await run(['--check'], env);
+      expect(before).toMatchObject({ code: 1 });
+      expect(before.out).toContain('pending migrations: 0001_initial');
+      const applied = await run([], env);
+      expect(applied.code).toBe(0);
+      expect(applied.out).toContain('  applied 0001_initial');
+      const again = await run([], env);
+      expect(again.out).toContain('schema is up to date; nothing to apply');
+      expect((await run(['--check'], env)).code).toBe(0);
+    } finally {
+      await drop?.();
+    }
+  });
+});
