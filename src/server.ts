@@ -209,7 +209,8 @@ export async function startCollector(options: StartOptions): Promise<RunningColl
       lifecycle.shuttingDown = true;
       logger.info({ graceMs: config.shutdownGraceMs, drainMs: config.shutdownDrainMs }, 'shutting down');
       // Readiness already fails; keep serving while load balancers notice, then stop taking connections.
-      if (config.shutdownDrainMs > 0) await new Promise((resolve) => setTimeout(resolve, config.shutdownDrainMs));
+      if (config.shutdownDrainMs > 0)
+        await new Promise((resolve) => setTimeout(resolve, config.shutdownDrainMs));
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       // Requests still being answered end with `Connection: close`; sockets close as they fall idle.
       for (const res of unanswered) res.shouldKeepAlive = false;
