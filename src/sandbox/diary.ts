@@ -212,12 +212,9 @@ export class Diary {
     expectedVersion?: number;
     resource?: Record<string, unknown>;
   }): CancelResult {
-    const appointment = this.#appointments.get(input.id);
-    if (!appointment || appointment.dialect !== input.dialect) return { ok: false, reason: 'not-found' };
-    if (input.expectedVersion !== undefined && input.expectedVersion !== appointment.version) {
-      return { ok: false, reason: 'version-conflict' };
-    }
-    if (appointment.status !== 'booked') return { ok: false, reason: 'already-cancelled' };
+    const found = this.#changeable(input.id, input.dialect, input.expectedVersion);
+    if (!found.ok) return found;
+    const appointment = found.appointment;
     appointment.status = input.status;
     appointment.version += 1;
     appointment.lastUpdated = input.now;
@@ -237,15 +234,23 @@ export class Diary {
     expectedVersion?: number;
     resource: Record<string, unknown>;
   }): CancelResult {
-    const appointment = this.#appointments.get(input.id);
-    if (!appointment || appointment.dialect !== input.dialect) return { ok: false, reason: 'not-found' };
-    if (input.expectedVersion !== undefined && input.expectedVersion !== appointment.version) {
-      return { ok: false, reason: 'version-conflict' };
-    }
-    if (appointment.status !== 'booked') return { ok: false, reason: 'already-cancelled' };
+    const found = this.#changeable(input.id, input.dialect, input.expectedVersion);
+    if (!found.ok) return found;
+    const appointment = found.appointment;
     appointment.version += 1;
     appointment.lastUpdated = input.now;
     appointment.resource = input.resource;
+    return { ok: true, appointment };
+  }
+
+  /** A booked appointment that may change: it exists in this dialect, at the version the caller expects. */
+  #changeable(id: string, dialect: Dialect, expectedVersion: number | undefined): CancelResult {
+    const appointment = this.#appointments.get(id);
+    if (!appointment || appointment.dialect !== dialect) return { ok: false, reason: 'not-found' };
+    if (expectedVersion !== undefined && expectedVersion !== appointment.version) {
+      return { ok: false, reason: 'version-conflict' };
+    }
+    if (appointment.status !== 'booked') return { ok: false, reason: 'already-cancelled' };
     return { ok: true, appointment };
   }
 

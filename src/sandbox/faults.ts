@@ -1,18 +1,9 @@
-import type { Dialect } from '../config/config.types.js';
+import type { Dialect, SandboxFaultConfig } from '../config/config.types.js';
 import { failure, failureForStatus, type Failure, type SandboxError } from './outcomes.js';
 import { normalSample, type Random } from './random.js';
 
 /** The interactions a fault can be aimed at. */
-export type Interaction =
-  | 'capability'
-  | 'slot-search'
-  | 'book'
-  | 'cancel'
-  | 'update'
-  | 'read'
-  | 'list'
-  | 'referral'
-  | 'patient-search';
+export type Interaction = NonNullable<SandboxFaultConfig['interaction']>;
 
 /** What the sandbox will do wrong on one request. */
 export interface FaultPlan {
@@ -28,12 +19,7 @@ export interface FaultPlan {
 }
 
 /** A configured fault: applied to matching requests with the given probability. */
-export interface FaultRule {
-  dialect?: Dialect;
-  interaction?: Interaction;
-  probability: number;
-  fault: string;
-}
+export type FaultRule = SandboxFaultConfig;
 
 /** The test header that asks for faults on one request. */
 export const FAULT_HEADER = 'x-sandbox-fault';

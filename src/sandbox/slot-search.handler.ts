@@ -2,7 +2,9 @@ import type { Dialect } from '../config/config.types.js';
 import type { SandboxService } from './catalogue.js';
 import type { FaultPlan } from './faults.js';
 import { dialectOutcome, failure } from './outcomes.js';
+import { operationParams, searchParams, type RouteDefiner } from './dialect-router.js';
 import {
+  capabilityStatement,
   healthcareServiceResource,
   locationResource,
   organizationResource,
@@ -97,4 +99,31 @@ export function slotSearch(
     outcome ? { ...outcome, resourceType: 'OperationOutcome' } : undefined,
   );
   return { status: 200, body };
+}
+
+/**
+ * The routes every dialect has alike: `metadata`, `GET Slot`, and (STU3, BaRS) the custom
+ * `$find-slots` operation some products expose, on `Slot/$find-slots` and `$find-slots`, by GET or POST.
+ */
+export function defineCommonRoutes(
+  on: RouteDefiner,
+  ctx: SandboxContext,
+  dialect: Dialect,
+  options: { findSlots: boolean },
+): void {
+  on('get', '/metadata', 'capability', (_req, link) => ({
+    status: 200,
+    body: capabilityStatement(link, ctx.clock()),
+  }));
+  on('get', '/Slot', 'slot-search', (req, link, plan) =>
+    slotSearch(ctx, dialect, searchParams(req), link, `${link.base}${req.url}`, plan),
+  );
+  if (!options.findSlots) return;
+  for (const path of ['/Slot/\\$find-slots', '/\\$find-slots']) {
+    for (const method of ['get', 'post'] as const) {
+      on(method, path, 'slot-search', (req, link, plan) =>
+        slotSearch(ctx, dialect, operationParams(req), link, `${link.base}${req.url}`, plan),
+      );
+    }
+  }
 }

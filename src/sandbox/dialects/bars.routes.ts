@@ -1,29 +1,15 @@
 import type { Router } from 'express';
 import { failure } from '../outcomes.js';
-import { capabilityStatement } from '../resources.js';
 import { appointmentsSearchset, nhsNumberParam, readRest } from '../rest-appointments.js';
 import type { SandboxContext } from '../sandbox-context.js';
-import { slotSearch } from '../slot-search.handler.js';
-import { dialectRouter, operationParams, searchParams } from '../dialect-router.js';
+import { defineCommonRoutes } from '../slot-search.handler.js';
+import { dialectRouter, searchParams } from '../dialect-router.js';
 import { messageInteraction, processMessage } from './bars.messages.js';
 
 /** A BaRS (R4) receiver: slot search, `$process-message` for bookings, cancellations and referrals, reads. */
 export function barsRoutes(ctx: SandboxContext): Router {
   return dialectRouter(ctx, 'bars', (on) => {
-    on('get', '/metadata', 'capability', (_req, link) => ({
-      status: 200,
-      body: capabilityStatement(link, ctx.clock()),
-    }));
-    on('get', '/Slot', 'slot-search', (req, link, plan) =>
-      slotSearch(ctx, 'bars', searchParams(req), link, `${link.base}${req.url}`, plan),
-    );
-    for (const path of ['/Slot/\\$find-slots', '/\\$find-slots']) {
-      for (const method of ['get', 'post'] as const) {
-        on(method, path, 'slot-search', (req, link, plan) =>
-          slotSearch(ctx, 'bars', operationParams(req), link, `${link.base}${req.url}`, plan),
-        );
-      }
-    }
+    defineCommonRoutes(on, ctx, 'bars', { findSlots: true });
     on('post', '/\\$process-message', messageInteraction, (req, link) => processMessage(ctx, req, link));
     on('get', '/Appointment/:id', 'read', (req, link) => readRest(ctx, 'bars', req, link));
     on('get', '/Appointment', 'list', (req, link) => {

@@ -1,7 +1,7 @@
 import type { Router } from 'express';
 import { isValidNhsNumber } from '../../fhir/nhs-number.js';
 import { failure } from '../outcomes.js';
-import { capabilityStatement, searchset } from '../resources.js';
+import { searchset } from '../resources.js';
 import {
   appointmentsSearchset,
   bookRest,
@@ -10,7 +10,7 @@ import {
   updateRest,
 } from '../rest-appointments.js';
 import type { SandboxContext } from '../sandbox-context.js';
-import { slotSearch } from '../slot-search.handler.js';
+import { defineCommonRoutes } from '../slot-search.handler.js';
 import { dialectRouter, searchParams } from '../dialect-router.js';
 import { parseFhirDate } from '../fhir-time.js';
 
@@ -20,13 +20,7 @@ import { parseFhirDate } from '../fhir-time.js';
  */
 export function gpconnectRoutes(ctx: SandboxContext): Router {
   return dialectRouter(ctx, 'gpconnect', (on) => {
-    on('get', '/metadata', 'capability', (_req, link) => ({
-      status: 200,
-      body: capabilityStatement(link, ctx.clock()),
-    }));
-    on('get', '/Slot', 'slot-search', (req, link, plan) =>
-      slotSearch(ctx, 'gpconnect', searchParams(req), link, `${link.base}${req.url}`, plan),
-    );
+    defineCommonRoutes(on, ctx, 'gpconnect', { findSlots: false });
     on('post', '/Appointment', 'book', (req, link) => bookRest(ctx, 'gpconnect', req, link));
     on('put', '/Appointment/:id', 'cancel', (req, link) => updateRest(ctx, 'gpconnect', req, link));
     on('get', '/Appointment/:id', 'read', (req, link) => readRest(ctx, 'gpconnect', req, link));
