@@ -1,10 +1,10 @@
 import express, { Router, type NextFunction, type Request, type Response } from 'express';
 import type { Dialect } from '../config/config.types.js';
 import { FAULT_HEADER, planFaults, plannedFailure, type FaultPlan, type Interaction } from './faults.js';
-import { failure, SandboxError } from './outcomes.js';
+import { failure, FAILURE_FOR_STATUS, SandboxError } from './outcomes.js';
 import { Linker } from './resources.js';
 import { sendSandbox, type SandboxResponse } from './respond.js';
-import { text } from './json.js';
+import { object, objects, text } from './json.js';
 import type { SandboxContext } from './sandbox-context.js';
 
 /** A sandbox handler: reads the request, answers, or throws a SandboxError. */
@@ -46,7 +46,9 @@ export function dialectRouter(
   router.use(express.json({ type: FHIR_BODY_TYPES, limit: '5mb' }));
   router.use(express.urlencoded({ extended: false, limit: '1mb' }));
 
+  const methods = new Map<string, Set<string>>();
   const on: RouteDefiner = (method, path, interaction, handler) => {
+    methods.set(path, (methods.get(path) ?? new Set()).add(method.toUpperCase()));
     router[method](path, async (req: Request, res: Response) => {
       const link = new Linker(dialect, `${req.protocol}://${req.get('host') ?? 'localhost'}${req.baseUrl}`);
       let plan: FaultPlan = { latencyMs: 0 };
@@ -64,6 +66,12 @@ export function dialectRouter(
     });
   };
   define(on);
+  for (const [path, allowed] of methods) {
+    router.all(path, (_req: Request, res: Response) => {
+      const answer = errorAnswer(failure(dialect, 'method-not-allowed'));
+      void sendSandbox(res, { ...answer, headers: { Allow: [...allowed].join(', ') } }, { latencyMs: 0 });
+    });
+  }
 
   router.use((req: Request, res: Response) => {
     const error = failure(dialect, 'not-found', {
@@ -72,15 +80,24 @@ export function dialectRouter(
     void sendSandbox(res, errorAnswer(error), { latencyMs: 0 });
   });
   router.use((error: unknown, _req: Request, res: Response, next: NextFunction) => {
-    const parseError = (error as { type?: string }).type === 'entity.parse.failed';
     if (res.headersSent) {
       next(error);
       return;
     }
-    const answer = failure(dialect, parseError ? 'invalid' : 'server-error', {
-      diagnostics: parseError ? 'The body is not valid JSON' : 'The sandbox failed unexpectedly',
-    });
-    void sendSandbox(res, errorAnswer(answer), { latencyMs: 0 });
+    // Client mistakes (unparseable JSON, an oversize body, an unknown charset, a path that does not
+    // decode) keep their 4xx status, in the dialect's words; only the unexpected is a 500.
+    const { status, type } = error as { status?: number; type?: string };
+    const kind =
+      type === 'entity.parse.failed'
+        ? 'invalid'
+        : status !== undefined && status >= 400 && status < 500
+          ? (FAILURE_FOR_STATUS[status] ?? 'invalid')
+          : 'server-error';
+    const diagnostics =
+      kind === 'server-error'
+        ? 'The sandbox failed unexpectedly'
+        : (error as Error).message || 'The request is not valid';
+    void sendSandbox(res, errorAnswer(failure(dialect, kind, { diagnostics })), { latencyMs: 0 });
   });
   return router;
 }
@@ -97,10 +114,10 @@ export function searchParams(req: Request): URLSearchParams {
  */
 export function operationParams(req: Request): URLSearchParams {
   const params = searchParams(req);
-  const body = req.body as Record<string, unknown> | undefined;
-  if (req.method === 'POST' && body && typeof body === 'object') {
-    if (body.resourceType === 'Parameters' && Array.isArray(body.parameter)) {
-      for (const p of body.parameter as Record<string, unknown>[]) {
+  const body = object(req.body);
+  if (req.method === 'POST' && body) {
+    if (body.resourceType === 'Parameters') {
+      for (const p of objects(body.parameter)) {
         const value = Object.entries(p).find(([k]) => k.startsWith('value'))?.[1];
         if (typeof p.name === 'string' && value !== undefined) params.append(p.name, text(value));
       }

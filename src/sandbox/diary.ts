@@ -1,6 +1,6 @@
 import type { Dialect } from '../config/config.types.js';
 import { SANDBOX_SERVICES, type SandboxService } from './catalogue.js';
-import { londonWallClock } from './fhir-time.js';
+import { londonInstant, londonWallClock } from './fhir-time.js';
 import { seededRandom } from './random.js';
 
 export type SlotStatus = 'free' | 'busy';
@@ -27,6 +27,9 @@ export interface StoredAppointment {
   version: number;
   patientNhsNumber?: string;
   patientRef?: string;
+  /** When the appointment is: its slots' start and end, whatever the consumer wrote. */
+  start: Date;
+  end: Date;
   created: Date;
   lastUpdated: Date;
   resource: Record<string, unknown>;
@@ -37,7 +40,7 @@ export interface StoredReferral {
   id: string;
   serviceId?: string;
   received: Date;
-  bundle: Record<string, unknown>;
+  serviceRequest: Record<string, unknown>;
 }
 
 export type BookResult =
@@ -46,7 +49,7 @@ export type BookResult =
 
 export type CancelResult =
   | { ok: true; appointment: StoredAppointment }
-  | { ok: false; reason: 'not-found' | 'version-conflict' | 'already-cancelled' };
+  | { ok: false; reason: 'not-found' | 'version-conflict' | 'already-cancelled' | 'duplicate' };
 
 export interface DiaryOptions {
   seed: number;
@@ -63,6 +66,8 @@ export interface SlotQuery {
   serviceIds?: string[];
   from?: Date;
   to?: Date;
+  /** Latest end. */
+  endTo?: Date;
   statuses: SlotStatus[];
   /** Slots starting before this are never offered. */
   notBefore: Date;
@@ -89,9 +94,8 @@ export class Diary {
     this.#services = SANDBOX_SERVICES;
     const random = seededRandom(options.seed);
     const prebooked = options.prebookedShare ?? 0.25;
-    const today = new Date(
-      Date.UTC(options.now.getUTCFullYear(), options.now.getUTCMonth(), options.now.getUTCDate()),
-    );
+    // Today is the London calendar day (between midnight and 01:00 BST it is still yesterday in UTC).
+    const today = new Date(`${londonInstant(options.now).slice(0, 10)}T00:00:00Z`);
     for (const service of this.#services) {
       const minutes = SLOT_MINUTES[Math.floor(random() * SLOT_MINUTES.length)]!;
       for (let day = 0; day < options.days; day++) {
@@ -152,6 +156,7 @@ export class Diary {
       if (slot.start < query.notBefore) continue;
       if (query.from && slot.start < query.from) continue;
       if (query.to && slot.start > query.to) continue;
+      if (query.endTo && slot.end > query.endTo) continue;
       found.push(slot);
     }
     return found.sort((a, b) => a.start.getTime() - b.start.getTime() || a.id.localeCompare(b.id));
@@ -181,6 +186,8 @@ export class Diary {
     if (found.some((s) => s.start < input.now)) return { ok: false, reason: 'slot-in-past' };
     if (found.some((s) => s.status !== 'free')) return { ok: false, reason: 'slot-unavailable' };
     for (const slot of found) slot.status = 'busy';
+    const start = new Date(Math.min(...found.map((s) => s.start.getTime())));
+    const end = new Date(Math.max(...found.map((s) => s.end.getTime())));
     const id = `${this.#seed.toString(36)}-${input.dialect}-${String(this.#nextAppointment++).padStart(6, '0')}`;
     const appointment: StoredAppointment = {
       id,
@@ -189,6 +196,8 @@ export class Diary {
       slotIds: found.map((s) => s.id),
       status: 'booked',
       version: 1,
+      start,
+      end,
       created: input.now,
       lastUpdated: input.now,
       resource: input.resource,
@@ -210,8 +219,12 @@ export class Diary {
     now: Date;
     status: 'cancelled' | 'entered-in-error';
     expectedVersion?: number;
+    /** The consumer's request id: a cancellation sent again is a duplicate, not a conflict. */
+    requestKey?: string;
     resource?: Record<string, unknown>;
   }): CancelResult {
+    const key = input.requestKey ? `${input.dialect}:cancel:${input.requestKey}` : undefined;
+    if (key && this.#requestKeys.has(key)) return { ok: false, reason: 'duplicate' };
     const found = this.#changeable(input.id, input.dialect, input.expectedVersion);
     if (!found.ok) return found;
     const appointment = found.appointment;
@@ -223,6 +236,7 @@ export class Diary {
       const slot = this.#slots.get(slotId);
       if (slot) slot.status = 'free';
     }
+    if (key) this.#requestKeys.set(key, appointment.id);
     return { ok: true, appointment };
   }
 
@@ -277,7 +291,7 @@ export class Diary {
     now: Date;
     serviceId?: string;
     requestKey?: string;
-    bundle: Record<string, unknown>;
+    serviceRequest: Record<string, unknown>;
   }): { ok: true; referral: StoredReferral } | { ok: false; reason: 'duplicate' } {
     if (input.requestKey && this.#requestKeys.has(`referral:${input.requestKey}`)) {
       return { ok: false, reason: 'duplicate' };
@@ -286,7 +300,7 @@ export class Diary {
     const referral: StoredReferral = {
       id,
       received: input.now,
-      bundle: input.bundle,
+      serviceRequest: input.serviceRequest,
       ...(input.serviceId ? { serviceId: input.serviceId } : {}),
     };
     this.#referrals.set(id, referral);

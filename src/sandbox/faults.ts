@@ -1,5 +1,5 @@
 import type { Dialect, SandboxFaultConfig } from '../config/config.types.js';
-import { failure, failureForStatus, type Failure, type SandboxError } from './outcomes.js';
+import { failure, FAILURE_FOR_STATUS, FAILURES, type Failure, type SandboxError } from './outcomes.js';
 import { normalSample, type Random } from './random.js';
 
 /** The interactions a fault can be aimed at. */
@@ -24,11 +24,15 @@ export type FaultRule = SandboxFaultConfig;
 /** The test header that asks for faults on one request. */
 export const FAULT_HEADER = 'x-sandbox-fault';
 
-function number(value: string | undefined, directive: string): number {
+/** The longest delay a fault may ask for: ten minutes (timers cannot wait much beyond 24 days anyway). */
+const MAX_DELAY_MS = 600_000;
+
+function number(value: string | undefined, directive: string, max = Number.MAX_SAFE_INTEGER): number {
   const n = Number(value);
   if (value === undefined || value === '' || !Number.isFinite(n) || n < 0) {
     throw new Error(`fault directive "${directive}" needs non-negative numbers`);
   }
+  if (n > max) throw new Error(`fault directive "${directive}": at most ${max}`);
   return n;
 }
 
@@ -36,15 +40,18 @@ function latency(spec: string, random: Random, directive: string): number {
   const [kind, a, b] = spec.split(':');
   switch (kind) {
     case 'normal':
-      return Math.max(0, normalSample(random, number(a, directive), number(b, directive)));
+      return Math.max(
+        0,
+        normalSample(random, number(a, directive, MAX_DELAY_MS), number(b, directive, MAX_DELAY_MS)),
+      );
     case 'uniform': {
-      const low = number(a, directive);
-      return low + random() * (number(b, directive) - low);
+      const low = number(a, directive, MAX_DELAY_MS);
+      return low + random() * (number(b, directive, MAX_DELAY_MS) - low);
     }
     case 'exp':
-      return -Math.log(1 - random()) * number(a, directive);
+      return -Math.log(1 - random()) * number(a, directive, MAX_DELAY_MS);
     default:
-      return number(kind, directive);
+      return number(kind, directive, MAX_DELAY_MS);
   }
 }
 
@@ -61,10 +68,10 @@ export function parseFault(spec: string, random: Random, into: FaultPlan = { lat
     const [name, value] = directive.split('=', 2).map((p) => p.trim()) as [string, string | undefined];
     switch (name) {
       case 'latency':
-        into.latencyMs += latency(value ?? '', random, directive);
+        into.latencyMs = Math.min(MAX_DELAY_MS, into.latencyMs + latency(value ?? '', random, directive));
         break;
       case 'status': {
-        const kind = failureForStatus(number(value, directive));
+        const kind = FAILURE_FOR_STATUS[number(value, directive)];
         if (!kind)
           throw new Error(`fault directive "${directive}": no dialect answer is defined for that status`);
         into.failure = kind;
@@ -82,7 +89,10 @@ export function parseFault(spec: string, random: Random, into: FaultPlan = { lat
         break;
       case 'trickle': {
         const [bytes, everyMs] = (value ?? '').split(':');
-        into.trickle = { bytes: Math.max(1, number(bytes, directive)), everyMs: number(everyMs, directive) };
+        into.trickle = {
+          bytes: Math.max(1, number(bytes, directive)),
+          everyMs: number(everyMs, directive, 60_000),
+        };
         break;
       }
       case 'empty':
@@ -97,25 +107,6 @@ export function parseFault(spec: string, random: Random, into: FaultPlan = { lat
   }
   return into;
 }
-
-const FAILURES: readonly Failure[] = [
-  'slot-unavailable',
-  'duplicate',
-  'invalid',
-  'unprocessable',
-  'invalid-nhs-number',
-  'unauthorised',
-  'forbidden',
-  'not-found',
-  'version-conflict',
-  'precondition-required',
-  'throttled',
-  'timeout',
-  'server-error',
-  'unavailable',
-  'bad-gateway',
-  'gateway-timeout',
-];
 
 function isFailure(value: string): value is Failure {
   return (FAILURES as readonly string[]).includes(value);

@@ -39,18 +39,48 @@ export function londonWallClock(day: Date, hour: number, minute: number): Date {
   return new Date(guess.getTime() - londonOffsetMinutes(guess) * 60_000);
 }
 
+/** Whether year, month and day name a real calendar day (not 31 February). */
+function realDay(year: number, month: number, day: number): boolean {
+  const d = new Date(Date.UTC(year, month - 1, day));
+  return d.getUTCFullYear() === year && d.getUTCMonth() === month - 1 && d.getUTCDate() === day;
+}
+
 /**
- * Parses a FHIR search date value (`2026-11-22`, `2026-11-22T10:00:00+00:00`, `...Z`) to the moment it
- * names; a bare date means its London midnight. Undefined when it is not a date.
+ * The period a FHIR search date value names: a bare date (`2026-11-22`) is that whole London day, an
+ * instant (`2026-11-22T10:00:00+00:00`, `...Z`) is that moment. `end` is exclusive. Undefined when the
+ * value is not a real date, or is an instant without an offset (FHIR requires one).
  */
-export function parseFhirDate(value: string): Date | undefined {
-  if (/^\d{4}-\d{2}-\d{2}$/.test(value)) {
-    return londonWallClock(new Date(`${value}T00:00:00Z`), 0, 0);
+export function fhirDatePeriod(value: string): { start: Date; end: Date } | undefined {
+  const day = /^(\d{4})-(\d{2})-(\d{2})$/.exec(value);
+  if (day) {
+    const [y, m, d] = [Number(day[1]), Number(day[2]), Number(day[3])];
+    if (!realDay(y, m, d)) return undefined;
+    const date = new Date(Date.UTC(y, m - 1, d));
+    return {
+      start: londonWallClock(date, 0, 0),
+      end: londonWallClock(new Date(date.getTime() + 86_400_000), 0, 0),
+    };
   }
-  // FHIR instants need an offset; a '+' decoded from an unencoded query arrives as a space.
+  // A '+' in an unencoded query string arrives decoded as a space.
   const normalised = value.replace(/ (\d{2}:\d{2})$/, '+$1');
-  if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/.test(normalised))
-    return undefined;
-  const parsed = new Date(normalised);
-  return Number.isNaN(parsed.getTime()) ? undefined : parsed;
+  const instant = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/.exec(
+    normalised,
+  );
+  if (!instant) return undefined;
+  const [y, m, d, h, min, sec] = [1, 2, 3, 4, 5, 6].map((i) => Number(instant[i] ?? 0)) as [
+    number,
+    number,
+    number,
+    number,
+    number,
+    number,
+  ];
+  if (!realDay(y, m, d) || h > 23 || min > 59 || sec > 59) return undefined;
+  const at = new Date(normalised);
+  return Number.isNaN(at.getTime()) ? undefined : { start: at, end: new Date(at.getTime() + 1) };
+}
+
+/** The moment a FHIR date value starts: an instant itself, or a bare date's London midnight. */
+export function parseFhirDate(value: string): Date | undefined {
+  return fhirDatePeriod(value)?.start;
 }

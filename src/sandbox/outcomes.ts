@@ -53,23 +53,30 @@ export function dialectOutcome(dialect: Dialect, spec: OutcomeSpec): Record<stri
 }
 
 /** The named failures the sandbox produces, each answered the way its dialect's specification says. */
-export type Failure =
-  | 'slot-unavailable'
-  | 'duplicate'
-  | 'invalid'
-  | 'unprocessable'
-  | 'invalid-nhs-number'
-  | 'unauthorised'
-  | 'forbidden'
-  | 'not-found'
-  | 'version-conflict'
-  | 'precondition-required'
-  | 'throttled'
-  | 'timeout'
-  | 'server-error'
-  | 'unavailable'
-  | 'bad-gateway'
-  | 'gateway-timeout';
+export const FAILURES = [
+  'slot-unavailable',
+  'duplicate',
+  'invalid',
+  'invalid-parameter',
+  'unprocessable',
+  'invalid-nhs-number',
+  'unauthorised',
+  'forbidden',
+  'not-found',
+  'method-not-allowed',
+  'version-conflict',
+  'precondition-required',
+  'too-large',
+  'unsupported-media-type',
+  'throttled',
+  'timeout',
+  'server-error',
+  'unavailable',
+  'bad-gateway',
+  'gateway-timeout',
+] as const;
+
+export type Failure = (typeof FAILURES)[number];
 
 export interface FailureOptions {
   diagnostics?: string;
@@ -78,12 +85,17 @@ export interface FailureOptions {
   stu3SlotConflictStatus?: 409 | 422;
 }
 
-/** The error answer for a failure in a dialect. */
+/**
+ * The error answer for a failure in a dialect. BaRS codes and issue codes follow the published BaRS
+ * OperationOutcome examples; STU3 and GP Connect use Spine's codes; where a specification shows no code
+ * (STU3's "slot no longer available"), none is given and `issue.code` carries the meaning.
+ */
 export function failure(dialect: Dialect, kind: Failure, options: FailureOptions = {}): SandboxError {
   const bars = dialect === 'bars';
   const gpc = dialect === 'gpconnect';
   const make = (status: number, spec: OutcomeSpec): SandboxError =>
     new SandboxError(status, dialectOutcome(dialect, { ...spec, ...pick(options) }));
+  const empty = (status: number): SandboxError => new SandboxError(status, undefined);
   switch (kind) {
     case 'slot-unavailable':
       if (bars)
@@ -99,11 +111,7 @@ export function failure(dialect: Dialect, kind: Failure, options: FailureOptions
           diagnostics: 'The slot is no longer available',
         });
       return options.stu3SlotConflictStatus === 409
-        ? make(409, {
-            issueCode: 'conflict',
-            code: 'DUPLICATE_REJECTED',
-            diagnostics: 'The slot is no longer available',
-          })
+        ? make(409, { issueCode: 'conflict', diagnostics: 'slot no longer available' })
         : make(422, { issueCode: 'processing', diagnostics: 'slot no longer available' });
     case 'duplicate':
       if (bars)
@@ -128,6 +136,18 @@ export function failure(dialect: Dialect, kind: Failure, options: FailureOptions
         issueCode: 'invalid',
         code: gpc ? 'BAD_REQUEST' : 'INVALID_RESOURCE',
         diagnostics: 'The request is not valid',
+      });
+    case 'invalid-parameter':
+      if (bars)
+        return make(400, {
+          issueCode: 'invalid',
+          code: 'REC_BAD_REQUEST',
+          diagnostics: 'A search parameter is not valid',
+        });
+      return make(gpc ? 422 : 400, {
+        issueCode: 'invalid',
+        code: 'INVALID_PARAMETER',
+        diagnostics: 'A search parameter is not valid',
       });
     case 'unprocessable':
       if (bars)
@@ -156,11 +176,14 @@ export function failure(dialect: Dialect, kind: Failure, options: FailureOptions
     case 'unauthorised':
       if (bars)
         return make(401, {
-          issueCode: 'login',
+          issueCode: 'expired',
           code: 'SEND_UNAUTHORIZED',
           diagnostics: 'Access token expired or invalid',
         });
-      return make(403, { issueCode: 'forbidden', code: 'ACCESS_DENIED', diagnostics: 'Access denied' });
+      return make(401, {
+        issueCode: 'login',
+        diagnostics: 'The access token is missing, expired or invalid',
+      });
     case 'forbidden':
       if (bars)
         return make(403, {
@@ -177,6 +200,11 @@ export function failure(dialect: Dialect, kind: Failure, options: FailureOptions
           diagnostics: 'The receiver could not find the resource',
         });
       return make(404, { issueCode: 'not-found', code: 'NO_RECORD_FOUND', diagnostics: 'No record found' });
+    case 'method-not-allowed':
+      return make(405, {
+        issueCode: 'not-supported',
+        diagnostics: 'The method is not supported on this path',
+      });
     case 'version-conflict':
       if (bars)
         return make(409, {
@@ -190,10 +218,28 @@ export function failure(dialect: Dialect, kind: Failure, options: FailureOptions
         diagnostics: 'The version in If-Match is not the current version',
       });
     case 'precondition-required':
+      if (bars)
+        return make(412, {
+          issueCode: 'required',
+          code: 'REC_PRECONDITION_FAILED',
+          diagnostics: 'A precondition of the request failed',
+        });
       return make(412, {
         issueCode: 'required',
         code: 'PRECONDITION_FAILED',
         diagnostics: 'An If-Match header is required',
+      });
+    case 'too-large':
+      return make(413, {
+        issueCode: 'too-costly',
+        ...(bars ? { code: 'REC_BAD_REQUEST' } : {}),
+        diagnostics: 'The request body is too large',
+      });
+    case 'unsupported-media-type':
+      return make(415, {
+        issueCode: 'not-supported',
+        ...(bars ? { code: 'REC_BAD_REQUEST' } : {}),
+        diagnostics: 'The body encoding or charset is not supported',
       });
     case 'throttled':
       if (bars)
@@ -202,11 +248,7 @@ export function failure(dialect: Dialect, kind: Failure, options: FailureOptions
           code: 'SEND_TOO_MANY_REQUESTS',
           diagnostics: 'Too many requests',
         });
-      return make(429, {
-        issueCode: 'throttled',
-        code: 'TOO_MANY_REQUESTS',
-        diagnostics: 'Too many requests',
-      });
+      return make(429, { issueCode: 'throttled', diagnostics: 'Too many requests' });
     case 'timeout':
       if (bars)
         return make(408, {
@@ -214,7 +256,7 @@ export function failure(dialect: Dialect, kind: Failure, options: FailureOptions
           code: 'REC_TIMEOUT',
           diagnostics: 'The receiver did not answer in time',
         });
-      return new SandboxError(504, undefined);
+      return make(408, { issueCode: 'timeout', diagnostics: 'The request timed out' });
     case 'server-error':
       if (bars)
         return make(500, {
@@ -234,12 +276,12 @@ export function failure(dialect: Dialect, kind: Failure, options: FailureOptions
           code: 'REC_SERVICE_UNAVAILABLE',
           diagnostics: 'The receiver is unavailable',
         });
-      return new SandboxError(503, undefined);
-    // The national proxies (SSP, the BaRS proxy) answer 502/504 with an empty body.
+      return empty(503);
+    // The national proxies (SSP, the BaRS proxy) answer 502 and 504 with an empty body.
     case 'bad-gateway':
-      return new SandboxError(502, undefined);
+      return empty(502);
     case 'gateway-timeout':
-      return new SandboxError(504, undefined);
+      return empty(504);
   }
 }
 
@@ -250,22 +292,22 @@ function pick(options: FailureOptions): Partial<OutcomeSpec> {
   };
 }
 
-/** The failure a bare status code stands for (fault injection asks by status). */
-export function failureForStatus(status: number): Failure | undefined {
-  const byStatus: Record<number, Failure> = {
-    400: 'invalid',
-    401: 'unauthorised',
-    403: 'forbidden',
-    404: 'not-found',
-    408: 'timeout',
-    409: 'version-conflict',
-    412: 'precondition-required',
-    422: 'unprocessable',
-    429: 'throttled',
-    500: 'server-error',
-    502: 'bad-gateway',
-    503: 'unavailable',
-    504: 'gateway-timeout',
-  };
-  return byStatus[status];
-}
+/** The failure that answers exactly this status, in every dialect (fault injection asks by status). */
+export const FAILURE_FOR_STATUS: Readonly<Record<number, Failure>> = {
+  400: 'invalid',
+  401: 'unauthorised',
+  403: 'forbidden',
+  404: 'not-found',
+  405: 'method-not-allowed',
+  408: 'timeout',
+  409: 'version-conflict',
+  412: 'precondition-required',
+  413: 'too-large',
+  415: 'unsupported-media-type',
+  422: 'unprocessable',
+  429: 'throttled',
+  500: 'server-error',
+  502: 'bad-gateway',
+  503: 'unavailable',
+  504: 'gateway-timeout',
+};

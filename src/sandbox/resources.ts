@@ -206,6 +206,8 @@ export function appointmentResource(link: Linker, stored: StoredAppointment): Re
       lastUpdated: link.instant(stored.lastUpdated),
     }),
     status: stored.status,
+    start: link.instant(stored.start),
+    end: link.instant(stored.end),
   };
 }
 
@@ -243,7 +245,8 @@ export function searchset(
     ...(link.dialect === 'bars' ? { timestamp: link.instant(now) } : {}),
     total: matches.length,
     link: [{ relation: 'self', url: selfUrl }],
-    entry,
+    // FHIR JSON has no empty arrays: an empty searchset has no entry element at all.
+    ...(entry.length > 0 ? { entry } : {}),
   };
 }
 

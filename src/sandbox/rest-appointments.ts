@@ -1,7 +1,8 @@
 import type { Request } from 'express';
 import { isValidNhsNumber, NHS_NUMBER_SYSTEM } from '../fhir/nhs-number.js';
-import type { StoredAppointment } from './diary.js';
-import { text } from './json.js';
+import type { CancelResult, StoredAppointment } from './diary.js';
+import type { Interaction } from './faults.js';
+import { object, objects, text, type Json } from './json.js';
 import { failure } from './outcomes.js';
 import { appointmentResource, searchset, type Linker } from './resources.js';
 import type { SandboxResponse } from './respond.js';
@@ -14,27 +15,23 @@ import type { SandboxContext } from './sandbox-context.js';
  * patient as a reference rather than a contained resource) the dialect decides.
  */
 
-type Json = Record<string, unknown>;
 type RestDialect = 'stu3' | 'gpconnect';
 
 const GPC_BOOKING_ORGANISATION = 'Extension-GPConnect-BookingOrganisation';
 const GPC_CANCELLATION_REASON = 'Extension-GPConnect-AppointmentCancellationReason';
 
 function hasExtension(resource: Json, fragment: string): boolean {
-  return (
-    Array.isArray(resource.extension) &&
-    (resource.extension as Json[]).some((e) => String(e.url).includes(fragment))
-  );
+  return objects(resource.extension).some((e) => text(e.url).includes(fragment));
 }
 
 function contained(resource: Json, reference: string): Json | undefined {
-  if (!reference.startsWith('#') || !Array.isArray(resource.contained)) return undefined;
-  return (resource.contained as Json[]).find((c) => c.id === reference.slice(1));
+  if (!reference.startsWith('#')) return undefined;
+  return objects(resource.contained).find((c) => c.id === reference.slice(1));
 }
 
 function appointmentBody(dialect: RestDialect, req: Request): Json {
-  const body = req.body as Json | undefined;
-  if (!body || typeof body !== 'object' || body.resourceType !== 'Appointment') {
+  const body = object(req.body);
+  if (body?.resourceType !== 'Appointment') {
     throw failure(dialect, 'invalid', {
       diagnostics: 'The body must be a FHIR Appointment',
       expression: 'Appointment',
@@ -45,7 +42,7 @@ function appointmentBody(dialect: RestDialect, req: Request): Json {
 
 /** The diary slot ids an Appointment asks for: `#contained` Slots (by id) or `Slot/{id}` references. */
 function requestedSlots(ctx: SandboxContext, dialect: RestDialect, appointment: Json): string[] {
-  const refs = Array.isArray(appointment.slot) ? (appointment.slot as Json[]) : [];
+  const refs = Array.isArray(appointment.slot) ? (appointment.slot as unknown[]) : [];
   if (refs.length === 0) {
     throw failure(dialect, 'unprocessable', {
       diagnostics: 'The Appointment names no slot',
@@ -53,12 +50,12 @@ function requestedSlots(ctx: SandboxContext, dialect: RestDialect, appointment: 
     });
   }
   return refs.map((ref, i) => {
-    const reference = text(ref.reference);
+    const reference = text(object(ref)?.reference);
     const slot = contained(appointment, reference);
-    const id = slot ? String(slot.id) : reference.replace(/^.*Slot\//, '');
-    if (!ctx.diary.slot(id)) {
+    const id = slot ? text(slot.id) : reference.replace(/^.*Slot\//, '');
+    if (!id || !ctx.diary.slot(id)) {
       throw failure(dialect, 'unprocessable', {
-        diagnostics: `Slot ${id || reference} is not known to this provider`,
+        diagnostics: `Slot ${id || reference || '(none)'} is not known to this provider`,
         expression: `Appointment.slot[${i}]`,
       });
     }
@@ -68,9 +65,8 @@ function requestedSlots(ctx: SandboxContext, dialect: RestDialect, appointment: 
 
 /** STU3: the patient is a contained Patient (`#P1`) with an NHS number; GP Connect: a `Patient/{id}` reference. */
 function patientOf(dialect: RestDialect, appointment: Json): { nhsNumber?: string; patientRef?: string } {
-  const participants = Array.isArray(appointment.participant) ? (appointment.participant as Json[]) : [];
-  for (const participant of participants) {
-    const reference = text((participant.actor as Json | undefined)?.reference);
+  for (const participant of objects(appointment.participant)) {
+    const reference = text(object(participant.actor)?.reference);
     if (dialect === 'gpconnect' && reference.startsWith('Patient/')) {
       const patientRef = reference.slice('Patient/'.length);
       const nhsNumber = /^P(\d{10})$/.exec(patientRef)?.[1];
@@ -78,15 +74,15 @@ function patientOf(dialect: RestDialect, appointment: Json): { nhsNumber?: strin
     }
     const patient = contained(appointment, reference);
     if (patient?.resourceType === 'Patient') {
-      const identifiers = Array.isArray(patient.identifier) ? (patient.identifier as Json[]) : [];
-      const nhs = identifiers.find((id) => id.system === NHS_NUMBER_SYSTEM);
-      if (!nhs || typeof nhs.value !== 'string' || !isValidNhsNumber(nhs.value)) {
+      const nhs = objects(patient.identifier).find((id) => id.system === NHS_NUMBER_SYSTEM);
+      const value = text(nhs?.value).replace(/\s/g, '');
+      if (!isValidNhsNumber(value)) {
         throw failure(dialect, 'invalid-nhs-number', {
           diagnostics: 'The patient has no valid NHS number',
           expression: 'Patient.identifier',
         });
       }
-      return { nhsNumber: nhs.value.replace(/\s/g, '') };
+      return { nhsNumber: value };
     }
   }
   throw failure(dialect, 'unprocessable', {
@@ -134,6 +130,7 @@ export function bookRest(
   }
   const slotIds = requestedSlots(ctx, dialect, appointment);
   const patient = patientOf(dialect, appointment);
+  // GP Connect has no duplicate-request answer (booking-standards.md); STU3 keys on X-Request-ID.
   const requestKey = dialect === 'stu3' ? req.get('x-request-id') : undefined;
   const result = ctx.diary.book({
     dialect,
@@ -179,7 +176,28 @@ function ifMatchVersion(dialect: RestDialect, req: Request): number {
   return Number(match[1]);
 }
 
-/** PUT Appointment/{id}: cancel (status cancelled) or, keeping status booked, amend. */
+/** Faults on a PUT are aimed by what it does: `cancel`, or `update` for an amend that keeps it booked. */
+export function updateInteraction(req: Request): Interaction {
+  return object(req.body)?.status === 'booked' ? 'update' : 'cancel';
+}
+
+function changeFailed(dialect: RestDialect, id: string, result: Extract<CancelResult, { ok: false }>): never {
+  switch (result.reason) {
+    case 'not-found':
+      throw failure(dialect, 'not-found', { diagnostics: `No Appointment ${id}` });
+    case 'version-conflict':
+      throw failure(dialect, 'version-conflict');
+    case 'duplicate':
+      throw failure(dialect, 'duplicate');
+    case 'already-cancelled':
+      throw failure(dialect, 'unprocessable', {
+        diagnostics: 'The appointment is already cancelled',
+        expression: 'Appointment.status',
+      });
+  }
+}
+
+/** PUT Appointment/{id}: cancel (status cancelled) or, keeping status booked and its slots, amend. */
 export function updateRest(
   ctx: SandboxContext,
   dialect: RestDialect,
@@ -187,6 +205,8 @@ export function updateRest(
   link: Linker,
 ): SandboxResponse {
   const id = String(req.params.id);
+  const stored = ctx.diary.appointment(id, dialect);
+  if (!stored) throw failure(dialect, 'not-found', { diagnostics: `No Appointment ${id}` });
   const appointment = appointmentBody(dialect, req);
   if (appointment.id !== undefined && appointment.id !== id) {
     throw failure(dialect, 'invalid', {
@@ -195,10 +215,8 @@ export function updateRest(
     });
   }
   const expectedVersion = ifMatchVersion(dialect, req);
-  if (!ctx.diary.appointment(id, dialect))
-    throw failure(dialect, 'not-found', { diagnostics: `No Appointment ${id}` });
   const now = ctx.clock();
-  let result;
+  let result: CancelResult;
   if (appointment.status === 'cancelled' || appointment.status === 'entered-in-error') {
     if (dialect === 'gpconnect' && !hasExtension(appointment, GPC_CANCELLATION_REASON)) {
       throw failure(dialect, 'unprocessable', {
@@ -215,26 +233,22 @@ export function updateRest(
       resource: appointment,
     });
   } else if (appointment.status === 'booked') {
+    // An amend changes details, never the time: moving a booking is a cancel and a new booking.
+    const slots = requestedSlots(ctx, dialect, appointment);
+    if (slots.join() !== stored.slotIds.join()) {
+      throw failure(dialect, 'unprocessable', {
+        diagnostics: 'An amendment cannot move the appointment to other slots; cancel it and book again',
+        expression: 'Appointment.slot',
+      });
+    }
     result = ctx.diary.amend({ id, dialect, now, expectedVersion, resource: appointment });
   } else {
     throw failure(dialect, 'unprocessable', {
-      diagnostics: `Status ${String(appointment.status)} cannot be set here`,
+      diagnostics: `Status ${text(appointment.status) || '(none)'} cannot be set here`,
       expression: 'Appointment.status',
     });
   }
-  if (!result.ok) {
-    switch (result.reason) {
-      case 'not-found':
-        throw failure(dialect, 'not-found', { diagnostics: `No Appointment ${id}` });
-      case 'version-conflict':
-        throw failure(dialect, 'version-conflict');
-      case 'already-cancelled':
-        throw failure(dialect, 'unprocessable', {
-          diagnostics: 'The appointment is already cancelled',
-          expression: 'Appointment.status',
-        });
-    }
-  }
+  if (!result.ok) changeFailed(dialect, id, result);
   return versioned(link, result.appointment, 200);
 }
 

@@ -65,6 +65,7 @@ export function slotSearch(
         ...(search.serviceIds ? { serviceIds: search.serviceIds } : {}),
         ...(search.from ? { from: search.from } : {}),
         ...(search.to ? { to: search.to } : {}),
+        ...(search.endTo ? { endTo: search.endTo } : {}),
       });
   const has = (include: string): boolean => search.includes.has(include);
   const included = new Included();

@@ -1,13 +1,16 @@
 import type { Dialect } from '../config/config.types.js';
-import { parseFhirDate } from './fhir-time.js';
+import { fhirDatePeriod } from './fhir-time.js';
 import { failure } from './outcomes.js';
 import type { SlotStatus } from './diary.js';
 
 /** What a slot search asks for, whichever spelling the consumer used. */
 export interface SlotSearch {
   serviceIds?: string[];
+  /** Bounds on the slot's start (`start=`). */
   from?: Date;
   to?: Date;
+  /** Upper bound on the slot's end (`end=le…`, GP Connect). */
+  endTo?: Date;
   statuses: SlotStatus[];
   /** Normalised `_include` targets: `slot:schedule`, `schedule:actor:healthcareservice`, ... */
   includes: Set<string>;
@@ -36,21 +39,31 @@ function idOf(value: string): string {
   return value.split(/[|/]/).pop()!.trim();
 }
 
-interface DateBound {
-  prefix: 'ge' | 'gt' | 'le' | 'lt' | 'eq';
-  at: Date;
-}
+type Prefix = 'ge' | 'gt' | 'le' | 'lt' | 'eq';
 
-function parseBound(dialect: Dialect, name: string, raw: string): DateBound {
-  const match = /^(ge|gt|le|lt|eq)?(.+)$/.exec(raw.trim())!;
-  const at = parseFhirDate(match[2]!);
-  if (!at) {
-    throw failure(dialect, dialect === 'gpconnect' ? 'unprocessable' : 'invalid', {
+/** A search date bound with its FHIR prefix, as the range of instants it admits. */
+function parseBound(dialect: Dialect, name: string, raw: string): { from?: Date; to?: Date } {
+  const match = /^(ge|gt|le|lt|eq)?(.+)$/.exec(raw.trim());
+  const period = match ? fhirDatePeriod(match[2]!) : undefined;
+  if (!match || !period) {
+    throw failure(dialect, 'invalid-parameter', {
       diagnostics: `Search parameter ${name} has a value that is not a FHIR date: ${raw}`,
       expression: name,
     });
   }
-  return { prefix: (match[1] as DateBound['prefix'] | undefined) ?? 'eq', at };
+  const last = new Date(period.end.getTime() - 1);
+  switch ((match[1] as Prefix | undefined) ?? 'eq') {
+    case 'ge':
+      return { from: period.start };
+    case 'gt':
+      return { from: period.end };
+    case 'le':
+      return { to: last };
+    case 'lt':
+      return { to: new Date(period.start.getTime() - 1) };
+    case 'eq':
+      return { from: period.start, to: last };
+  }
 }
 
 /**
@@ -64,35 +77,52 @@ export function parseSlotSearch(dialect: Dialect, params: URLSearchParams): Slot
   const includes = new Set<string>();
   let from: Date | undefined;
   let to: Date | undefined;
+  let endFrom: Date | undefined;
+  let endTo: Date | undefined;
   for (const [rawKey, value] of params) {
     const key = rawKey.toLowerCase();
     if (SERVICE_KEYS.has(key)) {
       serviceIds.push(...value.split(',').map(idOf).filter(Boolean));
-    } else if (key === 'start' || key === 'end') {
+    } else if (key === 'start') {
       const bound = parseBound(dialect, rawKey, value);
-      if (bound.prefix === 'ge' || bound.prefix === 'gt') from = bound.at;
-      else if (bound.prefix === 'le' || bound.prefix === 'lt') to = bound.at;
-      else {
-        from = bound.at;
-        to = new Date(bound.at.getTime() + 86_400_000 - 1);
-      }
+      from = bound.from ?? from;
+      to = bound.to ?? to;
+    } else if (key === 'end') {
+      const bound = parseBound(dialect, rawKey, value);
+      endFrom = bound.from ?? endFrom;
+      endTo = bound.to ?? endTo;
     } else if (key === 'status') {
       for (const s of value.split(',')) {
+        if (
+          s !== 'free' &&
+          s !== 'busy' &&
+          s !== 'busy-unavailable' &&
+          s !== 'busy-tentative' &&
+          s !== 'entered-in-error'
+        ) {
+          throw failure(dialect, 'invalid-parameter', {
+            diagnostics: `status ${s} is not a Slot status`,
+            expression: 'status',
+          });
+        }
         if (s === 'free' || s === 'busy') statuses.add(s);
       }
     } else if (key.startsWith('_include')) {
       includes.add(normaliseInclude(value));
     }
   }
+  // A lower bound on the end is a lower bound on the start one slot earlier; slots are under a day long.
+  if (endFrom && !from) from = new Date(endFrom.getTime() - 86_400_000);
   if (dialect === 'gpconnect') {
-    if (!from || !to) {
-      throw failure(dialect, 'unprocessable', {
-        diagnostics: 'GP Connect slot searches need both a start (ge) and an end (le) bound',
+    const upper = endTo ?? to;
+    if (!from || !upper) {
+      throw failure(dialect, 'invalid-parameter', {
+        diagnostics: 'GP Connect slot searches need both start=ge and end=le',
         expression: from ? 'end' : 'start',
       });
     }
-    if (to.getTime() - from.getTime() > 14 * 86_400_000) {
-      throw failure(dialect, 'unprocessable', {
+    if (upper.getTime() - from.getTime() > 14 * 86_400_000) {
+      throw failure(dialect, 'invalid-parameter', {
         diagnostics: 'The search window is longer than 14 days',
         expression: 'end',
       });
@@ -102,6 +132,7 @@ export function parseSlotSearch(dialect: Dialect, params: URLSearchParams): Slot
     ...(serviceIds.length > 0 ? { serviceIds } : {}),
     ...(from ? { from } : {}),
     ...(to ? { to } : {}),
+    ...(endTo ? { endTo } : {}),
     statuses: statuses.size > 0 ? [...statuses] : ['free', 'busy'],
     includes,
   };

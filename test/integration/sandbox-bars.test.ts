@@ -182,26 +182,89 @@ describe('BaRS sandbox', () => {
 
   it('takes the published referral (servicerequest-request) and keeps it', async () => {
     const referral = fixture('bars/process-message-referral-validation-request.json');
-    const res = await fhir(`${base}/$process-message`, {
+    // As published it is addressed to DoS service 111111111, which this receiver does not have.
+    const elsewhere = await fhir(`${base}/$process-message`, {
       body: referral,
-      headers: { 'X-Request-ID': 'ref-1' },
+      headers: { 'X-Request-ID': 'ref-0' },
     });
+    expect(elsewhere.status).toBe(404);
+    expect(issueOf(elsewhere.body)).toMatchObject({ code: 'REC_NOT_FOUND' });
+
+    const res = await fhir(`${base}/$process-message`, { body: referral, headers: headers('ref-1') });
     expect(res.status).toBe(200);
-    const accepted = res.body.entry[1].resource;
+    const [header, accepted] = res.body.entry.map((e: any) => e.resource);
+    expect(header).toMatchObject({
+      resourceType: 'MessageHeader',
+      response: { identifier: referral.id, code: 'ok' },
+    });
     expect(accepted).toMatchObject({
       resourceType: 'ServiceRequest',
       occurrencePeriod: { end: '2021-11-26T15:20:00+00:00' },
     });
+    // The focus keeps the request's full URL, and every other entry of the request comes back.
+    expect(res.body.entry[1].fullUrl).toBe(referral.entry[0].resource.focus[0].reference);
+    expect(res.body.entry).toHaveLength(referral.entry.length);
     const read = await fhir(`${base}/ServiceRequest/${accepted.id}`);
     expect(read.body).toMatchObject({ resourceType: 'ServiceRequest', id: accepted.id });
-    expect(sandbox.diary.referral(accepted.id)!.serviceId).toBe('111111111');
+    expect(sandbox.diary.referral(accepted.id)!.serviceId).toBe(UTC);
     // Sent again with the same request id: a duplicate.
-    const again = await fhir(`${base}/$process-message`, {
-      body: referral,
-      headers: { 'X-Request-ID': 'ref-1' },
-    });
+    const again = await fhir(`${base}/$process-message`, { body: referral, headers: headers('ref-1') });
     expect(again.status).toBe(409);
     expect(issueOf(again.body)).toMatchObject({ code: 'REC_CONFLICT', issue: 'duplicate' });
+  });
+
+  it('answers a booking like the published response: the request entries back, the focus and slot as booked', async () => {
+    const example = fixture('bars/process-message-booking-response.json');
+    const [slot] = await freeSlots('2026-11-24T12:00:00Z');
+    const request = bookingMessage(slot, 'shape-1');
+    const res = await fhir(`${base}/$process-message`, { body: request, headers: headers('req-shape-1') });
+    expect(res.status).toBe(200);
+    // The same kinds of resources (the published one leaves out the patient's GP Organization; we echo it).
+    const types = (bundle: any) => [...new Set(bundle.entry.map((e: any) => e.resource.resourceType))].sort();
+    expect(types(res.body)).toEqual(types(example));
+    const focusUrl = request.entry[0].resource.focus[0].reference;
+    expect(res.body.entry[0].resource.focus[0]).toEqual({ reference: focusUrl, type: 'Appointment' });
+    const byUrl = new Map(res.body.entry.map((e: any) => [e.fullUrl, e.resource]));
+    const booked: any = byUrl.get(focusUrl);
+    // The appointment takes its slot's times, whatever the request said; its references resolve here.
+    expect(booked).toMatchObject({ status: 'booked', start: slot.start, end: slot.end });
+    expect(byUrl.get(booked.slot[0].reference)).toMatchObject({
+      resourceType: 'Slot',
+      id: slot.id,
+      status: 'busy',
+    });
+    expect(byUrl.get(booked.participant[0].actor.reference)).toMatchObject({ resourceType: 'Patient' });
+    // A read of it has the keys of the published read example.
+    const read = await fhir(`${base}/Appointment/${booked.id}`);
+    const readExample = fixture('bars/appointment-read-response.json');
+    expect(Object.keys(read.body)).toEqual(
+      expect.arrayContaining(Object.keys(readExample).filter((k) => k !== 'basedOn')),
+    );
+  });
+
+  it('answers a cancellation sent twice as a duplicate, and a booking for a service it lacks as not found', async () => {
+    const [slot] = await freeSlots('2026-11-24T14:00:00Z');
+    const booked = await fhir(`${base}/$process-message`, {
+      body: bookingMessage(slot, 'd-1'),
+      headers: headers('req-d-1'),
+    });
+    const message = cancelMessage(
+      booked.body.entry.find((e: any) => e.resource.resourceType === 'Appointment').resource,
+      'd-2',
+    );
+    expect(
+      (await fhir(`${base}/$process-message`, { body: message, headers: headers('req-d-2') })).status,
+    ).toBe(200);
+    const again = await fhir(`${base}/$process-message`, { body: message, headers: headers('req-d-2') });
+    expect(again.status).toBe(409);
+    expect(issueOf(again.body)).toMatchObject({ code: 'REC_CONFLICT', issue: 'duplicate' });
+
+    const elsewhere = await fhir(`${base}/$process-message`, {
+      body: bookingMessage(slot, 'd-3', true),
+      headers: { 'NHSD-Target-Identifier': target('5555555555'), 'X-Request-ID': 'req-d-3' },
+    });
+    expect(elsewhere.status).toBe(404);
+    expect(issueOf(elsewhere.body)).toMatchObject({ code: 'REC_NOT_FOUND', issue: 'not-found' });
   });
 
   it("lists a patient's appointments by patient:identifier", async () => {

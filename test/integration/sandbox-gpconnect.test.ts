@@ -69,7 +69,7 @@ describe('GP Connect sandbox', () => {
     expect(slots[0].meta.profile).toEqual(['https://fhir.nhs.uk/STU3/StructureDefinition/GPConnect-Slot-1']);
     const tooLong = await fhir(`${base}/Slot?start=ge2026-11-22&end=le2026-12-20&status=free`);
     expect(tooLong.status).toBe(422);
-    expect(issueOf(tooLong.body)).toMatchObject({ code: 'INVALID_RESOURCE', expression: 'end' });
+    expect(issueOf(tooLong.body)).toMatchObject({ code: 'INVALID_PARAMETER', expression: 'end' });
     const unbounded = await fhir(`${base}/Slot?status=free`);
     expect(unbounded.status).toBe(422);
   });

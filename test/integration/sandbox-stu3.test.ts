@@ -122,7 +122,7 @@ describe('STU3 Booking Standard sandbox', () => {
   it('answers 400 with the parameter for a malformed date, and 404 for an unknown service', async () => {
     const bad = await fhir(`${base}/Slot?service=${ED}&start=geSoon`);
     expect(bad.status).toBe(400);
-    expect(issueOf(bad.body)).toMatchObject({ code: 'INVALID_RESOURCE', expression: 'start' });
+    expect(issueOf(bad.body)).toMatchObject({ code: 'INVALID_PARAMETER', expression: 'start' });
     const unknown = await fhir(`${base}/Slot?service=999999`);
     expect(unknown.status).toBe(404);
     expect(issueOf(unknown.body)).toMatchObject({ code: 'NO_RECORD_FOUND', issue: 'not-found' });
@@ -245,7 +245,8 @@ describe('STU3 Booking Standard sandbox', () => {
       expect((await fhir(`${strict.url}/stu3/Appointment`, { body: bookRequest(slot) })).status).toBe(201);
       const again = await fhir(`${strict.url}/stu3/Appointment`, { body: bookRequest(slot) });
       expect(again.status).toBe(409);
-      expect(issueOf(again.body)).toMatchObject({ issue: 'conflict', code: 'DUPLICATE_REJECTED' });
+      // The error table's 409, told apart from a duplicate by issue.code.
+      expect(issueOf(again.body)).toEqual({ issue: 'conflict', code: undefined });
     } finally {
       await strict.close();
     }

@@ -31,13 +31,18 @@ export function barsRoutes(ctx: SandboxContext): Router {
         ctx.diary.appointmentsFor('bars', { nhsNumber }),
       );
     });
-    on('get', '/ServiceRequest/:id', 'read', (req) => {
+    on('get', '/ServiceRequest/:id', 'read', (req, link) => {
       const referral = ctx.diary.referral(String(req.params.id));
       if (!referral)
         throw failure('bars', 'not-found', { diagnostics: `No ServiceRequest ${String(req.params.id)}` });
-      const entries = referral.bundle.entry as { resource: Record<string, unknown> }[];
-      const request = entries.find((e) => e.resource.resourceType === 'ServiceRequest')!.resource;
-      return { status: 200, body: { ...request, id: referral.id } };
+      return {
+        status: 200,
+        body: {
+          ...referral.serviceRequest,
+          id: referral.id,
+          meta: { versionId: '1', lastUpdated: link.instant(referral.received) },
+        },
+      };
     });
   });
 }

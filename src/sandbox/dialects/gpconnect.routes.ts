@@ -7,6 +7,7 @@ import {
   bookRest,
   nhsNumberParam,
   readRest,
+  updateInteraction,
   updateRest,
 } from '../rest-appointments.js';
 import type { SandboxContext } from '../sandbox-context.js';
@@ -22,7 +23,7 @@ export function gpconnectRoutes(ctx: SandboxContext): Router {
   return dialectRouter(ctx, 'gpconnect', (on) => {
     defineCommonRoutes(on, ctx, 'gpconnect', { findSlots: false });
     on('post', '/Appointment', 'book', (req, link) => bookRest(ctx, 'gpconnect', req, link));
-    on('put', '/Appointment/:id', 'cancel', (req, link) => updateRest(ctx, 'gpconnect', req, link));
+    on('put', '/Appointment/:id', updateInteraction, (req, link) => updateRest(ctx, 'gpconnect', req, link));
     on('get', '/Appointment/:id', 'read', (req, link) => readRest(ctx, 'gpconnect', req, link));
     on('get', '/Patient', 'patient-search', (req, link) => {
       const nhsNumber = nhsNumberParam(searchParams(req), ['identifier']);

@@ -5,6 +5,7 @@ import {
   bookRest,
   nhsNumberParam,
   readRest,
+  updateInteraction,
   updateRest,
 } from '../rest-appointments.js';
 import type { SandboxContext } from '../sandbox-context.js';
@@ -16,7 +17,7 @@ export function stu3Routes(ctx: SandboxContext): Router {
   return dialectRouter(ctx, 'stu3', (on) => {
     defineCommonRoutes(on, ctx, 'stu3', { findSlots: true });
     on('post', '/Appointment', 'book', (req, link) => bookRest(ctx, 'stu3', req, link));
-    on('put', '/Appointment/:id', 'cancel', (req, link) => updateRest(ctx, 'stu3', req, link));
+    on('put', '/Appointment/:id', updateInteraction, (req, link) => updateRest(ctx, 'stu3', req, link));
     on('get', '/Appointment/:id', 'read', (req, link) => readRest(ctx, 'stu3', req, link));
     on('get', '/Appointment', 'list', (req, link) => {
       const nhsNumber = nhsNumberParam(searchParams(req), [
