@@ -96,3 +96,26 @@ describe('the sandbox diary', () => {
     });
   });
 });
+
+describe('the sandbox diary in summer time', () => {
+  it('starts on the London calendar day, with opening hours in London time', () => {
+    // 00:30 BST on 2 July is still 1 July in UTC.
+    const now = new Date('2026-07-01T23:30:00Z');
+    const d = new Diary({ seed: 7, days: 1, now, prebookedShare: 0 });
+    const slots = d.findSlots({ dialect: 'gpconnect', statuses: ['free'], notBefore: now });
+    expect(slots.length).toBeGreaterThan(0);
+    // The practice opens at 08:00 London time, which is 07:00 UTC in summer.
+    expect(slots[0]!.start.toISOString()).toBe('2026-07-02T07:00:00.000Z');
+  });
+
+  it('keeps London opening hours either side of the March clock change', () => {
+    const now = new Date('2026-03-28T06:00:00Z');
+    const d = new Diary({ seed: 7, days: 3, now, prebookedShare: 0 });
+    const firstOfDay = (day: string) =>
+      d
+        .findSlots({ dialect: 'gpconnect', statuses: ['free'], notBefore: now })
+        .find((s) => s.start.toISOString().startsWith(day))!;
+    expect(firstOfDay('2026-03-28').start.toISOString()).toBe('2026-03-28T08:00:00.000Z');
+    expect(firstOfDay('2026-03-30').start.toISOString()).toBe('2026-03-30T07:00:00.000Z');
+  });
+});
