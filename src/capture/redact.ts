@@ -1,0 +1,136 @@
+import { NHS_NUMBER_SYSTEM } from '../fhir/nhs-number.js';
+import type { PatientHasher } from '../privacy/patient-hash.js';
+
+/** What redaction needs: the keyed hash, and whether birth dates keep their year. */
+export interface RedactionRules {
+  hash: PatientHasher;
+  birthDateAsYear: boolean;
+}
+
+/** A redacted value, with the patient hashes met on the way (episodes are stitched by them). */
+export interface Redacted<T> {
+  value: T;
+  patientHashes: string[];
+}
+
+/** How a hashed NHS number is written where the number stood, so a reader sees it is not a number. */
+export const HASH_PREFIX = 'hash:';
+
+/**
+ * Elements removed wherever they occur, because they carry people's names, contact details or free
+ * text (DESIGN.md, privacy): human names, addresses, telecoms, contacts, photos, narrative, notes,
+ * descriptions and free-text values, and attachments' data (a 111 CDA document travels base64 inside).
+ */
+const REMOVED = new Set([
+  'name',
+  'address',
+  'telecom',
+  'contact',
+  'photo',
+  'text',
+  'note',
+  'comment',
+  'description',
+  'patientInstruction',
+  'valueString',
+  'valueMarkdown',
+  'data',
+]);
+
+/**
+ * Names that are kept even though they are called `name`: a plain string naming an organisation, a
+ * service, a location or a software product (never a person: a HumanName is always an object).
+ */
+function keepsPlainName(key: string, value: unknown): boolean {
+  return key === 'name' && typeof value === 'string';
+}
+
+/**
+ * Redacts one FHIR JSON value (a resource, a Bundle, anything parsed from a body): NHS number
+ * identifiers become `hash:<keyed hash>`, birth dates keep only their year (or go), and the elements
+ * above are removed. The input is not modified.
+ */
+export function redactFhir<T>(input: T, rules: RedactionRules): Redacted<T> {
+  const patientHashes = new Set<string>();
+  const walk = (value: unknown, key?: string): unknown => {
+    if (Array.isArray(value)) return value.map((item) => walk(item, key));
+    if (value === null || typeof value !== 'object') return value;
+    const object = value as Record<string, unknown>;
+    const out: Record<string, unknown> = {};
+    const isNhsIdentifier = object.system === NHS_NUMBER_SYSTEM && typeof object.value === 'string';
+    for (const [k, v] of Object.entries(object)) {
+      if (REMOVED.has(k) && !keepsPlainName(k, v)) continue;
+      if (k === 'birthDate' && typeof v === 'string') {
+        if (rules.birthDateAsYear && /^\d{4}/.test(v)) out[k] = v.slice(0, 4);
+        continue;
+      }
+      // A reference can name the patient by an id that is the NHS number itself (`Patient/9476719931`
+      // in the published BaRS response): the id is hashed like the path of a GP Connect request.
+      if (k === 'reference' && typeof v === 'string' && /(^|\/)Patient\/[^/]+/.test(v)) {
+        out[k] = v.replace(
+          /((?:^|\/)Patient\/)([^/]+)/,
+          (_m, prefix: string, id: string) => `${prefix}${HASH_PREFIX}${rules.hash(id)}`,
+        );
+        continue;
+      }
+      if (isNhsIdentifier && k === 'value') {
+        const hashed = rules.hash(v as string);
+        patientHashes.add(hashed);
+        out[k] = `${HASH_PREFIX}${hashed}`;
+        continue;
+      }
+      out[k] = walk(v, k);
+    }
+    return out;
+  };
+  return { value: walk(input) as T, patientHashes: [...patientHashes] };
+}
+
+/** Query parameters that carry an NHS number (`identifier=https://fhir.nhs.uk/Id/nhs-number|943...`). */
+const NHS_NUMBER_PARAMS = new Set(['identifier', 'patient:identifier', 'patient.identifier', 'patient']);
+
+/**
+ * Redacts a request target: NHS numbers in the identifier parameters, and the patient's logical id in
+ * GP Connect's `Patient/{id}/...` paths, become hashes. Percent-encoding of everything else is kept.
+ */
+export function redactTarget(
+  path: string,
+  query: string | null,
+  rules: RedactionRules,
+): Redacted<{ path: string; query: string | null }> {
+  const patientHashes: string[] = [];
+  const redactedPath = path.replace(/(\/Patient\/)([^/?#]+)/g, (_m, prefix: string, id: string) => {
+    const hashed = rules.hash(decodeURIComponent(id));
+    patientHashes.push(hashed);
+    return `${prefix}${HASH_PREFIX}${hashed}`;
+  });
+  let redactedQuery = query;
+  if (query) {
+    redactedQuery = query
+      .split('&')
+      .map((pair) => {
+        const eq = pair.indexOf('=');
+        if (eq < 0) return pair;
+        const name = safeDecode(pair.slice(0, eq)).toLowerCase();
+        if (!NHS_NUMBER_PARAMS.has(name)) return pair;
+        const value = safeDecode(pair.slice(eq + 1).replace(/\+/g, ' '));
+        const bar = value.lastIndexOf('|');
+        const number = bar >= 0 ? value.slice(bar + 1) : value;
+        const system = bar >= 0 ? value.slice(0, bar) : '';
+        if (!/^\s*\d[\d\s]{8,}\d\s*$/.test(number) || (system && system !== NHS_NUMBER_SYSTEM)) return pair;
+        const hashed = rules.hash(number.trim());
+        patientHashes.push(hashed);
+        return `${pair.slice(0, eq)}=${encodeURIComponent(`${system ? `${system}|` : ''}${HASH_PREFIX}${hashed}`)}`;
+      })
+      .join('&');
+  }
+  return { value: { path: redactedPath, query: redactedQuery }, patientHashes };
+}
+
+function safeDecode(text: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return text;
+  }
+}

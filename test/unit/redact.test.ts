@@ -1,0 +1,142 @@
+import { readdirSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { HASH_PREFIX, redactFhir, redactTarget, type RedactionRules } from '../../src/capture/redact.js';
+import { createPatientHasher } from '../../src/privacy/patient-hash.js';
+import { fixture } from '../helpers/sandbox.js';
+
+const hash = createPatientHasher('redaction-test-secret-0123456789-abcdef');
+const rules: RedactionRules = { hash, birthDateAsYear: true };
+const FIXTURES = path.resolve('..', 'shared', 'fixtures');
+
+function fixtureNames(dir = FIXTURES): string[] {
+  return readdirSync(dir).flatMap((name) => {
+    const full = path.join(dir, name);
+    if (statSync(full).isDirectory()) return fixtureNames(full);
+    return name.endsWith('.json') ? [path.relative(FIXTURES, full)] : [];
+  });
+}
+
+/** Every personal value in a payload: human names, addresses, telecoms, NHS numbers, full birth dates, free text. */
+function personalValues(value: unknown, key = '', found: string[] = []): string[] {
+  if (Array.isArray(value)) value.forEach((v) => personalValues(v, key, found));
+  else if (value && typeof value === 'object') {
+    const object = value as Record<string, unknown>;
+    if (object.system === 'https://fhir.nhs.uk/Id/nhs-number' && typeof object.value === 'string')
+      found.push(object.value);
+    for (const [k, v] of Object.entries(object)) {
+      if (
+        ['family', 'given', 'line', 'city', 'postalCode'].includes(k) &&
+        (key === 'name' || key === 'address')
+      ) {
+        (Array.isArray(v) ? v : [v]).forEach((s) => typeof s === 'string' && found.push(s));
+      }
+      if (k === 'value' && key === 'telecom' && typeof v === 'string') found.push(v);
+      if (k === 'birthDate' && typeof v === 'string') found.push(v);
+      if (k === 'text' && typeof v === 'string' && v.length > 20) found.push(v.slice(0, 40));
+      personalValues(v, k, found);
+    }
+  }
+  return found;
+}
+
+describe('redactFhir', () => {
+  const names = fixtureNames();
+
+  it('finds the fixtures', () => {
+    expect(names.length).toBeGreaterThanOrEqual(20);
+  });
+
+  it.each(names)(
+    '%s: no name, address, telecom, NHS number, full birth date or free text survives',
+    (name) => {
+      const original = fixture(name);
+      const personal = personalValues(original);
+      const redacted = JSON.stringify(redactFhir(original, rules).value);
+      for (const value of personal)
+        expect({ name, value, leaked: redacted.includes(value) }).toEqual({ name, value, leaked: false });
+      // The input is left as it was.
+      expect(original).toEqual(fixture(name));
+    },
+  );
+
+  it('keeps what booking semantics need: types, ids, references, status, times, codes, deadlines', () => {
+    const referral = fixture('bars/process-message-referral-validation-request.json');
+    const { value, patientHashes } = redactFhir(referral, rules);
+    const resources = value.entry.map((e: any) => e.resource);
+    const serviceRequest = resources.find((r: any) => r.resourceType === 'ServiceRequest');
+    expect(serviceRequest.occurrencePeriod).toEqual({
+      start: '2021-11-26T15:00:00+00:00',
+      end: '2021-11-26T15:20:00+00:00',
+    });
+    expect(serviceRequest.subject).toEqual(
+      referral.entry.find((e: any) => e.resource.resourceType === 'ServiceRequest').resource.subject,
+    );
+    const carePlan = resources.find((r: any) => r.resourceType === 'CarePlan');
+    const codes = carePlan.activity[0].outcomeCodeableConcept.flatMap((c: any) =>
+      (c.coding ?? []).map((x: any) => x.code),
+    );
+    expect(codes).toContain('Dx0122');
+    expect(JSON.stringify(carePlan)).not.toContain('CONSULTATION SUMMARY');
+    const patient = resources.find((r: any) => r.resourceType === 'Patient');
+    expect(patient.birthDate).toBe('1959');
+    expect(patient.identifier[0].value).toBe(`${HASH_PREFIX}${hash('3478526985')}`);
+    expect(patientHashes).toEqual([hash('3478526985')]);
+    // A service's plain name stays: it names an organisation, not a person.
+    expect(resources.find((r: any) => r.resourceType === 'HealthcareService').name).toBe(
+      'Consulting psychologists and/or psychology services',
+    );
+  });
+
+  it("hashes the patient's id in references, which can be the NHS number itself", () => {
+    const response = fixture('bars/process-message-booking-response.json');
+    const appointment = redactFhir(response, rules).value.entry.find(
+      (e: any) => e.resource.resourceType === 'Appointment',
+    ).resource;
+    expect(appointment.participant[0].actor.reference).toBe(`Patient/${HASH_PREFIX}${hash('9476719931')}`);
+    expect(appointment.slot[0].reference).toBe('Slot/c3f6145e-1a26-4345-b3f2-dccbcba62049');
+  });
+
+  it('hashes the same NHS number the same way every time, and can drop birth dates entirely', () => {
+    const book = fixture('stu3/appointment-book-request.json');
+    const a = redactFhir(book, rules);
+    const b = redactFhir(book, { ...rules, birthDateAsYear: false });
+    expect(a.patientHashes).toEqual(b.patientHashes);
+    expect(a.value.contained[1].birthDate).toBe('1974');
+    expect(b.value.contained[1]).not.toHaveProperty('birthDate');
+    expect(a.value.slot).toEqual([{ reference: '#slot002' }]);
+    expect(a.value.status).toBe('booked');
+  });
+});
+
+describe('redactTarget', () => {
+  it('hashes NHS numbers in identifier parameters and keeps everything else as sent', () => {
+    const { value, patientHashes } = redactTarget(
+      '/Appointment',
+      'identifier=https%3A%2F%2Ffhir.nhs.uk%2FId%2Fnhs-number%7C9434765919&_count=10&service=2000011147',
+      rules,
+    );
+    expect(value.query).toBe(
+      `identifier=${encodeURIComponent(`https://fhir.nhs.uk/Id/nhs-number|${HASH_PREFIX}${hash('9434765919')}`)}&_count=10&service=2000011147`,
+    );
+    expect(patientHashes).toEqual([hash('9434765919')]);
+    expect(
+      redactTarget('/Appointment', 'patient:identifier=https://fhir.nhs.uk/Id/nhs-number|9434765919', rules)
+        .value.query,
+    ).not.toContain('9434765919');
+  });
+
+  it("hashes the patient's id in GP Connect paths", () => {
+    const { value } = redactTarget('/gpconnect/Patient/P9434765919/Appointment', 'start=ge2026-11-22', rules);
+    expect(value.path).toBe(`/gpconnect/Patient/${HASH_PREFIX}${hash('P9434765919')}/Appointment`);
+    expect(value.query).toBe('start=ge2026-11-22');
+  });
+
+  it('leaves targets without patient identifiers untouched', () => {
+    const query =
+      'schedule.actor%3Ahealthcareservice=2000011147&start=ge2026-11-22T10%3A00%3A00%2B00%3A00&status=free';
+    expect(redactTarget('/Slot', query, rules)).toEqual({
+      value: { path: '/Slot', query },
+      patientHashes: [],
+    });
+  });
+});
