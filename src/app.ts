@@ -10,6 +10,9 @@ import { errorHandler, routeNotFound } from './http/error-handler.js';
 import { requestContext } from './http/request-context.js';
 import type { Logger } from './logger.js';
 import type { PatientHasher } from './privacy/patient-hash.js';
+import type { Forwarder } from './proxy/forward.js';
+import { ProviderRegistry } from './proxy/providers.js';
+import { proxyRoutes } from './proxy/proxy.routes.js';
 import type { Store } from './store/store.js';
 
 /** Everything the app needs, passed in: tests build as many apps as they like. */
@@ -22,6 +25,8 @@ export interface AppDeps {
   /** The keyed hash of NHS numbers, used wherever patient identifiers arrive (capture, ingest, search). */
   patientHash: PatientHasher;
   lifecycle?: Lifecycle;
+  /** Forwards proxied requests to providers; without it the proxy paths are not served. */
+  forwarder?: Forwarder;
   /** The Slot Provider simulator, mounted at /sandbox when the configuration asks for it. */
   sandbox?: Router;
   /** Further readiness checks (the capture spool, say) beside the store's own. */
@@ -41,6 +46,7 @@ export function createApp(deps: AppDeps): Express {
   const checks = [storeReachable(deps.store), migrationsCurrent(deps.store), ...(deps.readinessChecks ?? [])];
   app.use(healthRoutes(checks, lifecycle));
 
+  if (deps.forwarder) app.use(proxyRoutes(new ProviderRegistry(deps.config.providers), deps.forwarder));
   if (deps.sandbox) app.use('/sandbox', deps.sandbox);
 
   const api = express.Router();

@@ -55,6 +55,41 @@ export const ERROR_CODES = {
     issueType: 'not-supported',
     display: 'The request content type is not supported',
   },
+  PROVIDER_UNKNOWN: {
+    status: 404,
+    issueType: 'not-found',
+    display: 'No provider is configured with this id',
+  },
+  SSP_TARGET_FORBIDDEN: {
+    status: 403,
+    issueType: 'forbidden',
+    display: 'The target URL is not the base URL of a configured provider',
+  },
+  BARS_TARGET_MALFORMED: {
+    status: 400,
+    issueType: 'invalid',
+    display: 'NHSD-Target-Identifier is missing or not base64 JSON with a DoS service id',
+  },
+  BARS_TARGET_UNKNOWN: {
+    status: 404,
+    issueType: 'not-found',
+    display: 'No configured provider serves this DoS service id',
+  },
+  UPSTREAM_TIMEOUT: {
+    status: 504,
+    issueType: 'timeout',
+    display: 'The provider did not answer in time (raised by the collector)',
+  },
+  UPSTREAM_REFUSED: {
+    status: 502,
+    issueType: 'transient',
+    display: 'The provider refused the connection (raised by the collector)',
+  },
+  UPSTREAM_RESET: {
+    status: 502,
+    issueType: 'transient',
+    display: 'The connection to the provider failed (raised by the collector)',
+  },
   NOT_READY: {
     status: 503,
     issueType: 'transient',

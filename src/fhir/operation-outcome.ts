@@ -6,6 +6,8 @@ export interface IssueDetail {
   diagnostics: string;
   expression?: string;
   issueType?: IssueType;
+  /** A second coding for the same issue in another system (BaRS' own codes for its routing errors). */
+  alsoCoding?: { system: string; code: string };
 }
 
 /**
@@ -43,7 +45,10 @@ export function operationOutcome(code: ErrorCode, issues: IssueDetail[]): Operat
       severity: 'error',
       code: detail.issueType ?? definition.issueType,
       details: {
-        coding: [{ system: ERROR_CODE_SYSTEM, code, display: definition.display }],
+        coding: [
+          { system: ERROR_CODE_SYSTEM, code, display: definition.display },
+          ...(detail.alsoCoding ? [detail.alsoCoding] : []),
+        ],
         text: definition.display,
       },
       diagnostics: detail.diagnostics,

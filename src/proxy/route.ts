@@ -1,0 +1,90 @@
+import type { ProviderConfig } from '../config/config.types.js';
+import { OperationOutcomeError } from '../fhir/operation-outcome.js';
+import type { ProviderRegistry } from './providers.js';
+
+/** Where one consumer request goes. */
+export interface Route {
+  kind: 'fhir' | 'ssp' | 'bars';
+  provider: ProviderConfig;
+  /** The absolute upstream URL, its path and query exactly as the consumer sent them. */
+  target: string;
+}
+
+const BARS_PROXY_CODES = 'https://fhir.nhs.uk/Codesystem/http-error-codes';
+
+/** The base URL and the raw remainder joined without re-encoding anything. */
+function join(base: string, rest: string): string {
+  if (rest === '' || rest.startsWith('?')) return `${base}${rest}`;
+  return `${base}${rest.startsWith('/') ? '' : '/'}${rest}`;
+}
+
+/**
+ * Routes a request by its raw URL (never the decoded one: percent-encoding must reach the provider as
+ * sent). `/fhir/{providerId}/...`, `/ssp/{absolute provider URL}`, `/bars/...` with
+ * `NHSD-Target-Identifier`. Anything that cannot be routed is an OperationOutcomeError.
+ */
+export function routeRequest(
+  rawUrl: string,
+  targetIdentifier: string | undefined,
+  providers: ProviderRegistry,
+): Route {
+  if (rawUrl.startsWith('/fhir/')) {
+    const rest = rawUrl.slice('/fhir/'.length);
+    const end = rest.search(/[/?]/);
+    const id = decodeURIComponent(end < 0 ? rest : rest.slice(0, end));
+    const provider = providers.byId(id);
+    if (!provider) {
+      throw new OperationOutcomeError('PROVIDER_UNKNOWN', [
+        { diagnostics: `No provider "${id}" is configured` },
+      ]);
+    }
+    return { kind: 'fhir', provider, target: join(provider.baseUrl, end < 0 ? '' : rest.slice(end)) };
+  }
+  if (rawUrl.startsWith('/ssp/')) {
+    const target = rawUrl.slice('/ssp/'.length);
+    const provider = /^https?:\/\//i.test(target) ? providers.byTarget(target) : undefined;
+    if (!provider) {
+      throw new OperationOutcomeError('SSP_TARGET_FORBIDDEN', [
+        { diagnostics: 'Only the base URLs of configured providers can be reached through /ssp/' },
+      ]);
+    }
+    return { kind: 'ssp', provider, target };
+  }
+  if (rawUrl === '/bars' || rawUrl.startsWith('/bars/') || rawUrl.startsWith('/bars?')) {
+    const service = barsTargetService(targetIdentifier);
+    const provider = providers.byService(service);
+    if (!provider) {
+      throw new OperationOutcomeError('BARS_TARGET_UNKNOWN', [
+        {
+          diagnostics: `No configured provider serves DoS service ${service}`,
+          alsoCoding: { system: BARS_PROXY_CODES, code: 'PROXY_NOT_FOUND' },
+        },
+      ]);
+    }
+    return { kind: 'bars', provider, target: join(provider.baseUrl, rawUrl.slice('/bars'.length)) };
+  }
+  throw new OperationOutcomeError('ROUTE_NOT_FOUND', [{ diagnostics: 'Not a proxy path' }]);
+}
+
+/** The DoS service id in `NHSD-Target-Identifier`: base64 of `{"system":"...dos-service-id","value":"<id>"}`. */
+export function barsTargetService(header: string | undefined): string {
+  const malformed = (why: string): OperationOutcomeError =>
+    new OperationOutcomeError('BARS_TARGET_MALFORMED', [
+      {
+        diagnostics: `NHSD-Target-Identifier ${why}`,
+        expression: 'NHSD-Target-Identifier',
+        alsoCoding: { system: BARS_PROXY_CODES, code: 'PROXY_BAD_REQUEST' },
+      },
+    ]);
+  if (!header) throw malformed('is missing');
+  let decoded: unknown;
+  try {
+    const text = Buffer.from(header.trim(), 'base64').toString('utf8');
+    decoded = JSON.parse(text);
+  } catch {
+    throw malformed('is not base64-encoded JSON');
+  }
+  const value = (decoded as { value?: unknown } | null)?.value;
+  if (typeof value !== 'string' || !/^\d{1,20}$/.test(value)) throw malformed('has no DoS service id value');
+  return value;
+}

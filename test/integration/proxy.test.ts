@@ -1,0 +1,310 @@
+import { randomBytes } from 'node:crypto';
+import { createServer, request as httpRequest, type IncomingHttpHeaders, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createApp } from '../../src/app.js';
+import { TokenRegistry } from '../../src/auth/token-registry.js';
+import type { ProviderConfig } from '../../src/config/config.types.js';
+import { createLogger } from '../../src/logger.js';
+import { createPatientHasher } from '../../src/privacy/patient-hash.js';
+import type { ObservedExchange } from '../../src/proxy/exchange.js';
+import { Forwarder } from '../../src/proxy/forward.js';
+import { testConfig } from '../helpers/app.js';
+import { outcomeCode } from '../helpers/outcome.js';
+import { FIXED_NOW, startSandbox, type RunningSandbox } from '../helpers/sandbox.js';
+import { openTestStore, type TestStore } from '../helpers/store.js';
+
+let store: TestStore;
+let sandbox: RunningSandbox;
+let echo: { url: string; server: Server; seen: { headers: IncomingHttpHeaders; body: Buffer }[] };
+let collector: { url: string; server: Server; forwarder: Forwarder };
+const observed: ObservedExchange[] = [];
+
+const provider = (id: string, baseUrl: string, extra: Partial<ProviderConfig> = {}): ProviderConfig => ({
+  id,
+  name: id,
+  baseUrl,
+  dialect: 'stu3',
+  dosServiceIds: [],
+  timeouts: { connectMs: 1000, responseMs: 2000 },
+  captureFullBodies: false,
+  ...extra,
+});
+
+async function listen(server: Server): Promise<string> {
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+}
+
+beforeAll(async () => {
+  store = await openTestStore();
+  sandbox = await startSandbox();
+  // An upstream that answers with what it received: headers as JSON in a header, the body as sent.
+  const seen: { headers: IncomingHttpHeaders; body: Buffer }[] = [];
+  const echoServer = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const body = Buffer.concat(chunks);
+      seen.push({ headers: req.headers, body });
+      const big = /[?&]size=(\d+)/.exec(req.url ?? '')?.[1];
+      res.writeHead(200, {
+        'Content-Type': String(req.headers['content-type'] ?? 'application/octet-stream'),
+        'X-Echo-Url': req.url ?? '',
+      });
+      res.end(big ? Buffer.alloc(Number(big), 7) : body);
+    });
+  });
+  echo = { url: await listen(echoServer), server: echoServer, seen };
+
+  const closed = createServer();
+  const closedUrl = await listen(closed);
+  await new Promise((resolve) => closed.close(resolve));
+
+  const config = testConfig({
+    providers: [
+      provider('ed', `${sandbox.url}/stu3`),
+      provider('utc', `${sandbox.url}/bars`, { dialect: 'bars', dosServiceIds: ['2000072489'] }),
+      provider('slow', `${sandbox.url}/gpconnect`, {
+        dialect: 'gpconnect',
+        timeouts: { connectMs: 500, responseMs: 300 },
+      }),
+      provider('echo', `${echo.url}/base`),
+      provider('gone', closedUrl),
+    ],
+  });
+  const forwarder = new Forwarder({
+    captureCapBytes: 4096,
+    onExchange: (e) => observed.push(e),
+    clock: () => FIXED_NOW,
+  });
+  const app = createApp({
+    config,
+    store,
+    logger: createLogger({ logLevel: 'silent' }),
+    clock: () => FIXED_NOW,
+    tokens: new TokenRegistry(config.tokens),
+    patientHash: createPatientHasher('proxy-test-secret-0123456789-0123456789'),
+    forwarder,
+  });
+  const server = createServer(app);
+  collector = { url: await listen(server), server, forwarder };
+});
+
+afterAll(async () => {
+  collector.server.closeAllConnections();
+  await new Promise((resolve) => collector.server.close(resolve));
+  await collector.forwarder.close();
+  echo.server.closeAllConnections();
+  await new Promise((resolve) => echo.server.close(resolve));
+  await sandbox.close();
+  await store.dispose();
+});
+
+const lastObserved = () => observed[observed.length - 1]!;
+const settle = () => new Promise((resolve) => setTimeout(resolve, 50));
+
+describe('routing', () => {
+  const search =
+    '/Slot?schedule.actor%3Ahealthcareservice=2000011147&start=ge2026-11-23T10%3A00%3A00%2B00%3A00&start=le2026-11-23T11%3A00%3A00Z&status=free';
+
+  it('/fhir/{providerId}: the provider answers byte for byte, percent-encoding reaching it as sent', async () => {
+    const direct = await fetch(`${sandbox.url}/stu3${search}`);
+    const proxied = await fetch(`${collector.url}/fhir/ed${search}`);
+    expect(proxied.status).toBe(200);
+    expect(proxied.headers.get('content-type')).toBe(direct.headers.get('content-type'));
+    const [a, b] = [Buffer.from(await direct.arrayBuffer()), Buffer.from(await proxied.arrayBuffer())];
+    expect(b.equals(a)).toBe(true);
+    expect(b.toString()).toContain(`"url":"${sandbox.url}/stu3${search}"`);
+  });
+
+  it('/ssp/{provider base URL}: reaches configured providers only', async () => {
+    const ok = await fetch(`${collector.url}/ssp/${sandbox.url}/stu3${search}`);
+    expect(ok.status).toBe(200);
+    for (const target of [
+      'http://elsewhere.example/fhir/Slot',
+      `${sandbox.url}/stu3ish/Slot`,
+      `${sandbox.url}/gpconnectX`,
+      'not-a-url',
+    ]) {
+      const res = await fetch(`${collector.url}/ssp/${target}`);
+      expect({ target, status: res.status, code: outcomeCode(await res.json()) }).toEqual({
+        target,
+        status: 403,
+        code: 'SSP_TARGET_FORBIDDEN',
+      });
+    }
+  });
+
+  it('/bars: routed by NHSD-Target-Identifier to the provider serving that DoS service', async () => {
+    const target = Buffer.from(
+      JSON.stringify({ system: 'https://fhir.nhs.uk/Id/dos-service-id', value: '2000072489' }),
+    ).toString('base64');
+    const ok = await fetch(
+      `${collector.url}/bars/Slot?status=free&Schedule.actor:HealthcareService=2000072489&start=ge2026-11-23T10:00:00Z&start=le2026-11-23T11:00:00Z`,
+      {
+        headers: { 'NHSD-Target-Identifier': target },
+      },
+    );
+    expect(ok.status).toBe(200);
+    expect(((await ok.json()) as any).type).toBe('searchset');
+
+    const malformed = await fetch(`${collector.url}/bars/Slot`, {
+      headers: { 'NHSD-Target-Identifier': 'not base64 json' },
+    });
+    expect(malformed.status).toBe(400);
+    const body: any = await malformed.json();
+    expect(outcomeCode(body)).toBe('BARS_TARGET_MALFORMED');
+    expect(body.issue[0].details.coding[1]).toEqual({
+      system: 'https://fhir.nhs.uk/Codesystem/http-error-codes',
+      code: 'PROXY_BAD_REQUEST',
+    });
+    const missing = await fetch(`${collector.url}/bars/Slot`);
+    expect(missing.status).toBe(400);
+
+    const unknownTarget = Buffer.from(JSON.stringify({ value: '999' })).toString('base64');
+    const unknown = await fetch(`${collector.url}/bars/Slot`, {
+      headers: { 'NHSD-Target-Identifier': unknownTarget },
+    });
+    expect(unknown.status).toBe(404);
+    const unknownBody: any = await unknown.json();
+    expect(outcomeCode(unknownBody)).toBe('BARS_TARGET_UNKNOWN');
+    expect(unknownBody.issue[0].details.coding[1].code).toBe('PROXY_NOT_FOUND');
+  });
+
+  it('an unknown provider id is 404 PROVIDER_UNKNOWN', async () => {
+    const res = await fetch(`${collector.url}/fhir/nobody/Slot`);
+    expect(res.status).toBe(404);
+    expect(outcomeCode(await res.json())).toBe('PROVIDER_UNKNOWN');
+  });
+});
+
+describe('faithful forwarding', () => {
+  it('passes method, path, query, headers and a binary body through, minus hop-by-hop headers, plus X-Forwarded-*', async () => {
+    const payload = randomBytes(10_000);
+    const res = await new Promise<{ status: number; headers: IncomingHttpHeaders; body: Buffer }>(
+      (resolve, reject) => {
+        const req = httpRequest(`${collector.url}/fhir/echo/some/Path%2Fencoded?x=%7C1&y=a+b`, {
+          method: 'PATCH',
+          headers: {
+            'Content-Type': 'application/x-odd; charset=binary',
+            'Content-Length': payload.length,
+            'X-Custom-Case': 'Kept',
+            Connection: 'keep-alive, X-Drop-Me',
+            'X-Drop-Me': 'dropped',
+            'Keep-Alive': 'timeout=5',
+            'X-Forwarded-For': '10.0.0.1',
+          },
+        });
+        req.on('response', (r) => {
+          const chunks: Buffer[] = [];
+          r.on('data', (c: Buffer) => chunks.push(c));
+          r.on('end', () =>
+            resolve({ status: r.statusCode!, headers: r.headers, body: Buffer.concat(chunks) }),
+          );
+        });
+        req.on('error', reject);
+        req.end(payload);
+      },
+    );
+    expect(res.status).toBe(200);
+    expect(res.body.equals(payload)).toBe(true);
+    expect(res.headers['x-echo-url']).toBe('/base/some/Path%2Fencoded?x=%7C1&y=a+b');
+    const upstream = echo.seen[echo.seen.length - 1]!;
+    expect(upstream.body.equals(payload)).toBe(true);
+    expect(upstream.headers['content-type']).toBe('application/x-odd; charset=binary');
+    expect(upstream.headers['x-custom-case']).toBe('Kept');
+    expect(upstream.headers['x-drop-me']).toBeUndefined();
+    expect(upstream.headers['keep-alive']).toBeUndefined();
+    expect(upstream.headers['x-forwarded-for']).toBe('10.0.0.1, 127.0.0.1');
+    expect(upstream.headers['x-forwarded-host']).toBe(new URL(collector.url).host);
+    expect(upstream.headers.host).toBe(new URL(echo.url).host);
+  });
+
+  it('passes malformed JSON through untouched', async () => {
+    const res = await fetch(`${collector.url}/fhir/echo/Appointment`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/fhir+json' },
+      body: '{"resourceType": "Appointment", oops',
+    });
+    expect(await res.text()).toBe('{"resourceType": "Appointment", oops');
+  });
+
+  it('taps each body up to the cap, counting the rest and flagging the cut', async () => {
+    await fetch(`${collector.url}/fhir/echo/big?size=10000`);
+    await settle();
+    const exchange = lastObserved();
+    expect(exchange.responseBody.size).toBe(10_000);
+    expect(exchange.responseBody.truncated).toBe(true);
+    expect(Buffer.concat(exchange.responseBody.chunks).length).toBe(4096);
+    expect(exchange).toMatchObject({
+      status: 200,
+      outcome: 'ok',
+      method: 'GET',
+      path: '/base/big',
+      query: 'size=10000',
+    });
+    expect(exchange.firstByteMs).toBeGreaterThanOrEqual(exchange.upstreamStartMs!);
+    expect(exchange.endMs).toBeGreaterThanOrEqual(exchange.firstByteMs!);
+  });
+});
+
+describe('when the provider fails', () => {
+  it('refused: 502 UPSTREAM_REFUSED, marked as raised by the collector, captured as refused', async () => {
+    const res = await fetch(`${collector.url}/fhir/gone/metadata`);
+    expect(res.status).toBe(502);
+    const body: any = await res.json();
+    expect(outcomeCode(body)).toBe('UPSTREAM_REFUSED');
+    expect(body.issue[0].diagnostics).toContain('raised by the collector');
+    await settle();
+    expect(lastObserved()).toMatchObject({ outcome: 'refused', status: 502 });
+  });
+
+  it('no answer within the response timeout: 504 UPSTREAM_TIMEOUT, captured as timeout', async () => {
+    const res = await fetch(`${collector.url}/fhir/slow/metadata`, {
+      headers: { 'X-Sandbox-Fault': 'stall' },
+    });
+    expect(res.status).toBe(504);
+    expect(outcomeCode(await res.json())).toBe('UPSTREAM_TIMEOUT');
+    await settle();
+    expect(lastObserved()).toMatchObject({ outcome: 'timeout', status: 504 });
+  });
+
+  it('reset mid-response: the consumer sees the stream cut, the exchange is captured as reset', async () => {
+    const result = await new Promise<string>((resolve) => {
+      const req = httpRequest(
+        `${collector.url}/fhir/ed/metadata`,
+        { headers: { 'X-Sandbox-Fault': 'reset' } },
+        (res) => {
+          res.on('data', () => undefined);
+          res.on('end', () => resolve('complete'));
+          res.on('error', () => resolve('cut'));
+          res.on('aborted', () => resolve('cut'));
+        },
+      );
+      req.on('error', () => resolve('cut'));
+      req.end();
+    });
+    expect(result).toBe('cut');
+    await settle();
+    expect(lastObserved()).toMatchObject({ outcome: 'reset', status: 200 });
+  });
+
+  it('a consumer that gives up early is captured as client_aborted', async () => {
+    await new Promise<void>((resolve) => {
+      const req = httpRequest(
+        `${collector.url}/fhir/ed/metadata`,
+        { headers: { 'X-Sandbox-Fault': 'hang' } },
+        () => {
+          setTimeout(() => {
+            req.destroy();
+            resolve();
+          }, 100);
+        },
+      );
+      req.on('error', () => undefined);
+      req.end();
+    });
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(lastObserved()).toMatchObject({ outcome: 'client_aborted', status: 200 });
+  });
+});
