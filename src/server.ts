@@ -8,7 +8,10 @@ import type { Config, ProviderConfig, TokenConfig } from './config/config.types.
 import { loadOrCreateSecretFile } from './config/secret-file.js';
 import type { Lifecycle } from './health/health.routes.js';
 import type { Logger } from './logger.js';
+import { CapturePipeline } from './capture/capture-pipeline.js';
+import { captureReadiness } from './capture/capture.readiness.js';
 import { createPatientHasher } from './privacy/patient-hash.js';
+import { Forwarder } from './proxy/forward.js';
 import { createSandbox, sandboxProviders, type Sandbox } from './sandbox/sandbox.app.js';
 import { runMigrations } from './store/migrate.js';
 import { openStore, type Store } from './store/store.js';
@@ -22,6 +25,7 @@ export interface RunningCollector {
   /** The configuration in force, with the sandbox's providers when it is mounted. */
   config: Config;
   sandbox?: Sandbox;
+  capture: CapturePipeline;
   /** Stops taking connections, lets in-flight requests finish (up to the grace period), closes the store. */
   stop(): Promise<void>;
 }
@@ -189,6 +193,18 @@ export async function startCollector(options: StartOptions): Promise<RunningColl
     throw error;
   }
   const { effective, sandbox } = built;
+  const capture = new CapturePipeline({
+    store: () => store,
+    spoolFile: path.join(config.dataDir, 'spool', 'exchanges.jsonl'),
+    rules: { hash: patientHash, birthDateAsYear: config.redaction.birthDateAsYear },
+    logger,
+  });
+  await capture.start();
+  const forwarder = new Forwarder({
+    captureCapBytes: config.redaction.maxBodyBytes,
+    onExchange: (exchange) => capture.capture(exchange),
+    clock,
+  });
   const app = createApp({
     config: effective,
     store,
@@ -197,6 +213,8 @@ export async function startCollector(options: StartOptions): Promise<RunningColl
     tokens: new TokenRegistry(tokens),
     patientHash,
     lifecycle,
+    forwarder,
+    readinessChecks: [captureReadiness(capture)],
     ...(sandbox ? { sandbox: sandbox.router } : {}),
   });
   server.on('request', app);
@@ -220,12 +238,24 @@ export async function startCollector(options: StartOptions): Promise<RunningColl
       await closed;
       clearInterval(sweep);
       clearTimeout(grace);
+      // Every exchange answered is written (or spooled) before the store closes.
+      await capture.drain();
+      await forwarder.close();
       await store.close();
       logger.info('stopped');
     })();
     return stopping;
   };
-  return { url, port: address.port, store, server, config: effective, ...(sandbox ? { sandbox } : {}), stop };
+  return {
+    url,
+    port: address.port,
+    store,
+    server,
+    config: effective,
+    capture,
+    ...(sandbox ? { sandbox } : {}),
+    stop,
+  };
 }
 
 function banner(

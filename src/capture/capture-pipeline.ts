@@ -1,0 +1,239 @@
+import { appendFile, readFile, stat, unlink } from 'node:fs/promises';
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import type { Logger } from '../logger.js';
+import type { ObservedExchange } from '../proxy/exchange.js';
+import type { Store } from '../store/store.js';
+import type { NewExchangeRow } from '../store/tables/exchange.table.js';
+import { exchangeRow } from './exchange-row.js';
+import type { RedactionRules } from './redact.js';
+
+export interface CaptureOptions {
+  /** The store, read each time it is used (tests swap it to simulate an outage). */
+  store: () => Store;
+  /** The append-only spool file (JSON lines of redacted rows). */
+  spoolFile: string;
+  rules: RedactionRules;
+  logger: Logger;
+  /** Rows per transaction (the store benchmark puts the knee near 100). */
+  batchSize?: number;
+  /** The longest a captured exchange waits in memory before its batch is written. */
+  flushIntervalMs?: number;
+  /** Rows held in memory at most; beyond that they go straight to the spool. */
+  maxQueue?: number;
+  /** How soon to try the store again after a failure. */
+  retryMs?: number;
+}
+
+/** What the pipeline has done since start, for /metrics and /readyz. */
+export interface CaptureCounters {
+  captured: number;
+  written: number;
+  spooled: number;
+  replayed: number;
+  dropped: number;
+}
+
+/**
+ * The capture pipeline: each exchange is redacted as it is captured (before anything is queued), held
+ * in a bounded in-memory queue, and written in batches, one transaction each, idempotent by exchange id.
+ * When the store fails, batches go to an append-only spool under DATA_DIR and are replayed in order when
+ * it returns; while the spool holds anything, new batches join it, so order is kept. Every write runs on
+ * one chain, so a replay never races an append. Nothing here ever throws into the proxy.
+ */
+export class CapturePipeline {
+  readonly counters: CaptureCounters = { captured: 0, written: 0, spooled: 0, replayed: 0, dropped: 0 };
+  readonly #options: Required<Omit<CaptureOptions, 'store'>> & Pick<CaptureOptions, 'store'>;
+  #queue: NewExchangeRow[] = [];
+  #timer: NodeJS.Timeout | undefined;
+  #retry: NodeJS.Timeout | undefined;
+  #chain: Promise<void> = Promise.resolve();
+  #spoolBytes = 0;
+  #spoolBroken = false;
+  #storeUp = true;
+  #lastBatchMs = 0;
+
+  constructor(options: CaptureOptions) {
+    this.#options = { batchSize: 100, flushIntervalMs: 200, maxQueue: 5000, retryMs: 1000, ...options };
+    mkdirSync(path.dirname(options.spoolFile), { recursive: true });
+  }
+
+  /** Picks up a spool left by an earlier run (a crash, or a stop while the store was down). */
+  async start(): Promise<void> {
+    this.#spoolBytes = await stat(this.#options.spoolFile).then(
+      (s) => s.size,
+      () => 0,
+    );
+    if (this.#spoolBytes > 0) {
+      this.#options.logger.warn(
+        { spoolBytes: this.#spoolBytes },
+        'capture spool found from an earlier run; replaying',
+      );
+      this.#scheduleReplay(0);
+    }
+  }
+
+  /** Queue depth, spool size and counters, for /readyz and /metrics. */
+  status(): {
+    queueDepth: number;
+    spoolBytes: number;
+    storeUp: boolean;
+    spoolWritable: boolean;
+    lastBatchMs: number;
+  } & CaptureCounters {
+    return {
+      queueDepth: this.#queue.length,
+      spoolBytes: this.#spoolBytes,
+      storeUp: this.#storeUp,
+      spoolWritable: !this.#spoolBroken,
+      lastBatchMs: this.#lastBatchMs,
+      ...this.counters,
+    };
+  }
+
+  /** Takes one exchange from the proxy: redacts it now, writes it soon. Never throws. */
+  capture(observed: ObservedExchange): void {
+    let row: NewExchangeRow;
+    try {
+      row = exchangeRow(observed, this.#options.rules).row;
+    } catch (error) {
+      this.counters.dropped += 1;
+      this.#options.logger.error(
+        { err: error, exchangeId: observed.id },
+        'exchange could not be turned into a row',
+      );
+      return;
+    }
+    this.counters.captured += 1;
+    this.#queue.push(row);
+    if (this.#queue.length >= this.#options.maxQueue || this.#queue.length >= this.#options.batchSize) {
+      this.#flush();
+    } else {
+      this.#timer ??= setTimeout(() => this.#flush(), this.#options.flushIntervalMs);
+    }
+  }
+
+  /** Writes everything queued and waits for it (SIGTERM): to the store, or to the spool if it is down. */
+  async drain(): Promise<void> {
+    this.#flush();
+    await this.#chain;
+    if (this.#spoolBytes > 0) {
+      clearTimeout(this.#retry);
+      this.#retry = undefined;
+      await this.#enqueue(() => this.#replay());
+    }
+    clearTimeout(this.#retry);
+    this.#retry = undefined;
+  }
+
+  #flush(): void {
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    while (this.#queue.length > 0) {
+      const batch = this.#queue.splice(0, this.#options.batchSize);
+      void this.#enqueue(() => this.#write(batch));
+    }
+  }
+
+  #enqueue(step: () => Promise<void>): Promise<void> {
+    this.#chain = this.#chain.then(step, step);
+    return this.#chain;
+  }
+
+  async #insert(rows: NewExchangeRow[]): Promise<void> {
+    const started = process.hrtime.bigint();
+    await this.#options
+      .store()
+      .db.transaction()
+      .execute((trx) =>
+        trx
+          .insertInto('exchanges')
+          .values(rows)
+          .onConflict((oc) => oc.columns(['id', 'received_at']).doNothing())
+          .execute(),
+      );
+    this.#lastBatchMs = Number(process.hrtime.bigint() - started) / 1e6;
+  }
+
+  async #write(batch: NewExchangeRow[]): Promise<void> {
+    if (this.#spoolBytes > 0) {
+      await this.#spool(batch); // behind earlier spooled rows, to keep their order
+      return;
+    }
+    try {
+      await this.#insert(batch);
+      this.counters.written += batch.length;
+      this.#storeUp = true;
+    } catch (error) {
+      if (this.#storeUp)
+        this.#options.logger.warn({ err: error }, 'store unavailable: spooling captured exchanges');
+      this.#storeUp = false;
+      await this.#spool(batch);
+    }
+  }
+
+  async #spool(rows: NewExchangeRow[]): Promise<void> {
+    const text = `${rows.map((row) => JSON.stringify(row)).join('\n')}\n`;
+    try {
+      await appendFile(this.#options.spoolFile, text, { mode: 0o600 });
+      this.#spoolBytes += Buffer.byteLength(text);
+      this.counters.spooled += rows.length;
+      this.#spoolBroken = false;
+      this.#scheduleReplay(this.#options.retryMs);
+    } catch (error) {
+      this.#spoolBroken = true;
+      this.counters.dropped += rows.length;
+      this.#options.logger.error(
+        { err: error, dropped: rows.length, spoolFile: this.#options.spoolFile },
+        'CAPTURE LOST: the store is down and the spool cannot be written (disk full?)',
+      );
+    }
+  }
+
+  #scheduleReplay(delayMs: number): void {
+    this.#retry ??= setTimeout(() => {
+      this.#retry = undefined;
+      void this.#enqueue(() => this.#replay());
+    }, delayMs);
+  }
+
+  /** Writes the spool to the store in order and removes it; on failure it stays for the next try. */
+  async #replay(): Promise<void> {
+    let text: string;
+    try {
+      text = await readFile(this.#options.spoolFile, 'utf8');
+    } catch {
+      this.#spoolBytes = 0;
+      return;
+    }
+    const rows: NewExchangeRow[] = [];
+    let torn = 0;
+    for (const line of text.split('\n')) {
+      if (!line) continue;
+      try {
+        rows.push(JSON.parse(line) as NewExchangeRow);
+      } catch {
+        torn += 1; // a line cut short by a crash in the middle of an append
+      }
+    }
+    if (torn > 0) {
+      this.counters.dropped += torn;
+      this.#options.logger.error(
+        { torn },
+        'capture spool had unreadable lines (cut short by a crash); they are lost',
+      );
+    }
+    try {
+      for (let i = 0; i < rows.length; i += 500) await this.#insert(rows.slice(i, i + 500));
+    } catch {
+      this.#storeUp = false;
+      this.#scheduleReplay(this.#options.retryMs);
+      return;
+    }
+    await unlink(this.#options.spoolFile);
+    this.#spoolBytes = 0;
+    this.#storeUp = true;
+    this.counters.replayed += rows.length;
+    this.#options.logger.info({ replayed: rows.length }, 'capture spool replayed into the store');
+  }
+}

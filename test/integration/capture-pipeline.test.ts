@@ -1,0 +1,148 @@
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { Kysely, PostgresDialect } from 'kysely';
+import pg from 'pg';
+import { CapturePipeline } from '../../src/capture/capture-pipeline.js';
+import { exchangeRow } from '../../src/capture/exchange-row.js';
+import { createLogger } from '../../src/logger.js';
+import { createPatientHasher } from '../../src/privacy/patient-hash.js';
+import type { Database } from '../../src/store/database.js';
+import type { Store } from '../../src/store/store.js';
+import { observedExchange } from '../helpers/observed.js';
+import { openTestStore, type TestStore } from '../helpers/store.js';
+
+const rules = {
+  hash: createPatientHasher('capture-test-secret-0123456789-0123456789'),
+  birthDateAsYear: true,
+};
+let store: TestStore;
+let unreachable: Store;
+
+beforeAll(async () => {
+  store = await openTestStore();
+  // A PostgreSQL store at a port where nothing listens: every write fails at once (ECONNREFUSED).
+  const pool = new pg.Pool({
+    connectionString: 'postgres://nobody@127.0.0.1:1/none',
+    connectionTimeoutMillis: 200,
+  });
+  pool.on('error', () => undefined);
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  unreachable = { db, engine: 'postgres', location: 'nowhere', close: () => db.destroy() };
+});
+afterAll(async () => {
+  await unreachable.close();
+  await store.dispose();
+});
+
+function pipeline(
+  current: () => Store,
+  spoolFile = path.join(mkdtempSync(path.join(tmpdir(), 'spool-')), 'exchanges.jsonl'),
+) {
+  const capture = new CapturePipeline({
+    store: current,
+    spoolFile,
+    rules,
+    logger: createLogger({ logLevel: 'silent' }),
+    batchSize: 50,
+    flushIntervalMs: 20,
+    retryMs: 50,
+  });
+  return { capture, spoolFile };
+}
+
+async function storedIds(ids: string[]): Promise<string[]> {
+  const rows = await store.db.selectFrom('exchanges').select('id').where('id', 'in', ids).execute();
+  return rows.map((r) => r.id).sort();
+}
+
+const until = async (condition: () => boolean | Promise<boolean>, ms = 5000) => {
+  const deadline = Date.now() + ms;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+};
+
+describe('the capture pipeline', () => {
+  it('writes every captured exchange, in batches, redacted', async () => {
+    const { capture } = pipeline(() => store);
+    await capture.start();
+    const exchanges = Array.from({ length: 230 }, () =>
+      observedExchange({ requestBody: '{"resourceType":"Appointment","description":"private"}' }),
+    );
+    for (const e of exchanges) capture.capture(e);
+    await capture.drain();
+    expect(await storedIds(exchanges.map((e) => e.id))).toEqual(exchanges.map((e) => e.id).sort());
+    expect(capture.counters).toEqual({ captured: 230, written: 230, spooled: 0, replayed: 0, dropped: 0 });
+    const one = await store.db
+      .selectFrom('exchanges')
+      .select('request_body')
+      .where('id', '=', exchanges[0]!.id)
+      .executeTakeFirstOrThrow();
+    expect(one.request_body).toBe('{"resourceType":"Appointment"}');
+  });
+
+  it('spools while the store is down, keeps order, and replays every exchange exactly once when it returns', async () => {
+    let current: Store = unreachable;
+    const { capture, spoolFile } = pipeline(() => current);
+    await capture.start();
+    const first = Array.from({ length: 30 }, () => observedExchange());
+    for (const e of first) capture.capture(e);
+    await until(() => capture.counters.spooled === 30);
+    expect(capture.status()).toMatchObject({ storeUp: false, written: 0 });
+    expect(readFileSync(spoolFile, 'utf8').trim().split('\n')).toHaveLength(30);
+
+    // More traffic while the spool holds rows: it joins the spool, behind them.
+    const second = Array.from({ length: 10 }, () => observedExchange());
+    for (const e of second) capture.capture(e);
+    await until(() => capture.counters.spooled === 40);
+    const spooledOrder = readFileSync(spoolFile, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => (JSON.parse(l) as { id: string }).id);
+    expect(spooledOrder).toEqual([...first, ...second].map((e) => e.id));
+
+    current = store; // the store returns
+    await until(() => capture.counters.replayed === 40);
+    const all = [...first, ...second].map((e) => e.id);
+    expect(await storedIds(all)).toEqual([...all].sort());
+    expect(existsSync(spoolFile)).toBe(false);
+    expect(capture.status()).toMatchObject({ storeUp: true, spoolBytes: 0, dropped: 0 });
+    await capture.drain();
+  });
+
+  it('replays a spool left by an earlier run, skipping rows already stored and a line cut short by a crash', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'spool-'));
+    const spoolFile = path.join(dir, 'exchanges.jsonl');
+    const rows = Array.from({ length: 3 }, () => exchangeRow(observedExchange(), rules).row);
+    await store.db.insertInto('exchanges').values(rows[0]!).execute(); // already written before the crash
+    writeFileSync(spoolFile, `${rows.map((r) => JSON.stringify(r)).join('\n')}\n{"id":"cut-sho`);
+    const { capture } = pipeline(() => store, spoolFile);
+    await capture.start();
+    await until(() => capture.counters.replayed === 3);
+    expect(await storedIds(rows.map((r) => r.id))).toEqual(rows.map((r) => r.id).sort());
+    expect(capture.counters.dropped).toBe(1);
+    await capture.drain();
+  });
+
+  it('counts exchanges as dropped, loudly, only when the store is down and the spool cannot be written', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'spool-'));
+    const spoolFile = path.join(dir, 'exchanges.jsonl');
+    mkdirSync(spoolFile); // a directory where the file should be: appends fail
+    const { capture } = pipeline(() => unreachable, spoolFile);
+    await capture.start();
+    capture.capture(observedExchange());
+    await until(() => capture.counters.dropped === 1);
+    expect(capture.status()).toMatchObject({ spoolWritable: false, storeUp: false });
+    await capture.drain();
+  });
+
+  it('never throws into the proxy, whatever it is given', () => {
+    const { capture } = pipeline(() => store);
+    const broken = observedExchange();
+    (broken as { requestBody: unknown }).requestBody = null;
+    expect(() => capture.capture(broken)).not.toThrow();
+    expect(capture.counters.dropped).toBe(1);
+  });
+});
