@@ -28,13 +28,8 @@ function odsFrom(organization: unknown): string | undefined {
   const identifiers = (organization as { identifier?: unknown } | undefined)?.identifier;
   const list = Array.isArray(identifiers) ? identifiers : identifiers ? [identifiers] : [];
   for (const id of list as { system?: unknown; value?: unknown }[]) {
-    if (
-      typeof id?.value === 'string' &&
-      String(id.system ?? '')
-        .toLowerCase()
-        .includes('ods-organization-code')
-    )
-      return id.value;
+    const system = typeof id?.system === 'string' ? id.system.toLowerCase() : '';
+    if (typeof id?.value === 'string' && system.includes('ods-organization-code')) return id.value;
   }
   return undefined;
 }
