@@ -64,6 +64,24 @@ export function redactFhir<T>(input: T, rules: RedactionRules): Redacted<T> {
         if (rules.birthDateAsYear && /^\d{4}/.test(v)) out[k] = v.slice(0, 4);
         continue;
       }
+      // URLs inside bodies repeat request targets: a searchset's self link carries the query it
+      // answered (identifier=...nhs-number|943...), a fullUrl can end in Patient/{id}.
+      if (
+        (k === 'url' || k === 'fullUrl') &&
+        typeof v === 'string' &&
+        (v.includes('?') || v.includes('Patient/'))
+      ) {
+        const queryAt = v.indexOf('?');
+        const target = redactTarget(
+          queryAt < 0 ? v : v.slice(0, queryAt),
+          queryAt < 0 ? null : v.slice(queryAt + 1),
+          rules,
+        );
+        for (const hashed of target.patientHashes) patientHashes.add(hashed);
+        out[k] =
+          target.value.query === null ? target.value.path : `${target.value.path}?${target.value.query}`;
+        continue;
+      }
       // A reference can name the patient by an id that is the NHS number itself (`Patient/9476719931`
       // in the published BaRS response): the id is hashed like the path of a GP Connect request.
       if (k === 'reference' && typeof v === 'string' && /(^|\/)Patient\/[^/]+/.test(v)) {

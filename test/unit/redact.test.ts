@@ -2,6 +2,7 @@ import { readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { HASH_PREFIX, redactFhir, redactTarget, type RedactionRules } from '../../src/capture/redact.js';
 import { createPatientHasher } from '../../src/privacy/patient-hash.js';
+import { personalValues } from '../helpers/personal.js';
 import { fixture } from '../helpers/sandbox.js';
 
 const hash = createPatientHasher('redaction-test-secret-0123456789-abcdef');
@@ -14,29 +15,6 @@ function fixtureNames(dir = FIXTURES): string[] {
     if (statSync(full).isDirectory()) return fixtureNames(full);
     return name.endsWith('.json') ? [path.relative(FIXTURES, full)] : [];
   });
-}
-
-/** Every personal value in a payload: human names, addresses, telecoms, NHS numbers, full birth dates, free text. */
-function personalValues(value: unknown, key = '', found: string[] = []): string[] {
-  if (Array.isArray(value)) value.forEach((v) => personalValues(v, key, found));
-  else if (value && typeof value === 'object') {
-    const object = value as Record<string, unknown>;
-    if (object.system === 'https://fhir.nhs.uk/Id/nhs-number' && typeof object.value === 'string')
-      found.push(object.value);
-    for (const [k, v] of Object.entries(object)) {
-      if (
-        ['family', 'given', 'line', 'city', 'postalCode'].includes(k) &&
-        (key === 'name' || key === 'address')
-      ) {
-        (Array.isArray(v) ? v : [v]).forEach((s) => typeof s === 'string' && found.push(s));
-      }
-      if (k === 'value' && key === 'telecom' && typeof v === 'string') found.push(v);
-      if (k === 'birthDate' && typeof v === 'string') found.push(v);
-      if (k === 'text' && typeof v === 'string' && v.length > 20) found.push(v.slice(0, 40));
-      personalValues(v, k, found);
-    }
-  }
-  return found;
 }
 
 describe('redactFhir', () => {
@@ -138,5 +116,33 @@ describe('redactTarget', () => {
       value: { path: '/Slot', query },
       patientHashes: [],
     });
+  });
+});
+
+describe('URLs inside bodies', () => {
+  it("hashes NHS numbers in a searchset's self link and in full URLs", () => {
+    const bundle = {
+      resourceType: 'Bundle',
+      type: 'searchset',
+      link: [
+        {
+          relation: 'self',
+          url: 'https://p.example/fhir/Appointment?identifier=https://fhir.nhs.uk/Id/nhs-number|9434765919',
+        },
+      ],
+      entry: [
+        {
+          fullUrl: 'https://p.example/fhir/Patient/9434765919',
+          resource: { resourceType: 'Patient', id: 'x' },
+        },
+      ],
+    };
+    const { value, patientHashes } = redactFhir(bundle, rules);
+    expect(JSON.stringify(value)).not.toContain('9434765919');
+    expect(value.link[0]!.url).toMatch(/^https:\/\/p\.example\/fhir\/Appointment\?identifier=/);
+    expect(value.entry[0]!.fullUrl).toBe(
+      `https://p.example/fhir/Patient/${HASH_PREFIX}${hash('9434765919')}`,
+    );
+    expect(patientHashes).toEqual([hash('9434765919')]);
   });
 });

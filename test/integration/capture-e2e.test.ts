@@ -1,0 +1,151 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { createLogger } from '../../src/logger.js';
+import { startCollector, type RunningCollector } from '../../src/server.js';
+import { testConfig } from '../helpers/app.js';
+import { personalValues } from '../helpers/personal.js';
+import { fixture } from '../helpers/sandbox.js';
+import { createTestDatabase, TEST_ENGINE } from '../helpers/store.js';
+
+let collector: RunningCollector;
+let dropDatabase: (() => Promise<void>) | undefined;
+
+beforeAll(async () => {
+  let databaseUrl: string | undefined;
+  if (TEST_ENGINE === 'postgres') {
+    const database = await createTestDatabase();
+    databaseUrl = database.url;
+    dropDatabase = database.drop;
+  }
+  collector = await startCollector({
+    config: testConfig({
+      port: 0,
+      host: '127.0.0.1',
+      dataDir: mkdtempSync(path.join(tmpdir(), 'collector-e2e-')),
+      ...(databaseUrl ? { databaseUrl } : {}),
+    }),
+    logger: createLogger({ logLevel: 'silent' }),
+    print: () => undefined,
+  });
+});
+
+afterAll(async () => {
+  await collector.stop();
+  await dropDatabase?.();
+});
+
+const jwt = (ods: string) => {
+  const part = (o: unknown) => Buffer.from(JSON.stringify(o)).toString('base64url');
+  return `${part({ alg: 'none' })}.${part({ requesting_organization: { identifier: [{ system: 'https://fhir.nhs.uk/Id/ods-organization-code', value: ods }] } })}.`;
+};
+const target = (dos: string) =>
+  Buffer.from(JSON.stringify({ system: 'https://fhir.nhs.uk/Id/dos-service-id', value: dos })).toString(
+    'base64',
+  );
+
+async function call(
+  pathAndQuery: string,
+  init: { method?: string; body?: unknown; headers?: Record<string, string> } = {},
+) {
+  const res = await fetch(`${collector.url}${pathAndQuery}`, {
+    method: init.method ?? (init.body ? 'POST' : 'GET'),
+    headers: { 'Content-Type': 'application/fhir+json', ...init.headers },
+    ...(init.body ? { body: JSON.stringify(init.body) } : {}),
+  });
+  return { status: res.status, body: (await res.json()) as any };
+}
+
+describe('sandbox traffic through the collector, captured', () => {
+  it('stores every exchange, and no name, address, telecom, NHS number or Authorization value from the fixtures', async () => {
+    const token = jwt('NHS111');
+    const sent: unknown[] = [];
+
+    const search = await call(
+      '/fhir/sandbox-stu3/Slot?service=2000011147&status=free&_include=Slot:schedule',
+      { headers: { 'Ssp-TraceID': 'call-1' } },
+    );
+    expect(search.status).toBe(200);
+    const slot = search.body.entry[0].resource;
+
+    const stu3 = fixture('stu3/appointment-book-request.json');
+    Object.assign(
+      stu3.contained.find((c: any) => c.resourceType === 'Slot'),
+      { id: slot.id },
+    );
+    stu3.slot = [{ reference: `#${slot.id}` }];
+    sent.push(stu3);
+    const booked = await call('/fhir/sandbox-stu3/Appointment', {
+      body: stu3,
+      headers: { Authorization: `Bearer ${token}`, 'Ssp-TraceID': 'call-1' },
+    });
+    expect(booked.status).toBe(201);
+
+    const bars = await call('/bars/Slot?status=free&Schedule.actor:HealthcareService=2000072489', {
+      headers: { 'NHSD-Target-Identifier': target('2000072489') },
+    });
+    const barsSlot = bars.body.entry[0].resource;
+    const barsBooking = fixture('bars/process-message-booking-request.json');
+    Object.assign(barsBooking.entry.find((e: any) => e.resource.resourceType === 'Slot').resource, {
+      id: barsSlot.id,
+    });
+    sent.push(barsBooking);
+    const barsBooked = await call('/bars/$process-message', {
+      body: barsBooking,
+      headers: {
+        'NHSD-Target-Identifier': target('2000072489'),
+        'X-Correlation-ID': 'corr-1',
+        'X-Request-ID': 'r-1',
+      },
+    });
+    expect(barsBooked.status).toBe(200);
+
+    const referral = fixture('bars/process-message-referral-validation-request.json');
+    sent.push(referral);
+    expect(
+      (
+        await call('/bars/$process-message', {
+          body: referral,
+          headers: { 'NHSD-Target-Identifier': target('2000072489') },
+        })
+      ).status,
+    ).toBe(200);
+
+    const nhsNumber = stu3.contained.find((c: any) => c.resourceType === 'Patient').identifier[0].value;
+    const list = await call(
+      `/fhir/sandbox-stu3/Appointment?identifier=https://fhir.nhs.uk/Id/nhs-number|${nhsNumber}`,
+    );
+    expect(list.body.total).toBe(1);
+
+    await collector.capture.drain();
+    const rows = await collector.store.db
+      .selectFrom('exchanges')
+      .selectAll()
+      .orderBy('received_at')
+      .execute();
+    expect(rows.map((r) => [r.provider_id, r.method, r.response_status])).toEqual([
+      ['sandbox-stu3', 'GET', 200],
+      ['sandbox-stu3', 'POST', 201],
+      ['sandbox-bars', 'GET', 200],
+      ['sandbox-bars', 'POST', 200],
+      ['sandbox-bars', 'POST', 200],
+      ['sandbox-stu3', 'GET', 200],
+    ]);
+    expect(rows[1]).toMatchObject({
+      consumer_org: 'NHS111',
+      trace_id: 'call-1',
+      route: 'fhir',
+      dialect: 'stu3',
+      transport_outcome: 'ok',
+    });
+    expect(rows[3]).toMatchObject({ route: 'bars', correlation_id: 'corr-1', request_id: 'r-1' });
+    expect(rows[1]!.request_body).toContain('"resourceType":"Appointment"');
+    expect(rows[1]!.patient_hash).toBe(rows[5]!.patient_hash);
+
+    const stored = JSON.stringify(rows);
+    const personal = [...new Set(sent.flatMap((payload) => personalValues(payload)))];
+    expect(personal.length).toBeGreaterThan(10);
+    for (const value of [...personal, token, nhsNumber])
+      expect({ value, stored: stored.includes(value) }).toEqual({ value, stored: false });
+  });
+});
