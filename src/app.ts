@@ -11,6 +11,8 @@ import { requestContext } from './http/request-context.js';
 import type { Logger } from './logger.js';
 import type { PatientHasher } from './privacy/patient-hash.js';
 import type { Forwarder } from './proxy/forward.js';
+import type { CollectorMetrics } from './metrics/metrics.js';
+import { metricsRoutes } from './metrics/metrics.routes.js';
 import { ProviderRegistry } from './proxy/providers.js';
 import { proxyRoutes } from './proxy/proxy.routes.js';
 import type { Store } from './store/store.js';
@@ -25,6 +27,8 @@ export interface AppDeps {
   /** The keyed hash of NHS numbers, used wherever patient identifiers arrive (capture, ingest, search). */
   patientHash: PatientHasher;
   lifecycle?: Lifecycle;
+  /** The Prometheus metrics served at /metrics. */
+  metrics?: CollectorMetrics;
   /** Forwards proxied requests to providers; without it the proxy paths are not served. */
   forwarder?: Forwarder;
   /** The Slot Provider simulator, mounted at /sandbox when the configuration asks for it. */
@@ -46,6 +50,7 @@ export function createApp(deps: AppDeps): Express {
   const checks = [storeReachable(deps.store), migrationsCurrent(deps.store), ...(deps.readinessChecks ?? [])];
   app.use(healthRoutes(checks, lifecycle));
 
+  if (deps.metrics) app.use(metricsRoutes(deps.metrics));
   if (deps.forwarder) app.use(proxyRoutes(new ProviderRegistry(deps.config.providers), deps.forwarder));
   if (deps.sandbox) app.use('/sandbox', deps.sandbox);
 

@@ -12,6 +12,7 @@ import { CapturePipeline } from './capture/capture-pipeline.js';
 import { captureReadiness } from './capture/capture.readiness.js';
 import { createPatientHasher } from './privacy/patient-hash.js';
 import { Forwarder } from './proxy/forward.js';
+import { CollectorMetrics } from './metrics/metrics.js';
 import { createSandbox, sandboxProviders, type Sandbox } from './sandbox/sandbox.app.js';
 import { runMigrations } from './store/migrate.js';
 import { openStore, type Store } from './store/store.js';
@@ -200,9 +201,13 @@ export async function startCollector(options: StartOptions): Promise<RunningColl
     logger,
   });
   await capture.start();
+  const metrics = new CollectorMetrics(capture);
   const forwarder = new Forwarder({
     captureCapBytes: config.redaction.maxBodyBytes,
-    onExchange: (exchange) => capture.capture(exchange),
+    onExchange: (exchange) => {
+      capture.capture(exchange);
+      metrics.observe(exchange);
+    },
     clock,
   });
   const app = createApp({
@@ -214,6 +219,7 @@ export async function startCollector(options: StartOptions): Promise<RunningColl
     patientHash,
     lifecycle,
     forwarder,
+    metrics,
     readinessChecks: [captureReadiness(capture)],
     ...(sandbox ? { sandbox: sandbox.router } : {}),
   });

@@ -1,0 +1,97 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { CapturePipeline } from '../capture/capture-pipeline.js';
+import type { ObservedExchange } from '../proxy/exchange.js';
+import { interactionKind } from './interaction-kind.js';
+
+const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+
+/** The collector's Prometheus metrics, on a registry of its own (tests build as many as they like). */
+export class CollectorMetrics {
+  readonly registry = new Registry();
+  readonly #requests: Counter<'provider' | 'interaction' | 'status_class'>;
+  readonly #duration: Histogram<'provider' | 'interaction' | 'status_class'>;
+  readonly #upstream: Histogram<'provider'>;
+  readonly #outcomes: Counter<'provider' | 'outcome'>;
+
+  constructor(capture?: CapturePipeline) {
+    collectDefaultMetrics({ register: this.registry, prefix: 'collector_' });
+    const registers = [this.registry];
+    this.#requests = new Counter({
+      name: 'collector_proxy_requests_total',
+      help: 'Requests proxied, by provider, interaction kind and status class',
+      labelNames: ['provider', 'interaction', 'status_class'],
+      registers,
+    });
+    this.#duration = new Histogram({
+      name: 'collector_proxy_request_duration_seconds',
+      help: 'Time from receiving a request to the end of its answer',
+      labelNames: ['provider', 'interaction', 'status_class'],
+      buckets: LATENCY_BUCKETS,
+      registers,
+    });
+    this.#upstream = new Histogram({
+      name: 'collector_upstream_duration_seconds',
+      help: "Time from sending a request upstream to the end of the provider's answer",
+      labelNames: ['provider'],
+      buckets: LATENCY_BUCKETS,
+      registers,
+    });
+    this.#outcomes = new Counter({
+      name: 'collector_proxy_transport_outcomes_total',
+      help: 'How forwarded exchanges ended: ok, timeout, reset, refused, client_aborted',
+      labelNames: ['provider', 'outcome'],
+      registers,
+    });
+    if (capture) {
+      new Gauge({
+        name: 'collector_capture_queue_depth',
+        help: 'Captured exchanges waiting in memory to be written',
+        registers,
+        collect() {
+          this.set(capture.status().queueDepth);
+        },
+      });
+      new Gauge({
+        name: 'collector_capture_spool_bytes',
+        help: 'Bytes in the capture spool, waiting for the store',
+        registers,
+        collect() {
+          this.set(capture.status().spoolBytes);
+        },
+      });
+      new Gauge({
+        name: 'collector_capture_batch_write_seconds',
+        help: 'How long the last batch write to the store took',
+        registers,
+        collect() {
+          this.set(capture.status().lastBatchMs / 1000);
+        },
+      });
+      new Gauge({
+        name: 'collector_capture_exchanges',
+        help: 'Exchanges by what the capture pipeline did with them since start (dropped stays 0 unless the disk is full)',
+        labelNames: ['result'],
+        registers,
+        collect() {
+          const counters: Record<string, number> = { ...capture.counters };
+          for (const [result, count] of Object.entries(counters)) this.set({ result }, count);
+        },
+      });
+    }
+  }
+
+  /** Counts one exchange once it is over (called after the consumer has its answer). */
+  observe(exchange: ObservedExchange): void {
+    const provider = exchange.route.provider.id;
+    const labels = {
+      provider,
+      interaction: interactionKind(exchange.method, exchange.path),
+      status_class: exchange.status ? `${Math.floor(exchange.status / 100)}xx` : 'none',
+    };
+    this.#requests.inc(labels);
+    this.#duration.observe(labels, exchange.endMs / 1000);
+    if (exchange.upstreamStartMs !== undefined)
+      this.#upstream.observe({ provider }, (exchange.endMs - exchange.upstreamStartMs) / 1000);
+    this.#outcomes.inc({ provider, outcome: exchange.outcome });
+  }
+}

@@ -1,0 +1,91 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { interactionKind } from '../../src/metrics/interaction-kind.js';
+import { createLogger } from '../../src/logger.js';
+import { startCollector, type RunningCollector } from '../../src/server.js';
+import { testConfig } from '../helpers/app.js';
+
+let collector: RunningCollector;
+
+beforeAll(async () => {
+  collector = await startCollector({
+    config: testConfig({
+      port: 0,
+      host: '127.0.0.1',
+      dataDir: mkdtempSync(path.join(tmpdir(), 'collector-metrics-')),
+    }),
+    logger: createLogger({ logLevel: 'silent' }),
+    print: () => undefined,
+  });
+});
+afterAll(() => collector.stop());
+
+/** The value of one sample line in an exposition, or undefined. */
+function sample(text: string, name: string, labels: Record<string, string>): number | undefined {
+  const want = Object.entries(labels).map(([k, v]) => `${k}="${v}"`);
+  const line = text.split('\n').find((l) => l.startsWith(`${name}{`) && want.every((w) => l.includes(w)));
+  return line === undefined ? undefined : Number(line.split(' ').pop());
+}
+
+describe('/metrics', () => {
+  it('counts proxied requests by provider, interaction kind and status class, with latency and capture figures', async () => {
+    for (let i = 0; i < 3; i++)
+      await (
+        await fetch(`${collector.url}/fhir/sandbox-stu3/Slot?service=2000011147&status=free`)
+      ).arrayBuffer();
+    await (await fetch(`${collector.url}/fhir/sandbox-stu3/Appointment/none`)).arrayBuffer();
+    await collector.capture.drain();
+    const res = await fetch(`${collector.url}/metrics`);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toMatch(/^text\/plain; version=0\.0\.4/);
+    const text = await res.text();
+    expect(
+      sample(text, 'collector_proxy_requests_total', {
+        provider: 'sandbox-stu3',
+        interaction: 'slot-search',
+        status_class: '2xx',
+      }),
+    ).toBe(3);
+    expect(
+      sample(text, 'collector_proxy_requests_total', {
+        provider: 'sandbox-stu3',
+        interaction: 'read',
+        status_class: '4xx',
+      }),
+    ).toBe(1);
+    expect(
+      sample(text, 'collector_proxy_request_duration_seconds_count', {
+        provider: 'sandbox-stu3',
+        interaction: 'slot-search',
+      }),
+    ).toBe(3);
+    expect(sample(text, 'collector_upstream_duration_seconds_count', { provider: 'sandbox-stu3' })).toBe(4);
+    expect(
+      sample(text, 'collector_proxy_transport_outcomes_total', { provider: 'sandbox-stu3', outcome: 'ok' }),
+    ).toBe(4);
+    expect(sample(text, 'collector_capture_exchanges', { result: 'written' })).toBe(4);
+    expect(sample(text, 'collector_capture_exchanges', { result: 'dropped' })).toBe(0);
+    expect(text).toMatch(/^collector_capture_queue_depth 0$/m);
+    expect(text).toMatch(/^collector_capture_spool_bytes 0$/m);
+    expect(text).toMatch(/^collector_process_resident_memory_bytes \d+/m);
+  });
+});
+
+describe('interactionKind', () => {
+  it.each([
+    ['GET', '/fhir/STU3/Slot', 'slot-search'],
+    ['POST', '/x/Slot/$find-slots', 'slot-search'],
+    ['POST', '/x/$process-message', 'process-message'],
+    ['POST', '/x/Appointment', 'book'],
+    ['GET', '/x/Appointment', 'list'],
+    ['PUT', '/x/Appointment/1', 'update'],
+    ['GET', '/x/Appointment/1', 'read'],
+    ['GET', '/x/Patient/P1/Appointment', 'list'],
+    ['GET', '/x/Patient', 'patient-search'],
+    ['GET', '/x/metadata', 'capability'],
+    ['GET', '/x/Observation/9', 'other'],
+  ])('%s %s → %s', (method, p, kind) => {
+    expect(interactionKind(method, p)).toBe(kind);
+  });
+});
