@@ -1,8 +1,10 @@
+import { benchProxy } from './proxy.bench.js';
 import { benchStore } from './store.bench.js';
 
 /** `npm run bench -- <name>`: runs one benchmark (or all) and prints its table. */
 const BENCHMARKS: Record<string, () => Promise<void>> = {
   store: benchStore,
+  proxy: benchProxy,
 };
 
 const asked = process.argv.slice(2).filter((a) => !a.startsWith('-'));

@@ -1,4 +1,5 @@
-import express, { type Express, type Router } from 'express';
+import type { RequestListener } from 'node:http';
+import express, { type Router } from 'express';
 import { authenticate } from './auth/auth.middleware.js';
 import type { TokenRegistry } from './auth/token-registry.js';
 import { whoamiRoutes } from './auth/whoami.routes.js';
@@ -14,7 +15,7 @@ import type { Forwarder } from './proxy/forward.js';
 import type { CollectorMetrics } from './metrics/metrics.js';
 import { metricsRoutes } from './metrics/metrics.routes.js';
 import { ProviderRegistry } from './proxy/providers.js';
-import { proxyRoutes } from './proxy/proxy.routes.js';
+import { proxyHandler } from './proxy/proxy.routes.js';
 import type { Store } from './store/store.js';
 
 /** Everything the app needs, passed in: tests build as many apps as they like. */
@@ -39,8 +40,11 @@ export interface AppDeps {
 
 const API_JSON_TYPES = ['application/json', 'application/fhir+json', 'application/*+json'];
 
-/** Builds the collector's HTTP application. */
-export function createApp(deps: AppDeps): Express {
+/**
+ * Builds the collector's HTTP request listener: the proxy paths go straight to the forwarder, everything
+ * else to the Express application.
+ */
+export function createApp(deps: AppDeps): RequestListener {
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', false);
@@ -51,7 +55,7 @@ export function createApp(deps: AppDeps): Express {
   app.use(healthRoutes(checks, lifecycle));
 
   if (deps.metrics) app.use(metricsRoutes(deps.metrics));
-  if (deps.forwarder) app.use(proxyRoutes(new ProviderRegistry(deps.config.providers), deps.forwarder));
+
   if (deps.sandbox) app.use('/sandbox', deps.sandbox);
 
   const api = express.Router();
@@ -62,5 +66,9 @@ export function createApp(deps: AppDeps): Express {
 
   app.use(routeNotFound);
   app.use(errorHandler);
-  return app;
+  if (!deps.forwarder) return app;
+  const proxy = proxyHandler(new ProviderRegistry(deps.config.providers), deps.forwarder, deps.logger);
+  return (req, res) => {
+    if (!proxy(req, res)) app(req, res);
+  };
 }

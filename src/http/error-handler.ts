@@ -1,12 +1,23 @@
+import type { ServerResponse } from 'node:http';
 import type { NextFunction, Request, Response } from 'express';
 import { OperationOutcomeError, operationOutcome } from '../fhir/operation-outcome.js';
 
 export const FHIR_JSON = 'application/fhir+json; charset=utf-8';
 
+/** Writes an OperationOutcome error as the response of a plain Node response (no Express needed). */
+export function writeOutcome(res: ServerResponse, error: OperationOutcomeError): void {
+  const body = JSON.stringify(error.toOperationOutcome());
+  res.writeHead(error.status, {
+    ...error.headers,
+    'Content-Type': FHIR_JSON,
+    'Content-Length': Buffer.byteLength(body),
+  });
+  res.end(body);
+}
+
 /** Sends an OperationOutcome error as the response. */
 export function sendOutcome(res: Response, error: OperationOutcomeError): void {
-  for (const [name, value] of Object.entries(error.headers)) res.setHeader(name, value);
-  res.status(error.status).type(FHIR_JSON).send(JSON.stringify(error.toOperationOutcome()));
+  writeOutcome(res, error);
 }
 
 interface HttpErrorLike {

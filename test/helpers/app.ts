@@ -1,5 +1,5 @@
 import { Writable } from 'node:stream';
-import type { Express } from 'express';
+import type { RequestListener } from 'node:http';
 import { createApp } from '../../src/app.js';
 import { TokenRegistry } from '../../src/auth/token-registry.js';
 import type { Clock } from '../../src/clock.js';
@@ -51,7 +51,7 @@ export interface TestAppOptions {
 }
 
 /** The real app over a test store, with the test tokens. */
-export function buildTestApp(store: Store, options: TestAppOptions = {}): Express {
+export function buildTestApp(store: Store, options: TestAppOptions = {}): RequestListener {
   const config = testConfig(options.config);
   return createApp({
     config,

@@ -1,0 +1,100 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+
+/** A process the benchmark started, with what it printed. */
+export interface Started {
+  child: ChildProcess;
+  output: () => string;
+  stop: () => Promise<void>;
+}
+
+/** Starts a command and waits until its output matches `ready`. */
+export async function startProcess(
+  command: string,
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  ready: RegExp,
+  ms = 30_000,
+): Promise<Started> {
+  const child = spawn(command, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout!.on('data', (c: Buffer) => (output = (output + c.toString()).slice(-20_000)));
+  child.stderr!.on('data', (c: Buffer) => (output = (output + c.toString()).slice(-20_000)));
+  const deadline = Date.now() + ms;
+  while (!ready.test(output)) {
+    if (child.exitCode !== null || Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new Error(`${command} did not become ready:\n${output}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  return {
+    child,
+    output: () => output,
+    stop: async () => {
+      if (child.exitCode === null) child.kill('SIGTERM');
+      await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 15_000))]);
+      if (child.exitCode === null) child.kill('SIGKILL');
+    },
+  };
+}
+
+/** Resident set size now and at its peak (kB from /proc, in MB). */
+export function memoryMb(pid: number): { rss: number; peak: number } {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+)`, 'm').exec(status)?.[1] ?? 0);
+  return { rss: kb('VmRSS') / 1024, peak: kb('VmHWM') / 1024 };
+}
+
+export interface WrkResult {
+  requests: number;
+  seconds: number;
+  errors: number;
+  p50: number;
+  p90: number;
+  p99: number;
+  max: number;
+}
+
+/** Runs wrk (paced when `rate` is given) and reads the exact percentiles its Lua `done()` prints (µs → ms). */
+export function runWrk(
+  url: URL,
+  options: { seconds: number; connections: number; threads: number; rate?: number },
+): WrkResult {
+  const delay = options.rate ? Math.round((options.connections * 1000) / options.rate) : 0;
+  const result = spawnSync(
+    'wrk',
+    [
+      `-t${options.threads}`,
+      `-c${options.connections}`,
+      `-d${options.seconds}s`,
+      '--timeout',
+      '10s',
+      '-s',
+      'bench/pace.lua',
+      url.origin,
+    ],
+    {
+      env: { ...process.env, WRK_DELAY_MS: String(delay), WRK_PATH: `${url.pathname}${url.search}` },
+      encoding: 'utf8',
+    },
+  );
+  const line = /RESULT (.*)/.exec(result.stdout)?.[1];
+  if (!line) throw new Error(`wrk failed: ${result.stdout}${result.stderr}`);
+  const n = (key: string) => Number(new RegExp(`${key}=(\\d+)`).exec(line)![1]);
+  return {
+    requests: n('requests'),
+    seconds: n('duration_us') / 1e6,
+    errors: n('errors'),
+    p50: n('p50') / 1000,
+    p90: n('p90') / 1000,
+    p99: n('p99') / 1000,
+    max: n('max') / 1000,
+  };
+}
+
+/** Whether a command is on the PATH. */
+export function available(command: string): boolean {
+  return spawnSync('sh', ['-c', `command -v ${command}`]).status === 0;
+}

@@ -1,0 +1,211 @@
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import pg from 'pg';
+import { available, memoryMb, runWrk, startProcess, type Started, type WrkResult } from './processes.js';
+import { printTable } from './table.js';
+
+/*
+ * `npm run bench -- proxy`: the same load straight to a local provider, through the collector (capture
+ * on, PostgreSQL store), and through nginx as a plain reverse proxy when it is installed, in one run.
+ * A paced run (BENCH_RATE req/s for BENCH_SECONDS, default 200 for 30 s: about 40 times the national 111
+ * peak) for added latency, then an unpaced run for maximum throughput. wrk's Lua done() prints exact
+ * percentiles in microseconds. Afterwards: every exchange is looked for in the store, the capture lag
+ * (response end → row written) measured, the collector's memory read from /proc.
+ */
+
+const RATE = Number(process.env.BENCH_RATE ?? 200);
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 30);
+const MAX_SECONDS = Number(process.env.BENCH_MAX_SECONDS ?? 15);
+const ADMIN_URL = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+const PORTS = { upstream: 18601, collector: 18602, nginx: 18603 };
+const SEARCH = '/Slot?service=2000011147&status=free&_include=Slot:schedule';
+
+async function admin(sql: string): Promise<void> {
+  const client = new pg.Client({ connectionString: ADMIN_URL });
+  await client.connect();
+  try {
+    await client.query(sql);
+  } finally {
+    await client.end();
+  }
+}
+
+function nginxConfig(dir: string): string {
+  const file = path.join(dir, 'nginx.conf');
+  writeFileSync(
+    file,
+    `worker_processes 1;
+daemon off;
+pid ${dir}/nginx.pid;
+error_log ${dir}/error.log warn;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  client_body_temp_path ${dir}/body; proxy_temp_path ${dir}/proxy; fastcgi_temp_path ${dir}/fastcgi;
+  uwsgi_temp_path ${dir}/uwsgi; scgi_temp_path ${dir}/scgi;
+  upstream provider { server 127.0.0.1:${PORTS.upstream}; keepalive 64; }
+  server {
+    listen 127.0.0.1:${PORTS.nginx};
+    location / { proxy_pass http://provider; proxy_http_version 1.1; proxy_set_header Connection ""; proxy_buffering off; }
+  }
+}
+`,
+  );
+  return file;
+}
+
+interface Row {
+  name: string;
+  paced: WrkResult;
+  max: WrkResult;
+}
+
+/** `npm run bench -- proxy` */
+export async function benchProxy(): Promise<void> {
+  if (!available('wrk'))
+    throw new Error('wrk is needed (apt-get install wrk): it paces requests and measures in microseconds');
+  const database = `bench_${Date.now().toString(36)}`;
+  await admin(`create database ${database}`);
+  const dbUrl = new URL(ADMIN_URL);
+  dbUrl.pathname = `/${database}`;
+  const dir = mkdtempSync(path.join(tmpdir(), 'bench-proxy-'));
+  const started: Started[] = [];
+  try {
+    const upstream = await startProcess(
+      process.execPath,
+      ['--import', 'tsx', 'bench/upstream.ts', String(PORTS.upstream)],
+      process.env,
+      /upstream listening on \d+ body (\d+)/,
+    );
+    started.push(upstream);
+    const bodyBytes = Number(/body (\d+)/.exec(upstream.output())![1]);
+    writeFileSync(
+      path.join(dir, 'collector.yaml'),
+      `port: ${PORTS.collector}\nhost: 127.0.0.1\nlogLevel: info\nproviders:\n  - { id: bench, baseUrl: "http://127.0.0.1:${PORTS.upstream}/base", dialect: stu3 }\n`,
+    );
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      DATA_DIR: path.join(dir, 'data'),
+      DATABASE_URL: dbUrl.toString(),
+      CONFIG: path.join(dir, 'collector.yaml'),
+    };
+    delete env.NODE_OPTIONS;
+    const collector = await startProcess(
+      process.execPath,
+      ['--import', 'tsx', 'src/main.ts'],
+      env,
+      /listening on/,
+    );
+    started.push(collector);
+    let nginx: Started | undefined;
+    if (available('nginx')) {
+      mkdirSync(path.join(dir, 'nginx'), { recursive: true });
+      nginx = await startProcess(
+        'nginx',
+        ['-c', nginxConfig(path.join(dir, 'nginx')), '-p', path.join(dir, 'nginx')],
+        env,
+        /$/,
+        5000,
+      );
+      started.push(nginx);
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+
+    const targets: [string, URL][] = [
+      ['direct', new URL(`http://127.0.0.1:${PORTS.upstream}/base${SEARCH}`)],
+      ['collector', new URL(`http://127.0.0.1:${PORTS.collector}/fhir/bench${SEARCH}`)],
+      ...(nginx
+        ? ([['nginx', new URL(`http://127.0.0.1:${PORTS.nginx}/base${SEARCH}`)]] as [string, URL][])
+        : []),
+    ];
+    for (const [, url] of targets) runWrk(url, { seconds: 3, connections: 10, threads: 1, rate: RATE }); // warm-up
+    const measuredFrom = new Date();
+    const rows: Row[] = [];
+    for (const [name, url] of targets) {
+      process.stdout.write(`  ${name}: ${RATE} req/s for ${SECONDS} s ...\n`);
+      const paced = runWrk(url, { seconds: SECONDS, connections: 10, threads: 1, rate: RATE });
+      process.stdout.write(`  ${name}: as fast as it goes for ${MAX_SECONDS} s ...\n`);
+      const max = runWrk(url, { seconds: MAX_SECONDS, connections: 64, threads: 2 });
+      rows.push({ name, paced, max });
+    }
+    const memory = memoryMb(collector.child.pid!);
+    await collector.stop(); // drains the capture queue
+
+    const client = new pg.Client({ connectionString: dbUrl.toString() });
+    await client.connect();
+    const { rows: stats } = await client.query<{
+      n: string;
+      ok: string;
+      p50: number;
+      p99: number;
+      max: number;
+    }>(
+      `select count(*) as n, count(*) filter (where transport_outcome = 'ok') as ok,
+              percentile_cont(0.5) within group (order by extract(epoch from captured_at - ended_at)) as p50,
+              percentile_cont(0.99) within group (order by extract(epoch from captured_at - ended_at)) as p99,
+              max(extract(epoch from captured_at - ended_at)) as max
+       from exchanges where received_at >= $1`,
+      [measuredFrom],
+    );
+    await client.end();
+    const collectorRow = rows.find((r) => r.name === 'collector')!;
+    const sent = collectorRow.paced.requests + collectorRow.max.requests;
+
+    const direct = rows.find((r) => r.name === 'direct')!;
+    printTable(
+      [
+        'path',
+        'paced req/s',
+        'p50 ms',
+        'p90 ms',
+        'p99 ms',
+        'added p50 ms',
+        'added p99 ms',
+        'max req/s',
+        'max vs direct',
+        'errors',
+      ],
+      rows.map((r) => [
+        r.name,
+        (r.paced.requests / r.paced.seconds).toFixed(0),
+        r.paced.p50.toFixed(3),
+        r.paced.p90.toFixed(3),
+        r.paced.p99.toFixed(3),
+        r.name === 'direct' ? '' : (r.paced.p50 - direct.paced.p50).toFixed(3),
+        r.name === 'direct' ? '' : (r.paced.p99 - direct.paced.p99).toFixed(3),
+        (r.max.requests / r.max.seconds).toFixed(0),
+        (r.max.requests / r.max.seconds / (direct.max.requests / direct.max.seconds)).toFixed(2),
+        r.paced.errors + r.max.errors,
+      ]),
+    );
+    const stored = Number(stats[0]!.n);
+    printTable(
+      [
+        'searchset bytes',
+        'collector RSS MB',
+        'RSS peak MB',
+        'exchanges sent (excl. warm-up)',
+        'rows stored (incl. warm-up)',
+        'capture lag p50 s',
+        'lag p99 s',
+        'lag max s',
+      ],
+      [
+        [
+          bodyBytes,
+          memory.rss.toFixed(0),
+          memory.peak.toFixed(0),
+          sent,
+          stored,
+          Number(stats[0]!.p50).toFixed(3),
+          Number(stats[0]!.p99).toFixed(3),
+          Number(stats[0]!.max).toFixed(3),
+        ],
+      ],
+    );
+  } finally {
+    for (const process of started.reverse()) await process.stop();
+    await admin(`drop database if exists ${database} with (force)`);
+  }
+}
