@@ -1,6 +1,6 @@
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import { Readable, Writable } from 'node:stream';
-import { Agent, errors as undiciErrors, type Dispatcher } from 'undici';
+import { Agent, errors as undiciErrors } from 'undici';
 import type { ProviderConfig } from '../config/config.types.js';
 import { OperationOutcomeError } from '../fhir/operation-outcome.js';
 import { newId } from '../ids.js';
