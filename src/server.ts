@@ -244,7 +244,8 @@ export async function startCollector(options: StartOptions): Promise<RunningColl
       await closed;
       clearInterval(sweep);
       clearTimeout(grace);
-      // Every exchange answered is written (or spooled) before the store closes.
+      // Every exchange answered is handed over, then written (or spooled), before the store closes.
+      await forwarder.settled();
       await capture.drain();
       await forwarder.close();
       await store.close();

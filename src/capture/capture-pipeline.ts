@@ -45,6 +45,8 @@ export class CapturePipeline {
   readonly counters: CaptureCounters = { captured: 0, written: 0, spooled: 0, replayed: 0, dropped: 0 };
   readonly #options: Required<Omit<CaptureOptions, 'store'>> & Pick<CaptureOptions, 'store'>;
   #queue: NewExchangeRow[] = [];
+  /** Rows handed to the write chain but not yet written or spooled (spooled on a drain that times out). */
+  #pending: NewExchangeRow[] = [];
   #timer: NodeJS.Timeout | undefined;
   #retry: NodeJS.Timeout | undefined;
   #chain: Promise<void> = Promise.resolve();
@@ -113,10 +115,26 @@ export class CapturePipeline {
     }
   }
 
-  /** Writes everything queued and waits for it (SIGTERM): to the store, or to the spool if it is down. */
-  async drain(): Promise<void> {
+  /**
+   * Writes everything queued and waits for it (SIGTERM): to the store, or to the spool if it is down.
+   * A store that hangs is given `deadlineMs`; what is still waiting then goes to the spool.
+   */
+  async drain(deadlineMs = 10_000): Promise<void> {
     this.#flush();
-    await this.#chain;
+    let timer: NodeJS.Timeout | undefined;
+    const finished = await Promise.race([
+      this.#chain.then(() => true),
+      new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), deadlineMs))),
+    ]);
+    clearTimeout(timer);
+    if (!finished) {
+      this.#options.logger.error(
+        'the store did not finish writing in time: waiting exchanges go to the spool',
+      );
+      const waiting = this.#pending.splice(0);
+      if (waiting.length > 0) await this.#spool(waiting);
+      return;
+    }
     if (this.#spoolBytes > 0) {
       clearTimeout(this.#retry);
       this.#retry = undefined;
@@ -131,13 +149,61 @@ export class CapturePipeline {
     this.#timer = undefined;
     while (this.#queue.length > 0) {
       const batch = this.#queue.splice(0, this.#options.batchSize);
-      void this.#enqueue(() => this.#write(batch));
+      this.#pending.push(...batch);
+      void this.#enqueue(async () => {
+        await this.#write(batch);
+        const written = new Set(batch);
+        this.#pending = this.#pending.filter((row) => !written.has(row));
+      });
     }
   }
 
   #enqueue(step: () => Promise<void>): Promise<void> {
-    this.#chain = this.#chain.then(step, step);
+    const guarded = (): Promise<void> =>
+      step().catch((error: unknown) => {
+        this.#options.logger.error({ err: error }, 'capture pipeline step failed');
+      });
+    this.#chain = this.#chain.then(guarded, guarded);
     return this.#chain;
+  }
+
+  /** Whether the store answers at all: tells an outage from rows the store refuses. */
+  async #storeAnswers(): Promise<boolean> {
+    try {
+      await this.#options.store().db.selectFrom('exchanges').select('id').limit(1).execute();
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /**
+   * Writes a batch; when the store is up but refuses the batch, writes its rows one by one and counts
+   * the ones it refuses as dropped (logged with their ids), so one bad row can never stall capture.
+   * Returns how many were written; throws only when the store is down.
+   */
+  async #insertOrSift(rows: NewExchangeRow[]): Promise<number> {
+    try {
+      await this.#insert(rows);
+      return rows.length;
+    } catch (error) {
+      if (!(await this.#storeAnswers())) throw error;
+    }
+    let written = 0;
+    for (const row of rows) {
+      try {
+        await this.#insert([row]);
+        written += 1;
+      } catch (error) {
+        if (!(await this.#storeAnswers())) throw error;
+        this.counters.dropped += 1;
+        this.#options.logger.error(
+          { err: error, exchangeId: row.id },
+          'the store refused a captured exchange; it is lost',
+        );
+      }
+    }
+    return written;
   }
 
   async #insert(rows: NewExchangeRow[]): Promise<void> {
@@ -161,8 +227,7 @@ export class CapturePipeline {
       return;
     }
     try {
-      await this.#insert(batch);
-      this.counters.written += batch.length;
+      this.counters.written += await this.#insertOrSift(batch);
       this.#storeUp = true;
     } catch (error) {
       if (this.#storeUp)
@@ -224,13 +289,13 @@ export class CapturePipeline {
       );
     }
     try {
-      for (let i = 0; i < rows.length; i += 500) await this.#insert(rows.slice(i, i + 500));
+      for (let i = 0; i < rows.length; i += 500) await this.#insertOrSift(rows.slice(i, i + 500));
     } catch {
       this.#storeUp = false;
       this.#scheduleReplay(this.#options.retryMs);
       return;
     }
-    await unlink(this.#options.spoolFile);
+    await unlink(this.#options.spoolFile).catch(() => undefined);
     this.#spoolBytes = 0;
     this.#storeUp = true;
     this.counters.replayed += rows.length;

@@ -4,8 +4,44 @@ import type { ObservedExchange, TappedBody } from '../proxy/exchange.js';
 import type { NewExchangeRow } from '../store/tables/exchange.table.js';
 import { redactFhir, redactTarget, type RedactionRules } from './redact.js';
 
-/** Headers never stored: credentials. The consumer organisation is decoded from Authorization first. */
-const NEVER_STORED = new Set(['authorization', 'cookie', 'set-cookie', 'proxy-authorization']);
+/**
+ * Headers whose values are stored: the ones the booking standards name and the ones HTTP needs to
+ * read a body. Every other header is stored by name only, its value replaced, because a value can be a
+ * credential (Authorization, API keys, cookies) or personal (a Referer with an NHS number, a requesting
+ * practitioner's name). The consumer organisation is decoded from Authorization before it is dropped.
+ */
+const STORED_HEADERS = new Set([
+  'accept',
+  'accept-encoding',
+  'content-type',
+  'content-length',
+  'content-encoding',
+  'user-agent',
+  'ssp-traceid',
+  'ssp-from',
+  'ssp-to',
+  'ssp-interactionid',
+  'ssp-version',
+  'x-request-id',
+  'x-correlation-id',
+  'nhsd-target-identifier',
+  'use-context',
+  'traceparent',
+  'tracestate',
+  'if-match',
+  'if-none-match',
+  'prefer',
+  'etag',
+  'last-modified',
+  'date',
+  'cache-control',
+  'retry-after',
+  'location',
+  'content-location',
+]);
+
+/** What stands for a header value that is not stored. */
+export const NOT_STORED = '[not stored]';
 
 function header(
   headers: IncomingHttpHeaders | Record<string, string | string[] | undefined>,
@@ -53,28 +89,63 @@ export function consumerOrganisation(headers: IncomingHttpHeaders): string | und
   }
 }
 
+function nullableClean(value: string | undefined): string | null {
+  return value === undefined ? null : withoutNul(value);
+}
+
+/** PostgreSQL text cannot hold NUL: it is removed from every stored string (a consumer can send it). */
+function withoutNul(value: string): string {
+  return value.includes('\u0000') ? value.split('\u0000').join('') : value;
+}
+
 function storedHeaders(
   headers: IncomingHttpHeaders | Record<string, string | string[] | undefined>,
+  rules: RedactionRules,
+  hashes: Set<string>,
 ): Record<string, string | string[]> {
   const out: Record<string, string | string[]> = {};
-  for (const [name, value] of Object.entries(headers)) {
-    if (value !== undefined && !NEVER_STORED.has(name.toLowerCase())) out[name.toLowerCase()] = value;
+  for (const [rawName, value] of Object.entries(headers)) {
+    if (value === undefined) continue;
+    const name = withoutNul(rawName.toLowerCase());
+    if (!STORED_HEADERS.has(name)) {
+      out[name] = NOT_STORED;
+      continue;
+    }
+    const values = (Array.isArray(value) ? value : [value]).map((v) => {
+      if (name !== 'location' && name !== 'content-location') return withoutNul(v);
+      // A Location names the resource created: Patient/{NHS number} must not be stored in clear.
+      const queryAt = v.indexOf('?');
+      const target = redactTarget(
+        queryAt < 0 ? v : v.slice(0, queryAt),
+        queryAt < 0 ? null : v.slice(queryAt + 1),
+        rules,
+      );
+      for (const hash of target.patientHashes) hashes.add(hash);
+      return withoutNul(
+        target.value.query === null ? target.value.path : `${target.value.path}?${target.value.query}`,
+      );
+    });
+    out[name] = Array.isArray(value) ? values : values[0]!;
   }
   return out;
 }
 
+/** The most a captured body may inflate to: a small gzip can expand without limit (a zip bomb). */
+const MAX_INFLATED_BYTES = 16 * 1024 * 1024;
+
 function decoded(body: Buffer, encoding: string | undefined): Buffer | undefined {
+  const limit = { maxOutputLength: MAX_INFLATED_BYTES };
   switch ((encoding ?? 'identity').trim().toLowerCase()) {
     case 'identity':
     case '':
       return body;
     case 'gzip':
     case 'x-gzip':
-      return gunzipSync(body);
+      return gunzipSync(body, limit);
     case 'deflate':
-      return inflateSync(body);
+      return inflateSync(body, limit);
     case 'br':
-      return brotliDecompressSync(body);
+      return brotliDecompressSync(body, limit);
     default:
       return undefined;
   }
@@ -92,7 +163,7 @@ function storedBody(
   const raw = Buffer.concat(tapped.chunks);
   if (fullBodies) {
     const text = raw.toString('utf8');
-    return Buffer.from(text, 'utf8').equals(raw)
+    return Buffer.from(text, 'utf8').equals(raw) && !text.includes('\u0000')
       ? { body: text, encoding: 'utf8' }
       : { body: raw.toString('base64'), encoding: 'base64' };
   }
@@ -129,7 +200,7 @@ export function exchangeRow(
   const full = observed.route.provider.captureFullBodies;
   const request = storedBody(observed.requestBody, observed.requestHeaders, rules, full, hashes);
   const response = storedBody(observed.responseBody, observed.responseHeaders, rules, full, hashes);
-  const h = (name: string) => header(observed.requestHeaders, name) ?? null;
+  const h = (name: string) => nullableClean(header(observed.requestHeaders, name));
   const row: NewExchangeRow = {
     id: observed.id,
     received_at: observed.receivedAt,
@@ -140,19 +211,19 @@ export function exchangeRow(
     method: observed.method,
     path: target.value.path,
     query: target.value.query,
-    request_headers: storedHeaders(observed.requestHeaders),
+    request_headers: storedHeaders(observed.requestHeaders, rules, hashes),
     request_body: request.body,
     request_body_encoding: request.encoding,
     request_size: observed.requestBody.size,
     request_truncated: observed.requestBody.truncated,
     response_status: observed.status ?? null,
-    response_headers: storedHeaders(observed.responseHeaders),
+    response_headers: storedHeaders(observed.responseHeaders, rules, hashes),
     response_body: response.body,
     response_body_encoding: response.encoding,
     response_size: observed.responseBody.size,
     response_truncated: observed.responseBody.truncated,
     transport_outcome: observed.outcome,
-    consumer_org: consumerOrganisation(observed.requestHeaders) ?? null,
+    consumer_org: nullableClean(consumerOrganisation(observed.requestHeaders)),
     consumer_asid: h('ssp-from'),
     provider_asid: h('ssp-to'),
     trace_id: h('ssp-traceid'),

@@ -1,4 +1,7 @@
-import { NHS_NUMBER_SYSTEM } from '../fhir/nhs-number.js';
+import { isValidNhsNumber, NHS_NUMBER_SYSTEM } from '../fhir/nhs-number.js';
+
+/** NHS number identifier systems: today's, and the one older STU3 payloads still carry. */
+const NHS_SYSTEMS = new Set([NHS_NUMBER_SYSTEM, 'http://fhir.nhs.net/Id/nhs-number']);
 import type { PatientHasher } from '../privacy/patient-hash.js';
 
 /** What redaction needs: the keyed hash, and whether birth dates keep their year. */
@@ -22,6 +25,10 @@ export const HASH_PREFIX = 'hash:';
  * descriptions and free-text values, and attachments' data (a 111 CDA document travels base64 inside).
  */
 const REMOVED = new Set([
+  'valueHumanName',
+  'valueAddress',
+  'valueContactPoint',
+  'contentString',
   'name',
   'address',
   'telecom',
@@ -36,6 +43,9 @@ const REMOVED = new Set([
   'valueMarkdown',
   'data',
 ]);
+
+/** Elements that hold a URL or a reference. */
+const URL_KEYS = new Set(['url', 'fullUrl', 'location', 'reference']);
 
 /**
  * Names that are kept even though they are called `name`: a plain string naming an organisation, a
@@ -57,20 +67,40 @@ export function redactFhir<T>(input: T, rules: RedactionRules): Redacted<T> {
     if (value === null || typeof value !== 'object') return value;
     const object = value as Record<string, unknown>;
     const out: Record<string, unknown> = {};
-    const isNhsIdentifier = object.system === NHS_NUMBER_SYSTEM && typeof object.value === 'string';
+    const isNhsIdentifier = NHS_SYSTEMS.has(object.system as string) && typeof object.value === 'string';
+    // A contained resource's id is local (`#P1`); any other Patient id names a person and is hashed the
+    // same way as `Patient/{id}` references, so references still resolve.
+    const isPatient = object.resourceType === 'Patient' && key !== 'contained';
+    const isReference = typeof object.reference === 'string';
     for (const [k, v] of Object.entries(object)) {
       if (REMOVED.has(k) && !keepsPlainName(k, v)) continue;
-      if (k === 'birthDate' && typeof v === 'string') {
+      // A Reference's display names its target: for a patient or a practitioner, a person.
+      if (k === 'display' && isReference) continue;
+      if (k === 'id' && isPatient && typeof v === 'string') {
+        const hashed = rules.hash(v);
+        patientHashes.add(hashed);
+        out[k] = `${HASH_PREFIX}${hashed}`;
+        continue;
+      }
+      // Free text that is kept (a provider's diagnostics): NHS numbers in it are hashed.
+      if (k === 'diagnostics' && typeof v === 'string') {
+        out[k] = v.replace(/\b\d{3}[ -]?\d{3}[ -]?\d{4}\b/g, (match) => {
+          if (!isValidNhsNumber(match)) return match;
+          const hashed = rules.hash(match);
+          patientHashes.add(hashed);
+          return `${HASH_PREFIX}${hashed}`;
+        });
+        continue;
+      }
+      if ((k === 'birthDate' || k === 'deceasedDateTime') && typeof v === 'string') {
         if (rules.birthDateAsYear && /^\d{4}/.test(v)) out[k] = v.slice(0, 4);
         continue;
       }
-      // URLs inside bodies repeat request targets: a searchset's self link carries the query it
-      // answered (identifier=...nhs-number|943...), a fullUrl can end in Patient/{id}.
-      if (
-        (k === 'url' || k === 'fullUrl') &&
-        typeof v === 'string' &&
-        (v.includes('?') || v.includes('Patient/'))
-      ) {
+      // URLs and references inside bodies repeat request targets: a searchset's self link carries the
+      // query it answered (identifier=...nhs-number|943...), a fullUrl, Location or reference can end in
+      // Patient/{id} (the published BaRS response names the patient Patient/<NHS number>), a conditional
+      // reference carries a search.
+      if (URL_KEYS.has(k) && typeof v === 'string' && (v.includes('?') || /(^|\/)Patient\//.test(v))) {
         const queryAt = v.indexOf('?');
         const target = redactTarget(
           queryAt < 0 ? v : v.slice(0, queryAt),
@@ -80,15 +110,6 @@ export function redactFhir<T>(input: T, rules: RedactionRules): Redacted<T> {
         for (const hashed of target.patientHashes) patientHashes.add(hashed);
         out[k] =
           target.value.query === null ? target.value.path : `${target.value.path}?${target.value.query}`;
-        continue;
-      }
-      // A reference can name the patient by an id that is the NHS number itself (`Patient/9476719931`
-      // in the published BaRS response): the id is hashed like the path of a GP Connect request.
-      if (k === 'reference' && typeof v === 'string' && /(^|\/)Patient\/[^/]+/.test(v)) {
-        out[k] = v.replace(
-          /((?:^|\/)Patient\/)([^/]+)/,
-          (_m, prefix: string, id: string) => `${prefix}${HASH_PREFIX}${rules.hash(id)}`,
-        );
         continue;
       }
       if (isNhsIdentifier && k === 'value') {
@@ -105,7 +126,23 @@ export function redactFhir<T>(input: T, rules: RedactionRules): Redacted<T> {
 }
 
 /** Query parameters that carry an NHS number (`identifier=https://fhir.nhs.uk/Id/nhs-number|943...`). */
-const NHS_NUMBER_PARAMS = new Set(['identifier', 'patient:identifier', 'patient.identifier', 'patient']);
+const NHS_NUMBER_PARAMS = new Set([
+  'identifier',
+  'patient:identifier',
+  'patient.identifier',
+  'subject:identifier',
+  'subject.identifier',
+]);
+
+/** Query parameters that name a patient by reference (`patient=Patient/943...`): the id is hashed. */
+const PATIENT_REFERENCE_PARAMS = new Set(['patient', 'subject', 'patient:patient', 'subject:patient']);
+
+/** Patient search parameters that carry personal details: their values are never stored. */
+function personalParam(name: string): boolean {
+  return /^(family|given|name|phonetic|birthdate|death-date|phone|email|telecom|address(-[a-z]+)?)(:[a-z]+)?$/.test(
+    name,
+  );
+}
 
 /**
  * Redacts a request target: NHS numbers in the identifier parameters, and the patient's logical id in
@@ -117,8 +154,8 @@ export function redactTarget(
   rules: RedactionRules,
 ): Redacted<{ path: string; query: string | null }> {
   const patientHashes: string[] = [];
-  const redactedPath = path.replace(/(\/Patient\/)([^/?#]+)/g, (_m, prefix: string, id: string) => {
-    const hashed = rules.hash(decodeURIComponent(id));
+  const redactedPath = path.replace(/((?:^|\/)Patient\/)([^/?#]+)/g, (_m, prefix: string, id: string) => {
+    const hashed = rules.hash(safeDecode(id));
     patientHashes.push(hashed);
     return `${prefix}${HASH_PREFIX}${hashed}`;
   });
@@ -130,12 +167,20 @@ export function redactTarget(
         const eq = pair.indexOf('=');
         if (eq < 0) return pair;
         const name = safeDecode(pair.slice(0, eq)).toLowerCase();
+        if (personalParam(name)) return `${pair.slice(0, eq)}=${encodeURIComponent('[not stored]')}`;
+        if (PATIENT_REFERENCE_PARAMS.has(name)) {
+          const reference = safeDecode(pair.slice(eq + 1));
+          const id = reference.replace(/^.*Patient\//, '');
+          const hashed = rules.hash(id);
+          patientHashes.push(hashed);
+          return `${pair.slice(0, eq)}=${encodeURIComponent(`${reference.slice(0, reference.length - id.length)}${HASH_PREFIX}${hashed}`)}`;
+        }
         if (!NHS_NUMBER_PARAMS.has(name)) return pair;
         const value = safeDecode(pair.slice(eq + 1).replace(/\+/g, ' '));
         const bar = value.lastIndexOf('|');
         const number = bar >= 0 ? value.slice(bar + 1) : value;
         const system = bar >= 0 ? value.slice(0, bar) : '';
-        if (!/^\s*\d[\d\s]{8,}\d\s*$/.test(number) || (system && system !== NHS_NUMBER_SYSTEM)) return pair;
+        if (!/^\s*\d[\d\s]{8,}\d\s*$/.test(number) || (system && !NHS_SYSTEMS.has(system))) return pair;
         const hashed = rules.hash(number.trim());
         patientHashes.push(hashed);
         return `${pair.slice(0, eq)}=${encodeURIComponent(`${system ? `${system}|` : ''}${HASH_PREFIX}${hashed}`)}`;

@@ -20,6 +20,8 @@ const HOP_BY_HOP = new Set([
   'transfer-encoding',
   'upgrade',
   'host',
+  // Node answers 100-continue to the consumer itself; undici refuses to send the header upstream.
+  'expect',
 ]);
 
 /** Hop-by-hop headers, and any the Connection header names, removed. */
@@ -96,6 +98,7 @@ export interface ForwarderOptions {
  */
 export class Forwarder {
   readonly #agents = new Map<string, Agent>();
+  readonly #inFlight = new Set<Promise<void>>();
   readonly #options: ForwarderOptions;
 
   constructor(options: ForwarderOptions) {
@@ -123,15 +126,30 @@ export class Forwarder {
     this.#agents.clear();
   }
 
+  /** Resolves once every forward under way has finished and handed over its exchange (for a clean stop). */
+  async settled(): Promise<void> {
+    while (this.#inFlight.size > 0) await Promise.allSettled([...this.#inFlight]);
+  }
+
   /** Forwards one request along its route and answers the consumer. Never rejects after answering. */
-  async forward(req: IncomingMessage, res: ServerResponse, route: Route): Promise<void> {
+  forward(req: IncomingMessage, res: ServerResponse, route: Route): Promise<void> {
+    const done = this.#forward(req, res, route);
+    this.#inFlight.add(done);
+    void done.finally(() => this.#inFlight.delete(done)).catch(() => undefined);
+    return done;
+  }
+
+  async #forward(req: IncomingMessage, res: ServerResponse, route: Route): Promise<void> {
     const started = process.hrtime.bigint();
     const cap = this.#options.captureCapBytes;
     const requestBody = new BodyTap(cap);
     const responseBody = new BodyTap(cap);
     const queryAt = route.target.indexOf('?');
     const url = new URL(route.target);
-    const rawPathAndQuery = route.target.slice(url.origin.length) || '/';
+    // The raw path and query: everything after the authority, exactly as sent (URL.origin would drop an
+    // explicit default port and so cut the path in the wrong place).
+    const pathStart = route.target.indexOf('/', route.target.indexOf('//') + 2);
+    const rawPathAndQuery = pathStart < 0 ? '/' : route.target.slice(pathStart);
     const observed: ObservedExchange = {
       id: newId(),
       receivedAt: this.#options.clock(),

@@ -15,7 +15,7 @@ export class ProviderRegistry {
       for (const service of provider.dosServiceIds) this.#byService.set(service, provider);
     }
     this.#byBase = providers
-      .map((provider) => ({ base: provider.baseUrl.toLowerCase(), provider }))
+      .map((provider) => ({ base: provider.baseUrl, provider }))
       .sort((a, b) => b.base.length - a.base.length);
   }
 
@@ -29,12 +29,15 @@ export class ProviderRegistry {
 
   /**
    * The provider whose base URL the target starts with, at a path boundary (`.../fhir` must not match
-   * `.../fhirish`). Scheme and host compare case-insensitively.
+   * `.../fhirish`).
    */
   byTarget(target: string): ProviderConfig | undefined {
-    const lower = target.toLowerCase();
     for (const { base, provider } of this.#byBase) {
-      if (!lower.startsWith(base)) continue;
+      // Scheme and host compare case-insensitively, the path exactly.
+      const authorityEnd = base.indexOf('/', base.indexOf('//') + 2);
+      const originLength = authorityEnd < 0 ? base.length : authorityEnd;
+      if (target.slice(0, originLength).toLowerCase() !== base.slice(0, originLength).toLowerCase()) continue;
+      if (!target.startsWith(base.slice(originLength), originLength)) continue;
       const next = target.charAt(base.length);
       if (next === '' || next === '/' || next === '?') return provider;
     }

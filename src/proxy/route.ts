@@ -31,14 +31,16 @@ export function routeRequest(
   if (rawUrl.startsWith('/fhir/')) {
     const rest = rawUrl.slice('/fhir/'.length);
     const end = rest.search(/[/?]/);
-    const id = decodeURIComponent(end < 0 ? rest : rest.slice(0, end));
+    const id = safeDecode(end < 0 ? rest : rest.slice(0, end));
     const provider = providers.byId(id);
     if (!provider) {
       throw new OperationOutcomeError('PROVIDER_UNKNOWN', [
         { diagnostics: `No provider "${id}" is configured` },
       ]);
     }
-    return { kind: 'fhir', provider, target: join(provider.baseUrl, end < 0 ? '' : rest.slice(end)) };
+    const remainder = end < 0 ? '' : rest.slice(end);
+    refuseDotSegments(remainder);
+    return { kind: 'fhir', provider, target: join(provider.baseUrl, remainder) };
   }
   if (rawUrl.startsWith('/ssp/')) {
     const target = rawUrl.slice('/ssp/'.length);
@@ -48,6 +50,7 @@ export function routeRequest(
         { diagnostics: 'Only the base URLs of configured providers can be reached through /ssp/' },
       ]);
     }
+    refuseDotSegments(target.slice(target.indexOf('//') + 2));
     return { kind: 'ssp', provider, target };
   }
   if (rawUrl === '/bars' || rawUrl.startsWith('/bars/') || rawUrl.startsWith('/bars?')) {
@@ -61,9 +64,33 @@ export function routeRequest(
         },
       ]);
     }
+    refuseDotSegments(rawUrl.slice('/bars'.length));
     return { kind: 'bars', provider, target: join(provider.baseUrl, rawUrl.slice('/bars'.length)) };
   }
   throw new OperationOutcomeError('ROUTE_NOT_FOUND', [{ diagnostics: 'Not a proxy path' }]);
+}
+
+function safeDecode(text: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    throw new OperationOutcomeError('BAD_REQUEST', [
+      { diagnostics: 'The path is not valid percent-encoding' },
+    ]);
+  }
+}
+
+/**
+ * `.` and `..` segments (however encoded) are refused: an upstream that normalises paths would otherwise
+ * serve from outside the provider's base URL.
+ */
+function refuseDotSegments(pathAndQuery: string): void {
+  const path = pathAndQuery.split('?', 1)[0]!;
+  if (/(^|\/)(\.|%2e){1,2}(\/|$)/i.test(path)) {
+    throw new OperationOutcomeError('BAD_REQUEST', [
+      { diagnostics: 'Paths with . or .. segments are not forwarded', expression: 'path' },
+    ]);
+  }
 }
 
 /** The DoS service id in `NHSD-Target-Identifier`: base64 of `{"system":"...dos-service-id","value":"<id>"}`. */

@@ -146,3 +146,36 @@ describe('the capture pipeline', () => {
     expect(capture.counters.dropped).toBe(1);
   });
 });
+
+describe('the capture pipeline against a store that refuses or hangs', () => {
+  it('writes the good rows of a batch the store refuses, and counts only the bad one as lost', async () => {
+    const { capture } = pipeline(() => store);
+    await capture.start();
+    const good = Array.from({ length: 5 }, () => observedExchange());
+    const bad = observedExchange();
+    // A row the store refuses while it is up: a timestamp that is not one.
+    (bad as { receivedAt: unknown }).receivedAt = new Date('invalid');
+    for (const e of [...good.slice(0, 2), bad, ...good.slice(2)]) capture.capture(e);
+    await capture.drain();
+    expect(await storedIds(good.map((e) => e.id))).toEqual(good.map((e) => e.id).sort());
+    expect(capture.counters).toMatchObject({ written: 5, dropped: 1, spooled: 0 });
+    expect(capture.status().storeUp).toBe(true);
+  });
+
+  it('gives a hung store a deadline on drain, then spools what waits', async () => {
+    const hung: Store = {
+      ...store,
+      db: { transaction: () => ({ execute: () => new Promise(() => undefined) }) } as unknown as Store['db'],
+    };
+    const { capture, spoolFile } = pipeline(() => hung);
+    await capture.start();
+    const waiting = Array.from({ length: 3 }, () => observedExchange());
+    for (const e of waiting) capture.capture(e);
+    await capture.drain(300);
+    const spooled = readFileSync(spoolFile, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => (JSON.parse(l) as { id: string }).id);
+    expect(spooled.sort()).toEqual(waiting.map((e) => e.id).sort());
+  });
+});

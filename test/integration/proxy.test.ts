@@ -18,6 +18,8 @@ let sandbox: RunningSandbox;
 let echo: { url: string; server: Server; seen: { headers: IncomingHttpHeaders; body: Buffer }[] };
 let collector: { url: string; server: Server; forwarder: Forwarder };
 const observed: ObservedExchange[] = [];
+/** Bytes the echo upstream has still to send of its current streamed body. */
+let upstreamLeft = 0;
 
 const provider = (id: string, baseUrl: string, extra: Partial<ProviderConfig> = {}): ProviderConfig => ({
   id,
@@ -46,6 +48,28 @@ beforeAll(async () => {
     req.on('end', () => {
       const body = Buffer.concat(chunks);
       seen.push({ headers: req.headers, body });
+      const streamed = /[?&]stream=(\d+)/.exec(req.url ?? '')?.[1];
+      if (streamed) {
+        // A large body written piece by piece, honouring backpressure, never held whole.
+        res.writeHead(200, {
+          'Content-Type': 'application/octet-stream',
+          'Content-Length': Number(streamed),
+        });
+        const piece = Buffer.alloc(64 * 1024, 0x61);
+        let left = Number(streamed);
+        const pump = () => {
+          while (left > 0) {
+            const n = Math.min(left, piece.length);
+            left -= n;
+            upstreamLeft = left;
+            if (!res.write(n === piece.length ? piece : piece.subarray(0, n)))
+              return void res.once('drain', pump);
+          }
+          res.end();
+        };
+        pump();
+        return;
+      }
       const big = /[?&]size=(\d+)/.exec(req.url ?? '')?.[1];
       res.writeHead(200, {
         'Content-Type': String(req.headers['content-type'] ?? 'application/octet-stream'),
@@ -69,6 +93,7 @@ beforeAll(async () => {
         timeouts: { connectMs: 500, responseMs: 300 },
       }),
       provider('echo', `${echo.url}/base`),
+      provider('echo-port', `${echo.url.replace('127.0.0.1', 'localhost')}/port`),
       provider('gone', closedUrl),
     ],
   });
@@ -306,5 +331,119 @@ describe('when the provider fails', () => {
     });
     await new Promise((resolve) => setTimeout(resolve, 200));
     expect(lastObserved()).toMatchObject({ outcome: 'client_aborted', status: 200 });
+  });
+});
+
+describe('edges', () => {
+  it('streams a 50 MB response through byte for byte, never holding it whole', async () => {
+    const size = 50 * 1024 * 1024;
+    const { received, leftWhilePaused } = await new Promise<{ received: number; leftWhilePaused: number }>(
+      (resolve, reject) => {
+        let received = 0;
+        let leftWhilePaused = -1;
+        const req = httpRequest(`${collector.url}/fhir/echo/big?stream=${size}`, (res) => {
+          res.on('data', (chunk: Buffer) => {
+            received += chunk.length;
+            if (leftWhilePaused >= 0) return;
+            // Stop reading after the first chunk: backpressure must reach the provider and stall it.
+            res.pause();
+            setTimeout(() => {
+              leftWhilePaused = upstreamLeft;
+              res.resume();
+            }, 300);
+          });
+          res.on('end', () => resolve({ received, leftWhilePaused }));
+        });
+        req.on('error', reject);
+        req.end();
+      },
+    );
+    expect(received).toBe(size);
+    // Had the collector buffered the body, the provider would have finished sending during the pause.
+    expect(leftWhilePaused).toBeGreaterThan(size / 2);
+    await settle();
+    expect(lastObserved().responseBody).toMatchObject({ size, truncated: true });
+    expect(Buffer.concat(lastObserved().responseBody.chunks).length).toBe(4096);
+  });
+
+  it('records a consumer that stops reading and leaves in the middle of a large body as client_aborted', async () => {
+    await new Promise<void>((resolve) => {
+      const req = httpRequest(`${collector.url}/fhir/echo/slow?stream=${200 * 1024 * 1024}`, (res) => {
+        res.once('data', () => {
+          res.pause();
+          setTimeout(() => {
+            req.destroy();
+            resolve();
+          }, 300);
+        });
+      });
+      req.on('error', () => undefined);
+      req.end();
+    });
+    const deadline = Date.now() + 5000;
+    while (lastObserved().query !== `stream=${200 * 1024 * 1024}` && Date.now() < deadline) await settle();
+    expect(lastObserved()).toMatchObject({ outcome: 'client_aborted', query: `stream=${200 * 1024 * 1024}` });
+  });
+
+  it('refuses dot segments, however encoded, so nothing outside a base URL is reached', async () => {
+    // Sent as written (fetch would normalise the dots away before sending).
+    const raw = (path: string) =>
+      new Promise<{ status: number; body: any }>((resolve, reject) => {
+        const req = httpRequest({ host: '127.0.0.1', port: new URL(collector.url).port, path }, (res) => {
+          let text = '';
+          res.on('data', (c: Buffer) => (text += c.toString()));
+          res.on('end', () => resolve({ status: res.statusCode!, body: JSON.parse(text) }));
+        });
+        req.on('error', reject);
+        req.end();
+      });
+    const seenBefore = echo.seen.length;
+    for (const path of [
+      '/fhir/echo/../secret',
+      '/fhir/echo/a/%2e%2e/b',
+      `/ssp/${echo.url}/base/../admin`,
+      '/fhir/echo/./x',
+      '/fhir/echo/%2E%2e',
+    ]) {
+      const res = await raw(path);
+      expect({ path, status: res.status, code: outcomeCode(res.body) }).toEqual({
+        path,
+        status: 400,
+        code: 'BAD_REQUEST',
+      });
+    }
+    expect(echo.seen.length).toBe(seenBefore); // none of them reached the provider
+    const cased = await fetch(`${collector.url}/ssp/${echo.url}/BASE/x`);
+    expect(cased.status).toBe(403);
+    const badEncoding = await raw('/fhir/%E0%A4%A/x');
+    expect(badEncoding.status).toBe(400);
+  });
+
+  it('forwards to a base URL with a host name and port as written', async () => {
+    const res = await fetch(`${collector.url}/fhir/echo-port/Slot?x=1`);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('x-echo-url')).toBe('/port/Slot?x=1');
+  });
+
+  it('answers Expect: 100-continue itself and forwards the body', async () => {
+    const payload = Buffer.alloc(2 * 1024 * 1024, 0x62);
+    const status = await new Promise<number>((resolve, reject) => {
+      const req = httpRequest(`${collector.url}/fhir/echo/upload`, {
+        method: 'POST',
+        headers: {
+          'Content-Type': 'application/octet-stream',
+          'Content-Length': payload.length,
+          Expect: '100-continue',
+        },
+      });
+      req.on('continue', () => req.end(payload));
+      req.on('response', (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode!));
+      });
+      req.on('error', reject);
+    });
+    expect(status).toBe(200);
+    expect(echo.seen[echo.seen.length - 1]!.body.length).toBe(payload.length);
   });
 });

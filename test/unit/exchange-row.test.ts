@@ -1,5 +1,5 @@
 import { gzipSync } from 'node:zlib';
-import { consumerOrganisation, exchangeRow } from '../../src/capture/exchange-row.js';
+import { consumerOrganisation, exchangeRow, NOT_STORED } from '../../src/capture/exchange-row.js';
 import { HASH_PREFIX } from '../../src/capture/redact.js';
 import { createPatientHasher } from '../../src/privacy/patient-hash.js';
 import { observedExchange } from '../helpers/observed.js';
@@ -29,8 +29,7 @@ describe('exchangeRow', () => {
     );
     expect(row.consumer_org).toBe('RYE');
     expect(JSON.stringify(row)).not.toContain(token);
-    expect(row.request_headers).not.toHaveProperty('authorization');
-    expect(row.request_headers).not.toHaveProperty('cookie');
+    expect(row.request_headers).toMatchObject({ authorization: NOT_STORED, cookie: NOT_STORED });
   });
 
   it('reads the consumer from NHSD-End-User-Organisation when there is no JWT, and keeps correlation headers', () => {
@@ -158,5 +157,51 @@ describe('exchangeRow', () => {
     );
     expect(row.query).not.toContain('9434765919');
     expect(row.patient_hash).toBe(hash('9434765919'));
+  });
+});
+
+describe('exchangeRow on hostile input', () => {
+  it('refuses to inflate a decompression bomb (the body is not kept), quickly', () => {
+    const bomb = gzipSync(Buffer.alloc(64 * 1024 * 1024, 0x20));
+    const started = process.hrtime.bigint();
+    const { row } = exchangeRow(
+      observedExchange({ requestBody: bomb, requestHeaders: { 'content-encoding': 'gzip' } }),
+      rules,
+    );
+    expect(row.request_body).toBeNull();
+    expect(row.request_size).toBe(bomb.length);
+    expect(Number(process.hrtime.bigint() - started) / 1e6).toBeLessThan(5000);
+  });
+
+  it('stores no NUL character and no value of a header it does not know', () => {
+    const { row } = exchangeRow(
+      observedExchange({
+        requestHeaders: {
+          'x-request-id': 'a\u0000b',
+          referer: 'https://111.example/case/9434765919',
+          'x-api-key': 'k-123',
+        },
+      }),
+      rules,
+    );
+    expect(row.request_id).toBe('ab');
+    expect(row.request_headers).toMatchObject({
+      'x-request-id': 'ab',
+      referer: NOT_STORED,
+      'x-api-key': NOT_STORED,
+    });
+    expect(JSON.stringify(row)).not.toContain('9434765919');
+  });
+
+  it('redacts Location headers that name the patient', () => {
+    const { row } = exchangeRow(
+      observedExchange({
+        responseHeaders: { location: 'https://p.example/fhir/Patient/9434765919/_history/1' },
+      }),
+      rules,
+    );
+    expect((row.response_headers as Record<string, string>).location).toBe(
+      `https://p.example/fhir/Patient/${HASH_PREFIX}${hash('9434765919')}/_history/1`,
+    );
   });
 });

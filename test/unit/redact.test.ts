@@ -143,6 +143,75 @@ describe('URLs inside bodies', () => {
     expect(value.entry[0]!.fullUrl).toBe(
       `https://p.example/fhir/Patient/${HASH_PREFIX}${hash('9434765919')}`,
     );
-    expect(patientHashes).toEqual([hash('9434765919')]);
+    // The entry's Patient id ('x') is hashed too, as every non-contained Patient id is.
+    expect(patientHashes.sort()).toEqual([hash('9434765919'), hash('x')].sort());
+  });
+});
+
+describe('the gaps a review found', () => {
+  it('hashes or removes every other carrier of patient data', () => {
+    const body = {
+      resourceType: 'Bundle',
+      entry: [
+        {
+          fullUrl: 'Patient/9434765919',
+          resource: { resourceType: 'Patient', id: '9434765919', deceasedDateTime: '2020-01-02T03:04:05Z' },
+          response: { location: 'Patient/9434765919/_history/1' },
+        },
+        {
+          resource: {
+            resourceType: 'Appointment',
+            participant: [
+              {
+                actor: {
+                  reference: 'Patient?identifier=https://fhir.nhs.uk/Id/nhs-number|9434765919',
+                  display: 'Mr Peter Chalmers',
+                },
+              },
+            ],
+            extension: [
+              { url: 'x', valueHumanName: { family: 'Chalmers' } },
+              { url: 'y', valueAddress: { city: 'Leeds' } },
+              { url: 'z', valueContactPoint: { value: '0113' } },
+            ],
+            identifier: [{ system: 'http://fhir.nhs.net/Id/nhs-number', value: '9434765870' }],
+          },
+        },
+        { resource: { resourceType: 'Communication', payload: [{ contentString: 'Peter is unwell' }] } },
+        {
+          resource: {
+            resourceType: 'OperationOutcome',
+            issue: [{ code: 'not-found', diagnostics: 'Patient 943 476 5919 not found' }],
+          },
+        },
+      ],
+    };
+    const text = JSON.stringify(redactFhir(body, rules).value);
+    for (const personal of [
+      '9434765919',
+      '943 476 5919',
+      '9434765870',
+      'Chalmers',
+      'Leeds',
+      '0113',
+      'Peter',
+      '2020-01-02',
+    ]) {
+      expect({ personal, kept: text.includes(personal) }).toEqual({ personal, kept: false });
+    }
+    expect(text).toContain('"deceasedDateTime":"2020"');
+    expect(text).toContain('"code":"not-found"');
+  });
+
+  it('keeps no value of patient search parameters, and hashes patient references in queries', () => {
+    const query =
+      'family=Chalmers&given=Peter&birthdate=1974-12-25&phone=0113&address-postalcode=LS1&patient=Patient/9434765919&subject:identifier=https://fhir.nhs.uk/Id/nhs-number|9434765870&status=free';
+    const { value } = redactTarget('/Appointment', query, rules);
+    for (const personal of ['Chalmers', 'Peter', '1974-12-25', '0113', 'LS1', '9434765919', '9434765870'])
+      expect(value.query).not.toContain(personal);
+    expect(value.query).toContain('status=free');
+    expect(value.query).toContain(
+      `patient=${encodeURIComponent(`Patient/${HASH_PREFIX}${hash('9434765919')}`)}`,
+    );
   });
 });
