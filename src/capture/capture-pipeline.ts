@@ -1,4 +1,4 @@
-import { appendFile, readFile, stat, unlink } from 'node:fs/promises';
+import { appendFile, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import type { Logger } from '../logger.js';
@@ -50,6 +50,7 @@ export class CapturePipeline {
   #timer: NodeJS.Timeout | undefined;
   #retry: NodeJS.Timeout | undefined;
   #chain: Promise<void> = Promise.resolve();
+  #spoolLock: Promise<void> = Promise.resolve();
   #spoolBytes = 0;
   #spoolBroken = false;
   #storeUp = true;
@@ -75,7 +76,7 @@ export class CapturePipeline {
     }
   }
 
-  /** Queue depth, spool size and counters, for /readyz and /metrics. */
+  /** Queue depth (in memory: waiting and being written), spool size and counters, for /readyz and /metrics. */
   status(): {
     queueDepth: number;
     spoolBytes: number;
@@ -84,7 +85,7 @@ export class CapturePipeline {
     lastBatchMs: number;
   } & CaptureCounters {
     return {
-      queueDepth: this.#queue.length,
+      queueDepth: this.#queue.length + this.#pending.length,
       spoolBytes: this.#spoolBytes,
       storeUp: this.#storeUp,
       spoolWritable: !this.#spoolBroken,
@@ -108,10 +109,16 @@ export class CapturePipeline {
     }
     this.counters.captured += 1;
     this.#queue.push(row);
-    if (this.#queue.length >= this.#options.maxQueue || this.#queue.length >= this.#options.batchSize) {
+    if (this.#queue.length + this.#pending.length > this.#options.maxQueue) {
+      // The store is not keeping up: what waits in memory goes to disk now, without waiting for it.
+      const spill = this.#queue.splice(0);
+      void this.#spool(spill);
+      return;
+    }
+    if (this.#queue.length >= this.#options.batchSize) {
       this.#flush();
     } else {
-      this.#timer ??= setTimeout(() => this.#flush(), this.#options.flushIntervalMs);
+      this.#timer ??= setTimeout(() => this.#flush(), this.#options.flushIntervalMs).unref();
     }
   }
 
@@ -142,6 +149,7 @@ export class CapturePipeline {
     }
     clearTimeout(this.#retry);
     this.#retry = undefined;
+    await this.#spoolLock; // spills to disk still being written
   }
 
   #flush(): void {
@@ -237,56 +245,64 @@ export class CapturePipeline {
     }
   }
 
+  /** Runs a file operation on the spool, one at a time (appends, a replay's snapshot and trim). */
+  #withSpool<T>(operation: () => Promise<T>): Promise<T> {
+    const result = this.#spoolLock.then(operation, operation);
+    this.#spoolLock = result.then(
+      () => undefined,
+      () => undefined,
+    );
+    return result;
+  }
+
   async #spool(rows: NewExchangeRow[]): Promise<void> {
     const text = `${rows.map((row) => JSON.stringify(row)).join('\n')}\n`;
-    try {
-      await appendFile(this.#options.spoolFile, text, { mode: 0o600 });
-      this.#spoolBytes += Buffer.byteLength(text);
-      this.counters.spooled += rows.length;
-      this.#spoolBroken = false;
-      this.#scheduleReplay(this.#options.retryMs);
-    } catch (error) {
-      this.#spoolBroken = true;
-      this.counters.dropped += rows.length;
-      this.#options.logger.error(
-        { err: error, dropped: rows.length, spoolFile: this.#options.spoolFile },
-        'CAPTURE LOST: the store is down and the spool cannot be written (disk full?)',
-      );
-    }
+    await this.#withSpool(async () => {
+      try {
+        await appendFile(this.#options.spoolFile, text, { mode: 0o600 });
+        this.#spoolBytes += Buffer.byteLength(text);
+        this.counters.spooled += rows.length;
+        this.#spoolBroken = false;
+      } catch (error) {
+        this.#spoolBroken = true;
+        this.counters.dropped += rows.length;
+        this.#options.logger.error(
+          { err: error, dropped: rows.length, spoolFile: this.#options.spoolFile },
+          'CAPTURE LOST: the store is down and the spool cannot be written (disk full?)',
+        );
+        return;
+      }
+    });
+    this.#scheduleReplay(this.#options.retryMs);
   }
 
   #scheduleReplay(delayMs: number): void {
+    // Unreferenced: a retry never keeps a stopping process alive (a running server does that).
     this.#retry ??= setTimeout(() => {
       this.#retry = undefined;
       void this.#enqueue(() => this.#replay());
-    }, delayMs);
+    }, delayMs).unref();
   }
 
-  /** Writes the spool to the store in order and removes it; on failure it stays for the next try. */
+  /**
+   * Writes the spool to the store in order and removes what it wrote; on failure it stays for the next
+   * try. Rows appended while the replay was writing stay in the spool for the next one.
+   */
   async #replay(): Promise<void> {
-    let text: string;
-    try {
-      text = await readFile(this.#options.spoolFile, 'utf8');
-    } catch {
+    const snapshot = await this.#withSpool(() => readFile(this.#options.spoolFile).catch(() => undefined));
+    if (!snapshot) {
       this.#spoolBytes = 0;
       return;
     }
     const rows: NewExchangeRow[] = [];
     let torn = 0;
-    for (const line of text.split('\n')) {
+    for (const line of snapshot.toString('utf8').split('\n')) {
       if (!line) continue;
       try {
         rows.push(JSON.parse(line) as NewExchangeRow);
       } catch {
         torn += 1; // a line cut short by a crash in the middle of an append
       }
-    }
-    if (torn > 0) {
-      this.counters.dropped += torn;
-      this.#options.logger.error(
-        { torn },
-        'capture spool had unreadable lines (cut short by a crash); they are lost',
-      );
     }
     try {
       for (let i = 0; i < rows.length; i += 500) await this.#insertOrSift(rows.slice(i, i + 500));
@@ -295,10 +311,27 @@ export class CapturePipeline {
       this.#scheduleReplay(this.#options.retryMs);
       return;
     }
-    await unlink(this.#options.spoolFile).catch(() => undefined);
-    this.#spoolBytes = 0;
+    if (torn > 0) {
+      this.counters.dropped += torn;
+      this.#options.logger.error(
+        { torn },
+        'capture spool had unreadable lines (cut short by a crash); they are lost',
+      );
+    }
+    await this.#withSpool(async () => {
+      const now = await readFile(this.#options.spoolFile).catch(() => Buffer.alloc(0));
+      const rest = now.subarray(snapshot.length);
+      if (rest.length === 0) {
+        await unlink(this.#options.spoolFile).catch(() => undefined);
+      } else {
+        await writeFile(`${this.#options.spoolFile}.tmp`, rest, { mode: 0o600 });
+        await rename(`${this.#options.spoolFile}.tmp`, this.#options.spoolFile);
+      }
+      this.#spoolBytes = rest.length;
+    });
     this.#storeUp = true;
     this.counters.replayed += rows.length;
     this.#options.logger.info({ replayed: rows.length }, 'capture spool replayed into the store');
+    if (this.#spoolBytes > 0) this.#scheduleReplay(0);
   }
 }

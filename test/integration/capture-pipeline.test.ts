@@ -179,3 +179,58 @@ describe('the capture pipeline against a store that refuses or hangs', () => {
     expect(spooled.sort()).toEqual(waiting.map((e) => e.id).sort());
   });
 });
+
+describe('the capture pipeline against a slow store', () => {
+  it('keeps memory bounded by spilling to the spool, and still writes every exchange exactly once', async () => {
+    // Every transaction takes 200 ms: far slower than exchanges arrive.
+    const slow: Store = {
+      ...store,
+      db: new Proxy(store.db, {
+        get(target, property, receiver) {
+          if (property !== 'transaction') return Reflect.get(target, property, receiver);
+          return () => {
+            const builder = target.transaction();
+            return {
+              execute: async (fn: Parameters<typeof builder.execute>[0]) => {
+                await new Promise((resolve) => setTimeout(resolve, 200));
+                return builder.execute(fn);
+              },
+            };
+          };
+        },
+      }),
+    };
+    const capture = new CapturePipeline({
+      store: () => slow,
+      spoolFile: path.join(mkdtempSync(path.join(tmpdir(), 'spool-')), 'exchanges.jsonl'),
+      rules,
+      logger: createLogger({ logLevel: 'silent' }),
+      batchSize: 10,
+      flushIntervalMs: 10,
+      maxQueue: 40,
+      retryMs: 50,
+    });
+    await capture.start();
+    const exchanges = Array.from({ length: 400 }, () => observedExchange());
+    let deepest = 0;
+    for (const e of exchanges) {
+      capture.capture(e);
+      deepest = Math.max(deepest, capture.status().queueDepth);
+    }
+    expect(deepest).toBeLessThanOrEqual(41);
+    await until(() => capture.counters.spooled > 0);
+    await capture.drain(20_000);
+    await until(async () => (await storedIds(exchanges.map((e) => e.id))).length === 400, 20_000);
+    const counted = await store.db
+      .selectFrom('exchanges')
+      .select((eb) => eb.fn.countAll().as('n'))
+      .where(
+        'id',
+        'in',
+        exchanges.map((e) => e.id),
+      )
+      .executeTakeFirstOrThrow();
+    expect(counted.n).toBe(400);
+    expect(capture.counters.dropped).toBe(0);
+  }, 30_000);
+});
