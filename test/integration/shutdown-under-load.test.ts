@@ -1,0 +1,70 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { openStore } from '../../src/store/store.js';
+import { spawnEntry, waitFor } from '../helpers/process.js';
+import { createTestDatabase, TEST_ENGINE } from '../helpers/store.js';
+
+describe('SIGTERM under load', () => {
+  it('loses nothing: every exchange the consumers were answered is in the store', async () => {
+    const dataDir = mkdtempSync(path.join(tmpdir(), 'collector-sigterm-'));
+    const env: Record<string, string> = {
+      DATA_DIR: dataDir,
+      PORT: '0',
+      HOST: '127.0.0.1',
+      LOG_LEVEL: 'warn',
+    };
+    let drop: (() => Promise<void>) | undefined;
+    if (TEST_ENGINE === 'postgres') {
+      const database = await createTestDatabase();
+      env.DATABASE_URL = database.url;
+      drop = database.drop;
+    }
+    const collector = spawnEntry('src/main.ts', [], env);
+    try {
+      const [, url] = await waitFor(collector, /listening on (http:\/\/\S+)/);
+      let answered = 0;
+      let stopping = false;
+      // Ten consumers, each sending requests one after another until the collector stops answering.
+      const consumer = async () => {
+        for (;;) {
+          try {
+            const res = await fetch(`${url}/fhir/sandbox-stu3/Slot?service=2000011148&status=free`);
+            await res.arrayBuffer();
+            if (res.status === 200) answered += 1;
+          } catch {
+            if (stopping) return;
+          }
+        }
+      };
+      const consumers = Array.from({ length: 10 }, consumer);
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+      stopping = true;
+      collector.child.kill('SIGTERM');
+      expect(await collector.exited).toBe(0);
+      await Promise.all(consumers);
+      expect(answered).toBeGreaterThan(50);
+
+      const store = await openStore(
+        env.DATABASE_URL ? { databaseUrl: env.DATABASE_URL } : { pgliteDir: path.join(dataDir, 'pglite') },
+      );
+      try {
+        const rows = await store.db
+          .selectFrom('exchanges')
+          .select((eb) => [
+            eb.fn.countAll<number>().as('n'),
+            eb.fn.countAll<number>().filterWhere('response_status', '=', 200).as('ok'),
+          ])
+          .executeTakeFirstOrThrow();
+        // Every answered exchange was captured; exchanges cut off by the stop may be there too.
+        expect(rows.ok).toBeGreaterThanOrEqual(answered);
+        expect(rows.n).toBeGreaterThanOrEqual(rows.ok);
+      } finally {
+        await store.close();
+      }
+    } finally {
+      collector.child.kill('SIGKILL');
+      await drop?.();
+    }
+  }, 60_000);
+});
