@@ -34,7 +34,7 @@ export async function startProcess(
     output: () => output,
     stop: async () => {
       if (child.exitCode === null) child.kill('SIGTERM');
-      await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 15_000))]);
+      await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 180_000))]);
       if (child.exitCode === null) child.kill('SIGKILL');
     },
   };

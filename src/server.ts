@@ -165,7 +165,8 @@ export async function startCollector(options: StartOptions): Promise<RunningColl
     await store.close();
     throw error;
   }
-  const patientHash = createPatientHasher(resolveHashSecret(config, logger));
+  const hashSecret = resolveHashSecret(config, logger);
+  const patientHash = createPatientHasher(hashSecret);
   const clock = options.clock ?? systemClock;
   const lifecycle: Lifecycle = { shuttingDown: false };
 
@@ -199,6 +200,7 @@ export async function startCollector(options: StartOptions): Promise<RunningColl
     spoolFile: path.join(config.dataDir, 'spool', 'exchanges.jsonl'),
     rules: { hash: patientHash, birthDateAsYear: config.redaction.birthDateAsYear },
     logger,
+    workerSecret: hashSecret,
   });
   await capture.start();
   const metrics = new CollectorMetrics(capture);
@@ -247,6 +249,7 @@ export async function startCollector(options: StartOptions): Promise<RunningColl
       // Every exchange answered is handed over, then written (or spooled), before the store closes.
       await forwarder.settled();
       await capture.drain();
+      await capture.close();
       await forwarder.close();
       await store.close();
       logger.info('stopped');

@@ -1,12 +1,12 @@
-import { appendFile, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
-import { mkdirSync } from 'node:fs';
+import { appendFile, readFile, stat } from 'node:fs/promises';
+import { appendFileSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Logger } from '../logger.js';
 import type { ObservedExchange } from '../proxy/exchange.js';
 import type { Store } from '../store/store.js';
 import type { NewExchangeRow } from '../store/tables/exchange.table.js';
-import { exchangeRow } from './exchange-row.js';
 import type { RedactionRules } from './redact.js';
+import { InlineRedactor, WorkerRedactor, type RedactionOutcome, type Redactor } from './redactor.js';
 
 export interface CaptureOptions {
   /** The store, read each time it is used (tests swap it to simulate an outage). */
@@ -23,6 +23,11 @@ export interface CaptureOptions {
   maxQueue?: number;
   /** How soon to try the store again after a failure. */
   retryMs?: number;
+  /**
+   * The hash secret, given to redact on a worker thread (the proxy's event loop then never parses a
+   * body). Without it, exchanges are redacted inline.
+   */
+  workerSecret?: string;
 }
 
 /** What the pipeline has done since start, for /metrics and /readyz. */
@@ -43,7 +48,8 @@ export interface CaptureCounters {
  */
 export class CapturePipeline {
   readonly counters: CaptureCounters = { captured: 0, written: 0, spooled: 0, replayed: 0, dropped: 0 };
-  readonly #options: Required<Omit<CaptureOptions, 'store'>> & Pick<CaptureOptions, 'store'>;
+  readonly #options: Required<Omit<CaptureOptions, 'store' | 'workerSecret'>> & Pick<CaptureOptions, 'store'>;
+  readonly #redactor: Redactor;
   #queue: NewExchangeRow[] = [];
   /** Rows handed to the write chain but not yet written or spooled (spooled on a drain that times out). */
   #pending: NewExchangeRow[] = [];
@@ -57,8 +63,17 @@ export class CapturePipeline {
   #lastBatchMs = 0;
 
   constructor(options: CaptureOptions) {
-    this.#options = { batchSize: 100, flushIntervalMs: 200, maxQueue: 5000, retryMs: 1000, ...options };
+    this.#options = { batchSize: 100, flushIntervalMs: 200, maxQueue: 2000, retryMs: 1000, ...options };
     mkdirSync(path.dirname(options.spoolFile), { recursive: true });
+    const deliver = (outcome: RedactionOutcome): void => this.#accept(outcome);
+    this.#redactor = options.workerSecret
+      ? new WorkerRedactor(options.workerSecret, options.rules, deliver, options.logger)
+      : new InlineRedactor(options.rules, deliver);
+  }
+
+  /** Stops the redaction worker (after `drain`). */
+  async close(): Promise<void> {
+    await this.#redactor.close();
   }
 
   /** Picks up a spool left by an earlier run (a crash, or a stop while the store was down). */
@@ -94,25 +109,33 @@ export class CapturePipeline {
     };
   }
 
-  /** Takes one exchange from the proxy: redacts it now, writes it soon. Never throws. */
+  /** Takes one exchange from the proxy: redacts it (off the event loop when a worker is used), writes it soon. Never throws. */
   capture(observed: ObservedExchange): void {
-    let row: NewExchangeRow;
     try {
-      row = exchangeRow(observed, this.#options.rules).row;
+      this.#redactor.submit(observed);
     } catch (error) {
       this.counters.dropped += 1;
+      this.#options.logger.error({ err: error, exchangeId: observed.id }, 'exchange could not be redacted');
+    }
+  }
+
+  /** A redacted row (or the reason there is none) arrives from the redactor. */
+  #accept(outcome: RedactionOutcome): void {
+    if (!('row' in outcome)) {
+      this.counters.dropped += 1;
       this.#options.logger.error(
-        { err: error, exchangeId: observed.id },
+        { exchangeId: outcome.id, reason: outcome.error },
         'exchange could not be turned into a row',
       );
       return;
     }
+    const row = outcome.row;
     this.counters.captured += 1;
     this.#queue.push(row);
     if (this.#queue.length + this.#pending.length > this.#options.maxQueue) {
-      // The store is not keeping up: what waits in memory goes to disk now, without waiting for it.
-      const spill = this.#queue.splice(0);
-      void this.#spool(spill);
+      // The store is not keeping up: what waits in memory goes to disk now, synchronously, so memory
+      // stays bounded however far behind the store falls (this only happens in overload).
+      this.#spillNow(this.#queue.splice(0));
       return;
     }
     if (this.#queue.length >= this.#options.batchSize) {
@@ -127,6 +150,7 @@ export class CapturePipeline {
    * A store that hangs is given `deadlineMs`; what is still waiting then goes to the spool.
    */
   async drain(deadlineMs = 10_000): Promise<void> {
+    await this.#redactor.idle();
     this.#flush();
     let timer: NodeJS.Timeout | undefined;
     const finished = await Promise.race([
@@ -276,6 +300,25 @@ export class CapturePipeline {
     this.#scheduleReplay(this.#options.retryMs);
   }
 
+  /** Appends rows to the spool at once (a synchronous write: no row waits in memory for the disk). */
+  #spillNow(rows: NewExchangeRow[]): void {
+    const text = `${rows.map((row) => JSON.stringify(row)).join('\n')}\n`;
+    try {
+      appendFileSync(this.#options.spoolFile, text, { mode: 0o600 });
+      this.#spoolBytes += Buffer.byteLength(text);
+      this.counters.spooled += rows.length;
+      this.#spoolBroken = false;
+    } catch (error) {
+      this.#spoolBroken = true;
+      this.counters.dropped += rows.length;
+      this.#options.logger.error(
+        { err: error, dropped: rows.length, spoolFile: this.#options.spoolFile },
+        'CAPTURE LOST: the store is behind and the spool cannot be written (disk full?)',
+      );
+    }
+    this.#scheduleReplay(this.#options.retryMs);
+  }
+
   #scheduleReplay(delayMs: number): void {
     // Unreferenced: a retry never keeps a stopping process alive (a running server does that).
     this.#retry ??= setTimeout(() => {
@@ -318,16 +361,25 @@ export class CapturePipeline {
         'capture spool had unreadable lines (cut short by a crash); they are lost',
       );
     }
-    await this.#withSpool(async () => {
-      const now = await readFile(this.#options.spoolFile).catch(() => Buffer.alloc(0));
+    // Trim what was written, synchronously: no append (not even a synchronous spill) can fall between
+    // reading the rest and replacing the file.
+    await this.#withSpool(() => {
+      const file = this.#options.spoolFile;
+      let now: Buffer;
+      try {
+        now = readFileSync(file);
+      } catch {
+        now = Buffer.alloc(0);
+      }
       const rest = now.subarray(snapshot.length);
       if (rest.length === 0) {
-        await unlink(this.#options.spoolFile).catch(() => undefined);
+        rmSync(file, { force: true });
       } else {
-        await writeFile(`${this.#options.spoolFile}.tmp`, rest, { mode: 0o600 });
-        await rename(`${this.#options.spoolFile}.tmp`, this.#options.spoolFile);
+        writeFileSync(`${file}.tmp`, rest, { mode: 0o600 });
+        renameSync(`${file}.tmp`, file);
       }
       this.#spoolBytes = rest.length;
+      return Promise.resolve();
     });
     this.#storeUp = true;
     this.counters.replayed += rows.length;

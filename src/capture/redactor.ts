@@ -1,0 +1,181 @@
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import type { Logger } from '../logger.js';
+import type { ObservedExchange } from '../proxy/exchange.js';
+import type { NewExchangeRow } from '../store/tables/exchange.table.js';
+import { exchangeRow } from './exchange-row.js';
+import type { RedactionRules } from './redact.js';
+
+let bundled: string | undefined;
+
+/**
+ * The worker as one plain JavaScript source, for running from TypeScript sources (tsx, jest): Node 20
+ * applies no loader hooks inside worker threads, so its small module graph is bundled once with esbuild
+ * (which tsx already brings). The compiled build starts redaction-worker.js instead.
+ */
+function bundledWorkerSource(): string {
+  if (bundled === undefined) {
+    const require = createRequire(import.meta.url);
+    const esbuild = require('esbuild') as typeof import('esbuild');
+    const result = esbuild.buildSync({
+      entryPoints: [fileURLToPath(new URL('./redaction-worker.ts', import.meta.url))],
+      bundle: true,
+      platform: 'node',
+      format: 'cjs',
+      target: 'node20',
+      write: false,
+      logLevel: 'silent',
+    });
+    bundled = result.outputFiles[0]!.text;
+  }
+  return bundled;
+}
+
+/** What redacting one exchange gave: its row, or why there is none. */
+export type RedactionOutcome = { id: string; row: NewExchangeRow } | { id: string; error: string };
+
+/** Turns observed exchanges into redacted rows and hands each outcome to `deliver`. */
+export interface Redactor {
+  submit(observed: ObservedExchange): void;
+  /** Resolves once every submitted exchange has been delivered. */
+  idle(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Redaction on the calling thread: simple, and what the worker falls back to. */
+export class InlineRedactor implements Redactor {
+  constructor(
+    private readonly rules: RedactionRules,
+    private readonly deliver: (outcome: RedactionOutcome) => void,
+  ) {}
+
+  submit(observed: ObservedExchange): void {
+    let outcome: RedactionOutcome;
+    try {
+      outcome = { id: observed.id, row: exchangeRow(observed, this.rules).row };
+    } catch (error) {
+      outcome = { id: observed.id, error: (error as Error).message };
+    }
+    this.deliver(outcome);
+  }
+
+  idle(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  close(): Promise<void> {
+    return Promise.resolve();
+  }
+}
+
+/**
+ * Redaction on a worker thread, so the event loop that forwards traffic never parses a body. Exchanges
+ * are sent in small batches; while the worker is more than `maxInFlight` behind, or after it has failed,
+ * exchanges are redacted inline instead (slower for the proxy, but nothing waits unbounded in memory
+ * and nothing is lost: exchanges the worker held when it failed are redacted inline too).
+ */
+export class WorkerRedactor implements Redactor {
+  readonly #inline: InlineRedactor;
+  readonly #inFlight = new Map<string, ObservedExchange>();
+  readonly #logger: Logger;
+  readonly #maxInFlight: number;
+  #worker: Worker | undefined;
+  #batch: ObservedExchange[] = [];
+  #scheduled = false;
+  #waiters: (() => void)[] = [];
+
+  constructor(
+    secret: string,
+    rules: RedactionRules,
+    private readonly deliver: (outcome: RedactionOutcome) => void,
+    logger: Logger,
+    maxInFlight = 500,
+  ) {
+    this.#logger = logger;
+    this.#maxInFlight = maxInFlight;
+    this.#inline = new InlineRedactor(rules, deliver);
+    const workerData = { hashSecret: secret, birthDateAsYear: rules.birthDateAsYear };
+    const worker = import.meta.url.endsWith('.ts')
+      ? new Worker(bundledWorkerSource(), { eval: true, workerData })
+      : new Worker(new URL('./redaction-worker.js', import.meta.url), { workerData });
+    worker.unref();
+    worker.on('message', (outcomes: RedactionOutcome[]) => {
+      for (const outcome of outcomes) {
+        if (!this.#inFlight.delete(outcome.id)) continue;
+        this.deliver(outcome);
+      }
+      this.#settle();
+    });
+    worker.on('error', (error) => this.#fail(error));
+    worker.on('exit', (code) => {
+      if (this.#worker) this.#fail(new Error(`redaction worker exited with code ${code}`));
+    });
+    this.#worker = worker;
+  }
+
+  /** Whether exchanges still go to the worker (false once it has failed). */
+  get onWorker(): boolean {
+    return this.#worker !== undefined;
+  }
+
+  /** Ends the worker abruptly, as a crash would (tests use it to prove nothing is lost). */
+  async crashForTest(): Promise<void> {
+    await this.#worker?.terminate();
+  }
+
+  submit(observed: ObservedExchange): void {
+    if (!this.#worker || this.#inFlight.size >= this.#maxInFlight) {
+      this.#inline.submit(observed);
+      return;
+    }
+    this.#inFlight.set(observed.id, observed);
+    this.#batch.push(observed);
+    if (!this.#scheduled) {
+      this.#scheduled = true;
+      setImmediate(() => this.#post());
+    }
+  }
+
+  #post(): void {
+    this.#scheduled = false;
+    const batch = this.#batch;
+    this.#batch = [];
+    if (batch.length === 0) return;
+    if (!this.#worker) {
+      for (const observed of batch) this.#redactInline(observed);
+      return;
+    }
+    this.#worker.postMessage(batch);
+  }
+
+  #redactInline(observed: ObservedExchange): void {
+    if (!this.#inFlight.delete(observed.id)) return;
+    this.#inline.submit(observed);
+  }
+
+  #fail(error: Error): void {
+    if (!this.#worker) return;
+    this.#logger.error({ err: error }, 'redaction worker failed: redacting on the main thread from now on');
+    this.#worker = undefined;
+    for (const observed of [...this.#inFlight.values()]) this.#redactInline(observed);
+    this.#settle();
+  }
+
+  #settle(): void {
+    if (this.#inFlight.size > 0) return;
+    for (const wake of this.#waiters.splice(0)) wake();
+  }
+
+  idle(): Promise<void> {
+    if (this.#inFlight.size === 0) return Promise.resolve();
+    return new Promise((resolve) => this.#waiters.push(resolve));
+  }
+
+  async close(): Promise<void> {
+    await this.idle();
+    const worker = this.#worker;
+    this.#worker = undefined;
+    await worker?.terminate();
+  }
+}
