@@ -1,4 +1,5 @@
 import { createRequire } from 'node:module';
+import type * as EsbuildModule from 'esbuild';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { Logger } from '../logger.js';
@@ -17,7 +18,7 @@ let bundled: string | undefined;
 function bundledWorkerSource(): string {
   if (bundled === undefined) {
     const require = createRequire(import.meta.url);
-    const esbuild = require('esbuild') as typeof import('esbuild');
+    const esbuild = require('esbuild') as typeof EsbuildModule;
     const result = esbuild.buildSync({
       entryPoints: [fileURLToPath(new URL('./redaction-worker.ts', import.meta.url))],
       bundle: true,
