@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { createReadStream, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
@@ -53,6 +53,17 @@ http {
 `,
   );
   return file;
+}
+
+/** Rows still waiting in a spool (after its replayed offset), counted by streaming it. */
+async function spooledRows(spoolFile: string): Promise<number> {
+  if (!existsSync(spoolFile)) return 0;
+  const offset = existsSync(`${spoolFile}.offset`) ? Number(readFileSync(`${spoolFile}.offset`, 'utf8')) : 0;
+  let lines = 0;
+  for await (const chunk of createReadStream(spoolFile, { start: offset }) as AsyncIterable<Buffer>) {
+    for (const byte of chunk) if (byte === 0x0a) lines += 1;
+  }
+  return lines;
 }
 
 interface Row {

@@ -1,5 +1,15 @@
-import { appendFile, readFile, stat } from 'node:fs/promises';
-import { appendFileSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFile, stat } from 'node:fs/promises';
+import {
+  appendFileSync,
+  closeSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  readSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import path from 'node:path';
 import type { Logger } from '../logger.js';
 import type { ObservedExchange } from '../proxy/exchange.js';
@@ -7,6 +17,9 @@ import type { Store } from '../store/store.js';
 import type { NewExchangeRow } from '../store/tables/exchange.table.js';
 import type { RedactionRules } from './redact.js';
 import { InlineRedactor, WorkerRedactor, type RedactionOutcome, type Redactor } from './redactor.js';
+
+/** How much of the spool one replay step reads (whole lines of it). */
+const REPLAY_CHUNK_BYTES = 8 * 1024 * 1024;
 
 export interface CaptureOptions {
   /** The store, read each time it is used (tests swap it to simulate an outage). */
@@ -78,10 +91,22 @@ export class CapturePipeline {
 
   /** Picks up a spool left by an earlier run (a crash, or a stop while the store was down). */
   async start(): Promise<void> {
-    this.#spoolBytes = await stat(this.#options.spoolFile).then(
-      (s) => s.size,
+    const size = await stat(this.#options.spoolFile).then(
+      (st) => (st.isFile() ? st.size : 0),
       () => 0,
     );
+    if (size > 0) {
+      // A line torn by a crash mid-append is sealed off, so the next append cannot merge with it.
+      const fd = openSync(this.#options.spoolFile, 'r');
+      const last = Buffer.alloc(1);
+      try {
+        readSync(fd, last, 0, 1, size - 1);
+      } finally {
+        closeSync(fd);
+      }
+      if (last[0] !== 0x0a) appendFileSync(this.#options.spoolFile, '\n');
+    }
+    this.#spoolBytes = Math.max(0, size - this.#replayedOffset());
     if (this.#spoolBytes > 0) {
       this.#options.logger.warn(
         { spoolBytes: this.#spoolBytes },
@@ -327,19 +352,72 @@ export class CapturePipeline {
     }, delayMs).unref();
   }
 
+  /** The file beside the spool that records how many of its bytes are already in the store. */
+  get #offsetFile(): string {
+    return `${this.#options.spoolFile}.offset`;
+  }
+
+  #replayedOffset(): number {
+    try {
+      const value = Number(readFileSync(this.#offsetFile, 'utf8').trim());
+      return Number.isInteger(value) && value >= 0 ? value : 0;
+    } catch {
+      return 0;
+    }
+  }
+
   /**
-   * Writes the spool to the store in order and removes what it wrote; on failure it stays for the next
-   * try. Rows appended while the replay was writing stay in the spool for the next one.
+   * Writes the spool to the store in order, a chunk at a time (a spool can grow past what one string
+   * holds), and records how far it got in an offset file beside it; once everything is in the store both
+   * files go. On failure the offset stays where it was, for the next try; rows are idempotent by id.
    */
   async #replay(): Promise<void> {
-    const snapshot = await this.#withSpool(() => readFile(this.#options.spoolFile).catch(() => undefined));
-    if (!snapshot) {
+    const file = this.#options.spoolFile;
+    const offset = this.#replayedOffset();
+    const chunk = await this.#withSpool(() => {
+      let size: number;
+      try {
+        size = statSync(file).size;
+      } catch {
+        return Promise.resolve(undefined);
+      }
+      const length = Math.min(REPLAY_CHUNK_BYTES, Math.max(0, size - offset));
+      const buffer = Buffer.alloc(length);
+      if (length > 0) {
+        const fd = openSync(file, 'r');
+        try {
+          readSync(fd, buffer, 0, length, offset);
+        } finally {
+          closeSync(fd);
+        }
+      }
+      return Promise.resolve({ buffer, size });
+    });
+    if (!chunk) {
       this.#spoolBytes = 0;
+      rmSync(this.#offsetFile, { force: true });
+      return;
+    }
+    // Whole lines only: a line cut by the chunk's end is read next time.
+    const end = chunk.buffer.lastIndexOf(0x0a) + 1;
+    if (end === 0) {
+      if (offset >= chunk.size) {
+        await this.#withSpool(() => {
+          // Everything is in the store; nothing was appended meanwhile (the lock holds appends).
+          if (statSync(file).size === chunk.size) {
+            rmSync(file, { force: true });
+            rmSync(this.#offsetFile, { force: true });
+            this.#spoolBytes = 0;
+          }
+          return Promise.resolve();
+        });
+      }
+      if (this.#spoolBytes > 0) this.#scheduleReplay(this.#options.retryMs);
       return;
     }
     const rows: NewExchangeRow[] = [];
     let torn = 0;
-    for (const line of snapshot.toString('utf8').split('\n')) {
+    for (const line of chunk.buffer.subarray(0, end).toString('utf8').split('\n')) {
       if (!line) continue;
       try {
         rows.push(JSON.parse(line) as NewExchangeRow);
@@ -361,29 +439,14 @@ export class CapturePipeline {
         'capture spool had unreadable lines (cut short by a crash); they are lost',
       );
     }
-    // Trim what was written, synchronously: no append (not even a synchronous spill) can fall between
-    // reading the rest and replacing the file.
-    await this.#withSpool(() => {
-      const file = this.#options.spoolFile;
-      let now: Buffer;
-      try {
-        now = readFileSync(file);
-      } catch {
-        now = Buffer.alloc(0);
-      }
-      const rest = now.subarray(snapshot.length);
-      if (rest.length === 0) {
-        rmSync(file, { force: true });
-      } else {
-        writeFileSync(`${file}.tmp`, rest, { mode: 0o600 });
-        renameSync(`${file}.tmp`, file);
-      }
-      this.#spoolBytes = rest.length;
-      return Promise.resolve();
-    });
+    writeFileSync(this.#offsetFile, String(offset + end), { mode: 0o600 });
+    this.#spoolBytes = Math.max(0, chunk.size - offset - end);
     this.#storeUp = true;
     this.counters.replayed += rows.length;
-    this.#options.logger.info({ replayed: rows.length }, 'capture spool replayed into the store');
-    if (this.#spoolBytes > 0) this.#scheduleReplay(0);
+    this.#options.logger.info(
+      { replayed: rows.length, spoolBytesLeft: this.#spoolBytes },
+      'capture spool replayed into the store',
+    );
+    this.#scheduleReplay(0); // the next chunk, or the clean-up
   }
 }

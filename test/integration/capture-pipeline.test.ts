@@ -234,3 +234,24 @@ describe('the capture pipeline against a slow store', () => {
     expect(capture.counters.dropped).toBe(0);
   }, 30_000);
 });
+
+describe('a large spool', () => {
+  it('is replayed a chunk at a time from a recorded offset, and removed once it is all in the store', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'spool-'));
+    const spoolFile = path.join(dir, 'exchanges.jsonl');
+    // About 12 MB of rows: more than one replay chunk (8 MB).
+    const big = 'x'.repeat(60_000);
+    const rows = Array.from({ length: 200 }, () => ({
+      ...exchangeRow(observedExchange(), rules).row,
+      response_body: JSON.stringify({ resourceType: 'Bundle', big }),
+    }));
+    writeFileSync(spoolFile, `${rows.map((r) => JSON.stringify(r)).join('\n')}\n`);
+    const { capture } = pipeline(() => store, spoolFile);
+    await capture.start();
+    await until(() => capture.counters.replayed === 200, 20_000);
+    expect(await storedIds(rows.map((r) => r.id))).toEqual(rows.map((r) => r.id).sort());
+    await until(() => !existsSync(spoolFile) && !existsSync(`${spoolFile}.offset`));
+    expect(capture.status().spoolBytes).toBe(0);
+    await capture.drain();
+  }, 30_000);
+});
