@@ -145,9 +145,7 @@ export async function benchProxy(): Promise<void> {
     const memory = memoryMb(collector.child.pid!);
     await collector.stop(); // SIGTERM: the capture queue is drained (or spooled) before it exits
     const spoolFile = path.join(dir, 'data', 'spool', 'exchanges.jsonl');
-    const spooled = existsSync(spoolFile)
-      ? readFileSync(spoolFile, 'utf8').split('\n').filter(Boolean).length
-      : 0;
+    const spooled = await spooledRows(spoolFile);
 
     const client = new pg.Client({ connectionString: dbUrl.toString() });
     await client.connect();
