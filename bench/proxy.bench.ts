@@ -143,9 +143,23 @@ export async function benchProxy(): Promise<void> {
       rows.push({ name, paced, max });
     }
     const memory = memoryMb(collector.child.pid!);
+    const exposition = await (await fetch(`http://127.0.0.1:${PORTS.collector}/metrics`)).text();
+    const counters = Object.fromEntries(
+      [...exposition.matchAll(/^collector_capture_exchanges\{result="(\w+)"\} (\d+)/gm)].map((m) => [
+        m[1],
+        Number(m[2]),
+      ]),
+    );
+    process.stdout.write(`  capture counters before the stop: ${JSON.stringify(counters)}\n`);
     await collector.stop(); // SIGTERM: the capture queue is drained (or spooled) before it exits
     const spoolFile = path.join(dir, 'data', 'spool', 'exchanges.jsonl');
     const spooled = await spooledRows(spoolFile);
+    const problems = collector
+      .output()
+      .split('\n')
+      .filter((line) => /"level":(50|60)/.test(line))
+      .slice(-5);
+    if (problems.length > 0) process.stdout.write(`  collector errors (last 5):\n${problems.join('\n')}\n`);
 
     const client = new pg.Client({ connectionString: dbUrl.toString() });
     await client.connect();

@@ -1,4 +1,4 @@
-import { appendFile, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import {
   appendFileSync,
   closeSync,
@@ -304,25 +304,13 @@ export class CapturePipeline {
     return result;
   }
 
-  async #spool(rows: NewExchangeRow[]): Promise<void> {
-    const text = `${rows.map((row) => JSON.stringify(row)).join('\n')}\n`;
-    await this.#withSpool(async () => {
-      try {
-        await appendFile(this.#options.spoolFile, text, { mode: 0o600 });
-        this.#spoolBytes += Buffer.byteLength(text);
-        this.counters.spooled += rows.length;
-        this.#spoolBroken = false;
-      } catch (error) {
-        this.#spoolBroken = true;
-        this.counters.dropped += rows.length;
-        this.#options.logger.error(
-          { err: error, dropped: rows.length, spoolFile: this.#options.spoolFile },
-          'CAPTURE LOST: the store is down and the spool cannot be written (disk full?)',
-        );
-        return;
-      }
-    });
-    this.#scheduleReplay(this.#options.retryMs);
+  /**
+   * Appends rows to the spool. Every append is one synchronous write: an asynchronous append of a large
+   * batch goes out in several writes, and another append landing between them would tear its lines.
+   */
+  #spool(rows: NewExchangeRow[]): Promise<void> {
+    this.#spillNow(rows);
+    return Promise.resolve();
   }
 
   /** Appends rows to the spool at once (a synchronous write: no row waits in memory for the disk). */
