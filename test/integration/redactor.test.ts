@@ -27,7 +27,9 @@ describe('redaction on a worker thread', () => {
     await b.idle();
     expect(b.onWorker).toBe(true);
     await b.close();
-    const byId = (list: RedactionOutcome[]) => Object.fromEntries(list.map((o) => [o.id, o]));
+    // Compared as they are stored: the worker sends times as ISO strings, inline redaction as Dates.
+    const byId = (list: RedactionOutcome[]) =>
+      JSON.parse(JSON.stringify(Object.fromEntries(list.map((o) => [o.id, o]))));
     expect(byId(onWorker)).toEqual(byId(inline));
     expect(onWorker).toHaveLength(50);
   });
