@@ -2,7 +2,7 @@ import { brotliDecompressSync, gunzipSync, inflateSync } from 'node:zlib';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { ObservedExchange, TappedBody } from '../proxy/exchange.js';
 import type { NewExchangeRow } from '../store/tables/exchange.table.js';
-import { redactFhir, redactTarget, type RedactionRules } from './redact.js';
+import { redactFhir, redactTarget, redactUrl, type RedactionRules } from './redact.js';
 
 /**
  * Headers whose values are stored: the ones the booking standards name and the ones HTTP needs to
@@ -114,16 +114,9 @@ function storedHeaders(
     const values = (Array.isArray(value) ? value : [value]).map((v) => {
       if (name !== 'location' && name !== 'content-location') return withoutNul(v);
       // A Location names the resource created: Patient/{NHS number} must not be stored in clear.
-      const queryAt = v.indexOf('?');
-      const target = redactTarget(
-        queryAt < 0 ? v : v.slice(0, queryAt),
-        queryAt < 0 ? null : v.slice(queryAt + 1),
-        rules,
-      );
-      for (const hash of target.patientHashes) hashes.add(hash);
-      return withoutNul(
-        target.value.query === null ? target.value.path : `${target.value.path}?${target.value.query}`,
-      );
+      const url = redactUrl(v, rules);
+      for (const hash of url.patientHashes) hashes.add(hash);
+      return withoutNul(url.value);
     });
     out[name] = Array.isArray(value) ? values : values[0]!;
   }

@@ -101,15 +101,9 @@ export function redactFhir<T>(input: T, rules: RedactionRules): Redacted<T> {
       // Patient/{id} (the published BaRS response names the patient Patient/<NHS number>), a conditional
       // reference carries a search.
       if (URL_KEYS.has(k) && typeof v === 'string' && (v.includes('?') || /(^|\/)Patient\//.test(v))) {
-        const queryAt = v.indexOf('?');
-        const target = redactTarget(
-          queryAt < 0 ? v : v.slice(0, queryAt),
-          queryAt < 0 ? null : v.slice(queryAt + 1),
-          rules,
-        );
-        for (const hashed of target.patientHashes) patientHashes.add(hashed);
-        out[k] =
-          target.value.query === null ? target.value.path : `${target.value.path}?${target.value.query}`;
+        const url = redactUrl(v, rules);
+        for (const hashed of url.patientHashes) patientHashes.add(hashed);
+        out[k] = url.value;
         continue;
       }
       if (isNhsIdentifier && k === 'value') {
@@ -188,6 +182,18 @@ export function redactTarget(
       .join('&');
   }
   return { value: { path: redactedPath, query: redactedQuery }, patientHashes };
+}
+
+/** A whole URL (or reference) redacted like a request target: its path and its query. */
+export function redactUrl(url: string, rules: RedactionRules): Redacted<string> {
+  const queryAt = url.indexOf('?');
+  const target = redactTarget(
+    queryAt < 0 ? url : url.slice(0, queryAt),
+    queryAt < 0 ? null : url.slice(queryAt + 1),
+    rules,
+  );
+  const { path, query } = target.value;
+  return { value: query === null ? path : `${path}?${query}`, patientHashes: target.patientHashes };
 }
 
 function safeDecode(text: string): string {
