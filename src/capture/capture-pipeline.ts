@@ -1,25 +1,10 @@
-import { stat } from 'node:fs/promises';
-import {
-  appendFileSync,
-  closeSync,
-  mkdirSync,
-  openSync,
-  readFileSync,
-  readSync,
-  rmSync,
-  statSync,
-  writeFileSync,
-} from 'node:fs';
-import path from 'node:path';
 import type { Logger } from '../logger.js';
 import type { ObservedExchange } from '../proxy/exchange.js';
 import type { Store } from '../store/store.js';
 import type { NewExchangeRow } from '../store/tables/exchange.table.js';
+import { CaptureSpool } from './capture-spool.js';
 import type { RedactionRules } from './redact.js';
 import { InlineRedactor, WorkerRedactor, type RedactionOutcome, type Redactor } from './redactor.js';
-
-/** How much of the spool one replay step reads (whole lines of it). */
-const REPLAY_CHUNK_BYTES = 8 * 1024 * 1024;
 
 export interface CaptureOptions {
   /** The store, read each time it is used (tests swap it to simulate an outage). */
@@ -56,7 +41,7 @@ export interface CaptureCounters {
  * The capture pipeline: each exchange is redacted as it is captured (before anything is queued), held
  * in a bounded in-memory queue, and written in batches, one transaction each, idempotent by exchange id.
  * When the store fails, batches go to an append-only spool under DATA_DIR and are replayed in order when
- * it returns; while the spool holds anything, new batches join it, so order is kept. Every write runs on
+ * it returns; while the spool holds anything, new batches join it, so order is kept. Every store write runs on
  * one chain, so a replay never races an append. Nothing here ever throws into the proxy.
  */
 export class CapturePipeline {
@@ -69,15 +54,13 @@ export class CapturePipeline {
   #timer: NodeJS.Timeout | undefined;
   #retry: NodeJS.Timeout | undefined;
   #chain: Promise<void> = Promise.resolve();
-  #spoolLock: Promise<void> = Promise.resolve();
-  #spoolBytes = 0;
-  #spoolBroken = false;
+  readonly #spoolFile: CaptureSpool;
   #storeUp = true;
   #lastBatchMs = 0;
 
   constructor(options: CaptureOptions) {
     this.#options = { batchSize: 100, flushIntervalMs: 200, maxQueue: 2000, retryMs: 1000, ...options };
-    mkdirSync(path.dirname(options.spoolFile), { recursive: true });
+    this.#spoolFile = new CaptureSpool(options.spoolFile);
     const deliver = (outcome: RedactionOutcome): void => this.#accept(outcome);
     this.#redactor = options.workerSecret
       ? new WorkerRedactor(options.workerSecret, options.rules, deliver, options.logger)
@@ -90,30 +73,13 @@ export class CapturePipeline {
   }
 
   /** Picks up a spool left by an earlier run (a crash, or a stop while the store was down). */
-  async start(): Promise<void> {
-    const size = await stat(this.#options.spoolFile).then(
-      (st) => (st.isFile() ? st.size : 0),
-      () => 0,
-    );
-    if (size > 0) {
-      // A line torn by a crash mid-append is sealed off, so the next append cannot merge with it.
-      const fd = openSync(this.#options.spoolFile, 'r');
-      const last = Buffer.alloc(1);
-      try {
-        readSync(fd, last, 0, 1, size - 1);
-      } finally {
-        closeSync(fd);
-      }
-      if (last[0] !== 0x0a) appendFileSync(this.#options.spoolFile, '\n');
-    }
-    this.#spoolBytes = Math.max(0, size - this.#replayedOffset());
-    if (this.#spoolBytes > 0) {
-      this.#options.logger.warn(
-        { spoolBytes: this.#spoolBytes },
-        'capture spool found from an earlier run; replaying',
-      );
+  start(): Promise<void> {
+    const bytes = this.#spoolFile.open();
+    if (bytes > 0) {
+      this.#options.logger.warn({ spoolBytes: bytes }, 'capture spool found from an earlier run; replaying');
       this.#scheduleReplay(0);
     }
+    return Promise.resolve();
   }
 
   /** Queue depth (in memory: waiting and being written), spool size and counters, for /readyz and /metrics. */
@@ -126,9 +92,9 @@ export class CapturePipeline {
   } & CaptureCounters {
     return {
       queueDepth: this.#queue.length + this.#pending.length,
-      spoolBytes: this.#spoolBytes,
+      spoolBytes: this.#spoolFile.bytes,
       storeUp: this.#storeUp,
-      spoolWritable: !this.#spoolBroken,
+      spoolWritable: !this.#spoolFile.broken,
       lastBatchMs: this.#lastBatchMs,
       ...this.counters,
     };
@@ -160,7 +126,7 @@ export class CapturePipeline {
     if (this.#queue.length + this.#pending.length > this.#options.maxQueue) {
       // The store is not keeping up: what waits in memory goes to disk now, synchronously, so memory
       // stays bounded however far behind the store falls (this only happens in overload).
-      this.#spillNow(this.#queue.splice(0));
+      this.#spool(this.#queue.splice(0));
       return;
     }
     if (this.#queue.length >= this.#options.batchSize) {
@@ -188,17 +154,16 @@ export class CapturePipeline {
         'the store did not finish writing in time: waiting exchanges go to the spool',
       );
       const waiting = this.#pending.splice(0);
-      if (waiting.length > 0) await this.#spool(waiting);
+      if (waiting.length > 0) this.#spool(waiting);
       return;
     }
-    if (this.#spoolBytes > 0) {
+    if (this.#spoolFile.bytes > 0) {
       clearTimeout(this.#retry);
       this.#retry = undefined;
       await this.#enqueue(() => this.#replay());
     }
     clearTimeout(this.#retry);
     this.#retry = undefined;
-    await this.#spoolLock; // spills to disk still being written
   }
 
   #flush(): void {
@@ -279,8 +244,8 @@ export class CapturePipeline {
   }
 
   async #write(batch: NewExchangeRow[]): Promise<void> {
-    if (this.#spoolBytes > 0) {
-      await this.#spool(batch); // behind earlier spooled rows, to keep their order
+    if (this.#spoolFile.bytes > 0) {
+      this.#spool(batch); // behind earlier spooled rows, to keep their order
       return;
     }
     try {
@@ -290,43 +255,19 @@ export class CapturePipeline {
       if (this.#storeUp)
         this.#options.logger.warn({ err: error }, 'store unavailable: spooling captured exchanges');
       this.#storeUp = false;
-      await this.#spool(batch);
+      this.#spool(batch);
     }
   }
 
-  /** Runs a file operation on the spool, one at a time (appends, a replay's snapshot and trim). */
-  #withSpool<T>(operation: () => Promise<T>): Promise<T> {
-    const result = this.#spoolLock.then(operation, operation);
-    this.#spoolLock = result.then(
-      () => undefined,
-      () => undefined,
-    );
-    return result;
-  }
-
-  /**
-   * Appends rows to the spool. Every append is one synchronous write: an asynchronous append of a large
-   * batch goes out in several writes, and another append landing between them would tear its lines.
-   */
-  #spool(rows: NewExchangeRow[]): Promise<void> {
-    this.#spillNow(rows);
-    return Promise.resolve();
-  }
-
-  /** Appends rows to the spool at once (a synchronous write: no row waits in memory for the disk). */
-  #spillNow(rows: NewExchangeRow[]): void {
-    const text = `${rows.map((row) => JSON.stringify(row)).join('\n')}\n`;
-    try {
-      appendFileSync(this.#options.spoolFile, text, { mode: 0o600 });
-      this.#spoolBytes += Buffer.byteLength(text);
+  /** Appends rows to the spool (one synchronous write); counts them as lost when the disk refuses. */
+  #spool(rows: NewExchangeRow[]): void {
+    if (this.#spoolFile.append(rows)) {
       this.counters.spooled += rows.length;
-      this.#spoolBroken = false;
-    } catch (error) {
-      this.#spoolBroken = true;
+    } else {
       this.counters.dropped += rows.length;
       this.#options.logger.error(
-        { err: error, dropped: rows.length, spoolFile: this.#options.spoolFile },
-        'CAPTURE LOST: the store is behind and the spool cannot be written (disk full?)',
+        { dropped: rows.length, spoolFile: this.#spoolFile.file },
+        'CAPTURE LOST: the store is down or behind and the spool cannot be written (disk full?)',
       );
     }
     this.#scheduleReplay(this.#options.retryMs);
@@ -340,99 +281,32 @@ export class CapturePipeline {
     }, delayMs).unref();
   }
 
-  /** The file beside the spool that records how many of its bytes are already in the store. */
-  get #offsetFile(): string {
-    return `${this.#options.spoolFile}.offset`;
-  }
-
-  #replayedOffset(): number {
-    try {
-      const value = Number(readFileSync(this.#offsetFile, 'utf8').trim());
-      return Number.isInteger(value) && value >= 0 ? value : 0;
-    } catch {
-      return 0;
-    }
-  }
-
-  /**
-   * Writes the spool to the store in order, a chunk at a time (a spool can grow past what one string
-   * holds), and records how far it got in an offset file beside it; once everything is in the store both
-   * files go. On failure the offset stays where it was, for the next try; rows are idempotent by id.
-   */
+  /** Writes the spool's next chunk to the store; on failure it stays for the next try (rows are idempotent). */
   async #replay(): Promise<void> {
-    const file = this.#options.spoolFile;
-    const offset = this.#replayedOffset();
-    const chunk = await this.#withSpool(() => {
-      let size: number;
-      try {
-        size = statSync(file).size;
-      } catch {
-        return Promise.resolve(undefined);
-      }
-      const length = Math.min(REPLAY_CHUNK_BYTES, Math.max(0, size - offset));
-      const buffer = Buffer.alloc(length);
-      if (length > 0) {
-        const fd = openSync(file, 'r');
-        try {
-          readSync(fd, buffer, 0, length, offset);
-        } finally {
-          closeSync(fd);
-        }
-      }
-      return Promise.resolve({ buffer, size });
-    });
+    const chunk = this.#spoolFile.read();
     if (!chunk) {
-      this.#spoolBytes = 0;
-      rmSync(this.#offsetFile, { force: true });
+      if (this.#spoolFile.bytes > 0) this.#scheduleReplay(this.#options.retryMs);
       return;
-    }
-    // Whole lines only: a line cut by the chunk's end is read next time.
-    const end = chunk.buffer.lastIndexOf(0x0a) + 1;
-    if (end === 0) {
-      if (offset >= chunk.size) {
-        await this.#withSpool(() => {
-          // Everything is in the store; nothing was appended meanwhile (the lock holds appends).
-          if (statSync(file).size === chunk.size) {
-            rmSync(file, { force: true });
-            rmSync(this.#offsetFile, { force: true });
-            this.#spoolBytes = 0;
-          }
-          return Promise.resolve();
-        });
-      }
-      if (this.#spoolBytes > 0) this.#scheduleReplay(this.#options.retryMs);
-      return;
-    }
-    const rows: NewExchangeRow[] = [];
-    let torn = 0;
-    for (const line of chunk.buffer.subarray(0, end).toString('utf8').split('\n')) {
-      if (!line) continue;
-      try {
-        rows.push(JSON.parse(line) as NewExchangeRow);
-      } catch {
-        torn += 1; // a line cut short by a crash in the middle of an append
-      }
     }
     try {
-      for (let i = 0; i < rows.length; i += 500) await this.#insertOrSift(rows.slice(i, i + 500));
+      for (let i = 0; i < chunk.rows.length; i += 500) await this.#insertOrSift(chunk.rows.slice(i, i + 500));
     } catch {
       this.#storeUp = false;
       this.#scheduleReplay(this.#options.retryMs);
       return;
     }
-    if (torn > 0) {
-      this.counters.dropped += torn;
+    if (chunk.torn > 0) {
+      this.counters.dropped += chunk.torn;
       this.#options.logger.error(
-        { torn },
+        { torn: chunk.torn },
         'capture spool had unreadable lines (cut short by a crash); they are lost',
       );
     }
-    writeFileSync(this.#offsetFile, String(offset + end), { mode: 0o600 });
-    this.#spoolBytes = Math.max(0, chunk.size - offset - end);
+    this.#spoolFile.done(chunk);
     this.#storeUp = true;
-    this.counters.replayed += rows.length;
+    this.counters.replayed += chunk.rows.length;
     this.#options.logger.info(
-      { replayed: rows.length, spoolBytesLeft: this.#spoolBytes },
+      { replayed: chunk.rows.length, spoolBytesLeft: this.#spoolFile.bytes },
       'capture spool replayed into the store',
     );
     this.#scheduleReplay(0); // the next chunk, or the clean-up

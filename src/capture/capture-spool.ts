@@ -1,0 +1,142 @@
+import {
+  appendFileSync,
+  closeSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  readSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
+import path from 'node:path';
+import type { NewExchangeRow } from '../store/tables/exchange.table.js';
+
+/** How much of the spool one replay step reads (whole lines of it). */
+const REPLAY_CHUNK_BYTES = 8 * 1024 * 1024;
+
+/** What one replay step read: the rows, lines lost to a crash, and how many bytes that was. */
+export interface SpoolChunk {
+  rows: NewExchangeRow[];
+  torn: number;
+  bytes: number;
+}
+
+/**
+ * The capture spool: an append-only file of redacted rows (JSON lines) for when the store is down or
+ * behind, and an offset file beside it saying how much of it is already in the store. Every operation
+ * is a synchronous file operation, so on one thread no append can fall inside another or inside a read;
+ * appends happen only while the store is down or behind.
+ */
+export class CaptureSpool {
+  readonly file: string;
+  /** Bytes not yet replayed. */
+  bytes = 0;
+  /** The last append failed (disk full): rows are being lost. */
+  broken = false;
+
+  constructor(file: string) {
+    this.file = file;
+    mkdirSync(path.dirname(file), { recursive: true });
+  }
+
+  get #offsetFile(): string {
+    return `${this.file}.offset`;
+  }
+
+  /** Bytes already in the store, from the offset file. */
+  #offset(): number {
+    try {
+      const value = Number(readFileSync(this.#offsetFile, 'utf8').trim());
+      return Number.isInteger(value) && value >= 0 ? value : 0;
+    } catch {
+      return 0;
+    }
+  }
+
+  #size(): number {
+    try {
+      const st = statSync(this.file);
+      return st.isFile() ? st.size : 0;
+    } catch {
+      return 0;
+    }
+  }
+
+  /** Picks up a spool left by an earlier run, sealing off a line a crash cut short; returns its bytes. */
+  open(): number {
+    const size = this.#size();
+    if (size > 0) {
+      const fd = openSync(this.file, 'r');
+      const last = Buffer.alloc(1);
+      try {
+        readSync(fd, last, 0, 1, size - 1);
+      } finally {
+        closeSync(fd);
+      }
+      if (last[0] !== 0x0a) appendFileSync(this.file, '\n');
+    }
+    this.bytes = Math.max(0, this.#size() - this.#offset());
+    return this.bytes;
+  }
+
+  /** Appends rows as one synchronous write. False (and `broken`) when the disk refuses it. */
+  append(rows: NewExchangeRow[]): boolean {
+    const text = `${rows.map((row) => JSON.stringify(row)).join('\n')}\n`;
+    try {
+      appendFileSync(this.file, text, { mode: 0o600 });
+    } catch {
+      this.broken = true;
+      return false;
+    }
+    this.bytes += Buffer.byteLength(text);
+    this.broken = false;
+    return true;
+  }
+
+  /**
+   * The next whole lines to replay (at most 8 MB), or undefined when everything is in the store (the
+   * files are then removed). A line cut by the chunk's end is read next time.
+   */
+  read(): SpoolChunk | undefined {
+    const offset = this.#offset();
+    const size = this.#size();
+    const length = Math.min(REPLAY_CHUNK_BYTES, Math.max(0, size - offset));
+    const buffer = Buffer.alloc(length);
+    if (length > 0) {
+      const fd = openSync(this.file, 'r');
+      try {
+        readSync(fd, buffer, 0, length, offset);
+      } finally {
+        closeSync(fd);
+      }
+    }
+    const end = buffer.lastIndexOf(0x0a) + 1;
+    if (end === 0) {
+      if (offset >= size) {
+        rmSync(this.file, { force: true });
+        rmSync(this.#offsetFile, { force: true });
+        this.bytes = 0;
+      }
+      return undefined;
+    }
+    const rows: NewExchangeRow[] = [];
+    let torn = 0;
+    for (const line of buffer.subarray(0, end).toString('utf8').split('\n')) {
+      if (!line) continue;
+      try {
+        rows.push(JSON.parse(line) as NewExchangeRow);
+      } catch {
+        torn += 1; // a line cut short by a crash in the middle of an append
+      }
+    }
+    return { rows, torn, bytes: end };
+  }
+
+  /** Records that a chunk read by `read` is in the store. */
+  done(chunk: SpoolChunk): void {
+    const offset = this.#offset() + chunk.bytes;
+    writeFileSync(this.#offsetFile, String(offset), { mode: 0o600 });
+    this.bytes = Math.max(0, this.#size() - offset);
+  }
+}
