@@ -1,3 +1,4 @@
+import { benchCrash } from './crash.bench.js';
 import { benchProxy } from './proxy.bench.js';
 import { benchStore } from './store.bench.js';
 
@@ -5,6 +6,7 @@ import { benchStore } from './store.bench.js';
 const BENCHMARKS: Record<string, () => Promise<void>> = {
   store: benchStore,
   proxy: benchProxy,
+  crash: benchCrash,
 };
 
 const asked = process.argv.slice(2).filter((a) => !a.startsWith('-'));
