@@ -1,9 +1,9 @@
 import { spawn } from 'node:child_process';
-import { createReadStream, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { createReadStream, existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
-import { available, startProcess, type Started } from './processes.js';
+import { adminQuery, available, startBenchCollector, startProcess, type Started } from './processes.js';
 import { printTable } from './table.js';
 
 /*
@@ -17,16 +17,6 @@ const RATE = Number(process.env.BENCH_RATE ?? 200);
 const ADMIN_URL = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const PORTS = { upstream: 18611, collector: 18612 };
 
-async function admin(sql: string): Promise<void> {
-  const client = new pg.Client({ connectionString: ADMIN_URL });
-  await client.connect();
-  try {
-    await client.query(sql);
-  } finally {
-    await client.end();
-  }
-}
-
 async function lines(file: string, fromOffset: number): Promise<number> {
   if (!existsSync(file)) return 0;
   let n = 0;
@@ -39,7 +29,7 @@ async function lines(file: string, fromOffset: number): Promise<number> {
 export async function benchCrash(): Promise<void> {
   if (!available('wrk')) throw new Error('wrk is needed (apt-get install wrk)');
   const database = `crash_${Date.now().toString(36)}`;
-  await admin(`create database ${database}`);
+  await adminQuery(ADMIN_URL, `create database ${database}`);
   const dbUrl = new URL(ADMIN_URL);
   dbUrl.pathname = `/${database}`;
   const dir = mkdtempSync(path.join(tmpdir(), 'bench-crash-'));
@@ -53,23 +43,13 @@ export async function benchCrash(): Promise<void> {
         /upstream listening/,
       ),
     );
-    writeFileSync(
-      path.join(dir, 'collector.yaml'),
-      `port: ${PORTS.collector}\nhost: 127.0.0.1\nlogLevel: warn\nproviders:\n  - { id: bench, baseUrl: "http://127.0.0.1:${PORTS.upstream}/base", dialect: stu3 }\n`,
-    );
-    const env: NodeJS.ProcessEnv = {
-      ...process.env,
-      DATA_DIR: path.join(dir, 'data'),
-      DATABASE_URL: dbUrl.toString(),
-      CONFIG: path.join(dir, 'collector.yaml'),
-    };
-    delete env.NODE_OPTIONS;
-    const collector = await startProcess(
-      process.execPath,
-      ['--import', 'tsx', 'src/main.ts'],
-      env,
-      /listening on/,
-    );
+    const collector = await startBenchCollector({
+      dir,
+      port: PORTS.collector,
+      upstreamPort: PORTS.upstream,
+      databaseUrl: dbUrl.toString(),
+      logLevel: 'warn',
+    });
     started.push(collector);
 
     const connections = 10;
@@ -130,6 +110,6 @@ export async function benchCrash(): Promise<void> {
     );
   } finally {
     for (const p of started.reverse()) await p.stop();
-    await admin(`drop database if exists ${database} with (force)`);
+    await adminQuery(ADMIN_URL, `drop database if exists ${database} with (force)`);
   }
 }

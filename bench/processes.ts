@@ -1,5 +1,6 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 
 /** A process the benchmark started, with what it printed. */
 export interface Started {
@@ -97,4 +98,42 @@ export function runWrk(
 /** Whether a command is on the PATH. */
 export function available(command: string): boolean {
   return spawnSync('sh', ['-c', `command -v ${command}`]).status === 0;
+}
+
+/** Runs one statement on the PostgreSQL server the benchmarks use, outside their own databases. */
+export async function adminQuery(adminUrl: string, sql: string): Promise<void> {
+  const { default: pg } = await import('pg');
+  const client = new pg.Client({ connectionString: adminUrl });
+  await client.connect();
+  try {
+    await client.query(sql);
+  } finally {
+    await client.end();
+  }
+}
+
+/**
+ * A collector process for a benchmark: one provider `bench` at the local upstream, PostgreSQL at
+ * `databaseUrl`, data under `dir/data`. Resolves once it listens.
+ */
+export async function startBenchCollector(options: {
+  dir: string;
+  port: number;
+  upstreamPort: number;
+  databaseUrl: string;
+  logLevel: string;
+}): Promise<Started> {
+  const config = path.join(options.dir, 'collector.yaml');
+  writeFileSync(
+    config,
+    `port: ${options.port}\nhost: 127.0.0.1\nlogLevel: ${options.logLevel}\nproviders:\n  - { id: bench, baseUrl: "http://127.0.0.1:${options.upstreamPort}/base", dialect: stu3 }\n`,
+  );
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    DATA_DIR: path.join(options.dir, 'data'),
+    DATABASE_URL: options.databaseUrl,
+    CONFIG: config,
+  };
+  delete env.NODE_OPTIONS;
+  return startProcess(process.execPath, ['--import', 'tsx', 'src/main.ts'], env, /listening on/);
 }

@@ -2,7 +2,16 @@ import { createReadStream, existsSync, mkdirSync, mkdtempSync, readFileSync, wri
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
-import { available, memoryMb, runWrk, startProcess, type Started, type WrkResult } from './processes.js';
+import {
+  adminQuery,
+  available,
+  memoryMb,
+  runWrk,
+  startBenchCollector,
+  startProcess,
+  type Started,
+  type WrkResult,
+} from './processes.js';
 import { printTable } from './table.js';
 
 /*
@@ -20,16 +29,6 @@ const MAX_SECONDS = Number(process.env.BENCH_MAX_SECONDS ?? 15);
 const ADMIN_URL = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const PORTS = { upstream: 18601, collector: 18602, nginx: 18603 };
 const SEARCH = '/Slot?service=2000011147&status=free&_include=Slot:schedule';
-
-async function admin(sql: string): Promise<void> {
-  const client = new pg.Client({ connectionString: ADMIN_URL });
-  await client.connect();
-  try {
-    await client.query(sql);
-  } finally {
-    await client.end();
-  }
-}
 
 function nginxConfig(dir: string): string {
   const file = path.join(dir, 'nginx.conf');
@@ -77,7 +76,7 @@ export async function benchProxy(): Promise<void> {
   if (!available('wrk'))
     throw new Error('wrk is needed (apt-get install wrk): it paces requests and measures in microseconds');
   const database = `bench_${Date.now().toString(36)}`;
-  await admin(`create database ${database}`);
+  await adminQuery(ADMIN_URL, `create database ${database}`);
   const dbUrl = new URL(ADMIN_URL);
   dbUrl.pathname = `/${database}`;
   const dir = mkdtempSync(path.join(tmpdir(), 'bench-proxy-'));
@@ -91,23 +90,13 @@ export async function benchProxy(): Promise<void> {
     );
     started.push(upstream);
     const bodyBytes = Number(/body (\d+)/.exec(upstream.output())![1]);
-    writeFileSync(
-      path.join(dir, 'collector.yaml'),
-      `port: ${PORTS.collector}\nhost: 127.0.0.1\nlogLevel: info\nproviders:\n  - { id: bench, baseUrl: "http://127.0.0.1:${PORTS.upstream}/base", dialect: stu3 }\n`,
-    );
-    const env: NodeJS.ProcessEnv = {
-      ...process.env,
-      DATA_DIR: path.join(dir, 'data'),
-      DATABASE_URL: dbUrl.toString(),
-      CONFIG: path.join(dir, 'collector.yaml'),
-    };
-    delete env.NODE_OPTIONS;
-    const collector = await startProcess(
-      process.execPath,
-      ['--import', 'tsx', 'src/main.ts'],
-      env,
-      /listening on/,
-    );
+    const collector = await startBenchCollector({
+      dir,
+      port: PORTS.collector,
+      upstreamPort: PORTS.upstream,
+      databaseUrl: dbUrl.toString(),
+      logLevel: 'info',
+    });
     started.push(collector);
     let nginx: Started | undefined;
     if (available('nginx')) {
@@ -115,7 +104,7 @@ export async function benchProxy(): Promise<void> {
       nginx = await startProcess(
         'nginx',
         ['-c', nginxConfig(path.join(dir, 'nginx')), '-p', path.join(dir, 'nginx')],
-        env,
+        process.env,
         /$/,
         5000,
       );
@@ -238,6 +227,6 @@ export async function benchProxy(): Promise<void> {
     );
   } finally {
     for (const process of started.reverse()) await process.stop();
-    await admin(`drop database if exists ${database} with (force)`);
+    await adminQuery(ADMIN_URL, `drop database if exists ${database} with (force)`);
   }
 }

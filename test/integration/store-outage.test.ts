@@ -9,6 +9,15 @@ import { adminQuery, createTestDatabase, TEST_ENGINE } from '../helpers/store.js
 // The store goes away in the middle of proxied traffic. On PostgreSQL that is real: the database stops
 // taking connections and its sessions are ended. On PGlite, the store stops answering: its one
 // connection is held by someone else.
+/** Sends `n` slot searches through the collector one after another, keeping each status. */
+async function sendSearches(url: string, n: number, statuses: number[]): Promise<void> {
+  for (let i = 0; i < n; i++) {
+    const res = await fetch(`${url}/fhir/sandbox-stu3/Slot?service=2000011148&status=free`);
+    await res.arrayBuffer();
+    statuses.push(res.status);
+  }
+}
+
 if (TEST_ENGINE === 'postgres') {
   describe('the store going down mid-run (PostgreSQL)', () => {
     it('every request is still answered, and once the store is back every exchange is in it exactly once', async () => {
@@ -26,13 +35,7 @@ if (TEST_ENGINE === 'postgres') {
       });
       try {
         const statuses: number[] = [];
-        const send = async (n: number) => {
-          for (let i = 0; i < n; i++) {
-            const res = await fetch(`${collector.url}/fhir/sandbox-stu3/Slot?service=2000011148&status=free`);
-            await res.arrayBuffer();
-            statuses.push(res.status);
-          }
-        };
+        const send = (n: number) => sendSearches(collector.url, n, statuses);
         await send(20);
         await collector.capture.drain();
 
@@ -87,13 +90,7 @@ if (TEST_ENGINE === 'postgres') {
       });
       try {
         const statuses: number[] = [];
-        const send = async (n: number) => {
-          for (let i = 0; i < n; i++) {
-            const res = await fetch(`${collector.url}/fhir/sandbox-stu3/Slot?service=2000011148&status=free`);
-            await res.arrayBuffer();
-            statuses.push(res.status);
-          }
-        };
+        const send = (n: number) => sendSearches(collector.url, n, statuses);
         await send(20);
         await collector.capture.drain();
 
