@@ -278,7 +278,8 @@ function banner(
   const lines = [
     '',
     `Booking event collector listening on ${url}`,
-    `  health     ${url}/healthz   readiness ${url}/readyz`,
+    `  proxy      ${url}/fhir/{providerId}/...   ${url}/ssp/{providerBaseUrl}/...   ${url}/bars/...`,
+    `  health     ${url}/healthz   readiness ${url}/readyz   metrics ${url}/metrics`,
     `  API        ${url}/api/...   (bearer token)`,
     `  store      ${store.engine === 'pglite' ? `embedded PGlite in ${store.location}` : `PostgreSQL ${store.location}`}`,
     `  config     ${config.source}`,
@@ -286,7 +287,8 @@ function banner(
   ];
   if (sandboxMounted) {
     lines.push(
-      `  sandbox    ${url}/sandbox  (seed ${config.sandbox.seed}; try ${url}/sandbox/stu3/Slot?status=free)`,
+      `  sandbox    ${url}/sandbox  (seed ${config.sandbox.seed}); through the proxy, captured:`,
+      `             curl '${url}/fhir/sandbox-stu3/Slot?service=2000011147&status=free'`,
     );
   }
   if (generated?.created) {

@@ -2,7 +2,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createLogger } from '../../src/logger.js';
-import { startCollector } from '../../src/server.js';
+import { startCollector, type RunningCollector } from '../../src/server.js';
 import { testConfig } from '../helpers/app.js';
 import { adminQuery, createTestDatabase, TEST_ENGINE } from '../helpers/store.js';
 
@@ -16,6 +16,22 @@ async function sendSearches(url: string, n: number, statuses: number[]): Promise
     await res.arrayBuffer();
     statuses.push(res.status);
   }
+}
+
+/** Every request was answered by the provider, and each exchange is in the store exactly once. */
+async function expectEveryExchangeOnce(
+  collector: RunningCollector,
+  statuses: number[],
+  n: number,
+): Promise<void> {
+  expect(statuses).toHaveLength(n);
+  expect(statuses.every((s) => s === 200)).toBe(true);
+  const rows = await collector.store.db
+    .selectFrom('exchanges')
+    .select((eb) => [eb.fn.countAll<number>().as('n'), eb.fn.count<number>('id').distinct().as('distinct')])
+    .executeTakeFirstOrThrow();
+  expect(rows).toEqual({ n, distinct: n });
+  expect(collector.capture.counters.dropped).toBe(0);
 }
 
 if (TEST_ENGINE === 'postgres') {
@@ -58,17 +74,7 @@ if (TEST_ENGINE === 'postgres') {
           await new Promise((r) => setTimeout(r, 100));
         await collector.capture.drain();
 
-        expect(statuses).toHaveLength(60);
-        expect(statuses.every((s) => s === 200)).toBe(true);
-        const rows = await collector.store.db
-          .selectFrom('exchanges')
-          .select((eb) => [
-            eb.fn.countAll<number>().as('n'),
-            eb.fn.count<number>('id').distinct().as('distinct'),
-          ])
-          .executeTakeFirstOrThrow();
-        expect(rows).toEqual({ n: 60, distinct: 60 });
-        expect(collector.capture.counters.dropped).toBe(0);
+        await expectEveryExchangeOnce(collector, statuses, 60);
       } finally {
         await adminQuery(`alter database ${name} allow_connections true`).catch(() => undefined);
         await collector.stop();
@@ -107,17 +113,7 @@ if (TEST_ENGINE === 'postgres') {
         await send(10);
         await collector.capture.drain();
 
-        expect(statuses).toHaveLength(60);
-        expect(statuses.every((s) => s === 200)).toBe(true);
-        const rows = await collector.store.db
-          .selectFrom('exchanges')
-          .select((eb) => [
-            eb.fn.countAll<number>().as('n'),
-            eb.fn.count<number>('id').distinct().as('distinct'),
-          ])
-          .executeTakeFirstOrThrow();
-        expect(rows).toEqual({ n: 60, distinct: 60 });
-        expect(collector.capture.counters.dropped).toBe(0);
+        await expectEveryExchangeOnce(collector, statuses, 60);
       } finally {
         await collector.stop();
       }
