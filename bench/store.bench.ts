@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
+import { storeBody } from '../src/capture/stored-body.js';
 import { newId } from '../src/ids.js';
 import { runMigrations } from '../src/store/migrate.js';
 import { openStore, type Store } from '../src/store/store.js';
@@ -25,6 +26,8 @@ const RESPONSE_BODY = JSON.stringify({
     resource: { resourceType: 'Slot', id: `slot-${i}`, status: 'free', start: '2026-11-22T10:00:00+00:00' },
   })),
 });
+/** Stored as capture stores it: compressed. */
+const STORED = storeBody(RESPONSE_BODY);
 
 function exchangeRow(): NewExchangeRow {
   const now = new Date();
@@ -41,8 +44,8 @@ function exchangeRow(): NewExchangeRow {
     request_headers: { accept: 'application/fhir+json', 'ssp-traceid': newId() },
     response_status: 200,
     response_headers: { 'content-type': 'application/fhir+json' },
-    response_body: RESPONSE_BODY,
-    response_body_encoding: 'utf8',
+    response_body: STORED.body,
+    response_body_encoding: STORED.encoding,
     response_size: RESPONSE_BODY.length,
     transport_outcome: 'ok',
     trace_id: newId(),

@@ -1,5 +1,6 @@
 import type { Migration } from 'kysely';
 import * as m0001 from './0001_initial.js';
+import * as m0002 from './0002_compressed_bodies.js';
 
 /**
  * Every migration, by its ordered name. Listed statically (not read from the folder at run time) so the
@@ -7,4 +8,5 @@ import * as m0001 from './0001_initial.js';
  */
 export const migrations: Record<string, Migration> = {
   '0001_initial': m0001,
+  '0002_compressed_bodies': m0002,
 };

@@ -15,6 +15,24 @@ import type { NewExchangeRow } from '../store/tables/exchange.table.js';
 /** How much of the spool one replay step reads (whole lines of it). */
 const REPLAY_CHUNK_BYTES = 8 * 1024 * 1024;
 
+const BODIES = ['request_body', 'response_body'] as const;
+
+/** A row as one spool line: JSON, with its (compressed) bodies in base64. */
+function spoolLine(row: NewExchangeRow): string {
+  const line: Record<string, unknown> = { ...row };
+  for (const key of BODIES) {
+    const body = row[key];
+    if (body) line[key] = body.toString('base64');
+  }
+  return JSON.stringify(line);
+}
+
+function spooledRow(line: string): NewExchangeRow {
+  const row = JSON.parse(line) as Record<string, unknown>;
+  for (const key of BODIES) if (typeof row[key] === 'string') row[key] = Buffer.from(row[key], 'base64');
+  return row as unknown as NewExchangeRow;
+}
+
 /** What one replay step read: the rows, lines lost to a crash, and how many bytes that was. */
 export interface SpoolChunk {
   rows: NewExchangeRow[];
@@ -26,7 +44,7 @@ export interface SpoolChunk {
  * The capture spool: an append-only file of redacted rows (JSON lines) for when the store is down or
  * behind, and an offset file beside it saying how much of it is already in the store. Every operation
  * is a synchronous file operation, so on one thread no append can fall inside another or inside a read;
- * appends happen only while the store is down or behind.
+ * appends happen only while the store is down or behind. Bodies, already compressed, are written in base64.
  */
 export class CaptureSpool {
   readonly file: string;
@@ -82,7 +100,7 @@ export class CaptureSpool {
 
   /** Appends rows as one synchronous write. False (and `broken`) when the disk refuses it. */
   append(rows: NewExchangeRow[]): boolean {
-    const text = `${rows.map((row) => JSON.stringify(row)).join('\n')}\n`;
+    const text = `${rows.map(spoolLine).join('\n')}\n`;
     try {
       appendFileSync(this.file, text, { mode: 0o600 });
     } catch {
@@ -125,7 +143,7 @@ export class CaptureSpool {
     for (const line of buffer.subarray(0, end).toString('utf8').split('\n')) {
       if (!line) continue;
       try {
-        rows.push(JSON.parse(line) as NewExchangeRow);
+        rows.push(spooledRow(line));
       } catch {
         torn += 1; // a line cut short by a crash in the middle of an append
       }

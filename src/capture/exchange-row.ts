@@ -2,7 +2,9 @@ import { brotliDecompressSync, gunzipSync, inflateSync } from 'node:zlib';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { ObservedExchange, TappedBody } from '../proxy/exchange.js';
 import type { NewExchangeRow } from '../store/tables/exchange.table.js';
-import { redactFhir, redactTarget, redactUrl, type RedactionRules } from './redact.js';
+import { redactFhir, redactTarget, redactUrl, type Redacted, type RedactionRules } from './redact.js';
+import { redactJsonText } from './redact-text.js';
+import { storeBody, type StoredBody } from './stored-body.js';
 
 /**
  * Headers whose values are stored: the ones the booking standards name and the ones HTTP needs to
@@ -144,6 +146,19 @@ function decoded(body: Buffer, encoding: string | undefined): Buffer | undefined
   }
 }
 
+const NO_BODY = { body: null, encoding: null } as const;
+
+/**
+ * Redacted FHIR JSON text: by the one-pass text redactor, or, for what it leaves (invalid JSON among
+ * it), by parsing and walking. Throws when the text is not JSON.
+ */
+export function redactedJson(text: string, rules: RedactionRules): Redacted<string> {
+  const fast = redactJsonText(text, rules);
+  if (fast) return fast;
+  const walked = redactFhir(JSON.parse(text) as unknown, rules);
+  return { value: JSON.stringify(walked.value), patientHashes: walked.patientHashes };
+}
+
 /** A stored body: redacted FHIR JSON; the raw bytes only where the provider opted in; nothing when neither is possible. */
 function storedBody(
   tapped: TappedBody,
@@ -151,25 +166,24 @@ function storedBody(
   rules: RedactionRules,
   fullBodies: boolean,
   hashes: Set<string>,
-): { body: string | null; encoding: 'utf8' | 'base64' | null } {
-  if (tapped.size === 0) return { body: null, encoding: null };
-  const raw = Buffer.concat(tapped.chunks);
-  if (fullBodies) {
-    const text = raw.toString('utf8');
-    return Buffer.from(text, 'utf8').equals(raw) && !text.includes('\u0000')
-      ? { body: text, encoding: 'utf8' }
-      : { body: raw.toString('base64'), encoding: 'base64' };
-  }
-  if (tapped.truncated) return { body: null, encoding: null };
+): StoredBody | typeof NO_BODY {
+  if (tapped.size === 0) return NO_BODY;
+  // Chunks that crossed to the worker arrive as plain Uint8Arrays: seen as Buffers without a copy.
+  const only = tapped.chunks.length === 1 ? tapped.chunks[0]! : undefined;
+  const raw = only
+    ? Buffer.from(only.buffer, only.byteOffset, only.byteLength)
+    : Buffer.concat(tapped.chunks);
+  if (fullBodies) return storeBody(raw);
+  if (tapped.truncated) return NO_BODY;
   try {
     const plain = decoded(raw, header(headers, 'content-encoding'));
-    if (!plain) return { body: null, encoding: null };
-    const redacted = redactFhir(JSON.parse(plain.toString('utf8')) as unknown, rules);
+    if (!plain) return NO_BODY;
+    const redacted = redactedJson(plain.toString('utf8'), rules);
     for (const hash of redacted.patientHashes) hashes.add(hash);
-    return { body: JSON.stringify(redacted.value), encoding: 'utf8' };
+    return storeBody(redacted.value);
   } catch {
     // Not JSON (XML, binary) or not decodable: it cannot be redacted, so it is not kept.
-    return { body: null, encoding: null };
+    return NO_BODY;
   }
 }
 

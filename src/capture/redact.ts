@@ -1,8 +1,12 @@
 import { isValidNhsNumber, NHS_NUMBER_SYSTEM } from '../fhir/nhs-number.js';
 
-/** NHS number identifier systems: today's, and the one older STU3 payloads still carry. */
-const NHS_SYSTEMS = new Set([NHS_NUMBER_SYSTEM, 'http://fhir.nhs.net/Id/nhs-number']);
 import type { PatientHasher } from '../privacy/patient-hash.js';
+
+/** NHS number identifier systems: today's, and the one older STU3 payloads still carry. */
+export const NHS_SYSTEMS: ReadonlySet<string> = new Set([
+  NHS_NUMBER_SYSTEM,
+  'http://fhir.nhs.net/Id/nhs-number',
+]);
 
 /** What redaction needs: the keyed hash, and whether birth dates keep their year. */
 export interface RedactionRules {
@@ -24,7 +28,7 @@ export const HASH_PREFIX = 'hash:';
  * text (DESIGN.md, privacy): human names, addresses, telecoms, contacts, photos, narrative, notes,
  * descriptions and free-text values, and attachments' data (a 111 CDA document travels base64 inside).
  */
-const REMOVED = new Set([
+export const REMOVED: ReadonlySet<string> = new Set([
   'valueHumanName',
   'valueAddress',
   'valueContactPoint',
@@ -45,7 +49,7 @@ const REMOVED = new Set([
 ]);
 
 /** Elements that hold a URL or a reference. */
-const URL_KEYS = new Set(['url', 'fullUrl', 'location', 'reference']);
+export const URL_KEYS: ReadonlySet<string> = new Set(['url', 'fullUrl', 'location', 'reference']);
 
 /**
  * Names that are kept even though they are called `name`: a plain string naming an organisation, a

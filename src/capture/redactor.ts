@@ -33,6 +33,14 @@ function bundledWorkerSource(): string {
   return bundled;
 }
 
+/** Bodies cross from the worker as plain Uint8Arrays: made Buffers again (no copy) for the drivers and the spool. */
+function withBufferBodies(row: NewExchangeRow): void {
+  for (const key of ['request_body', 'response_body'] as const) {
+    const body = row[key] as Uint8Array | null | undefined;
+    if (body && !Buffer.isBuffer(body)) row[key] = Buffer.from(body.buffer, body.byteOffset, body.byteLength);
+  }
+}
+
 /** What redacting one exchange gave: its row, or why there is none. */
 export type RedactionOutcome = { id: string; row: NewExchangeRow } | { id: string; error: string };
 
@@ -104,6 +112,7 @@ export class WorkerRedactor implements Redactor {
     worker.on('message', (outcomes: RedactionOutcome[]) => {
       for (const outcome of outcomes) {
         if (!this.#inFlight.delete(outcome.id)) continue;
+        if ('row' in outcome) withBufferBodies(outcome.row);
         this.deliver(outcome);
       }
       this.#settle();

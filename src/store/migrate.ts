@@ -33,3 +33,9 @@ export async function pendingMigrations(db: AnyDb): Promise<string[]> {
   const all = await (await migrator(db)).getMigrations();
   return all.filter((m) => m.executedAt === undefined).map((m) => m.name);
 }
+
+/** Migrates up or down to the named migration (tests use it to check one migration against data). */
+export async function migrateTo(db: AnyDb, name: string): Promise<void> {
+  const { error } = await (await migrator(db)).migrateTo(name);
+  if (error) throw error instanceof Error ? error : new Error(`migration failed: ${JSON.stringify(error)}`);
+}

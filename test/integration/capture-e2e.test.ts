@@ -1,6 +1,7 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { withReadableBodies } from '../../src/capture/stored-body.js';
 import { createLogger } from '../../src/logger.js';
 import { startCollector, type RunningCollector } from '../../src/server.js';
 import { testConfig } from '../helpers/app.js';
@@ -118,11 +119,9 @@ describe('sandbox traffic through the collector, captured', () => {
     expect(list.body.total).toBe(1);
 
     await collector.capture.drain();
-    const rows = await collector.store.db
-      .selectFrom('exchanges')
-      .selectAll()
-      .orderBy('received_at')
-      .execute();
+    const rows = (
+      await collector.store.db.selectFrom('exchanges').selectAll().orderBy('received_at').execute()
+    ).map(withReadableBodies);
     expect(rows.map((r) => [r.provider_id, r.method, r.response_status])).toEqual([
       ['sandbox-stu3', 'GET', 200],
       ['sandbox-stu3', 'POST', 201],

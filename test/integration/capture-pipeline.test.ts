@@ -1,10 +1,12 @@
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Kysely, PostgresDialect } from 'kysely';
 import pg from 'pg';
 import { CapturePipeline } from '../../src/capture/capture-pipeline.js';
 import { exchangeRow } from '../../src/capture/exchange-row.js';
+import { withReadableBodies } from '../../src/capture/stored-body.js';
 import { createLogger } from '../../src/logger.js';
 import { createPatientHasher } from '../../src/privacy/patient-hash.js';
 import type { Database } from '../../src/store/database.js';
@@ -77,10 +79,10 @@ describe('the capture pipeline', () => {
     expect(capture.counters).toEqual({ captured: 230, written: 230, spooled: 0, replayed: 0, dropped: 0 });
     const one = await store.db
       .selectFrom('exchanges')
-      .select('request_body')
+      .select(['request_body', 'request_body_encoding'])
       .where('id', '=', exchanges[0]!.id)
       .executeTakeFirstOrThrow();
-    expect(one.request_body).toBe('{"resourceType":"Appointment"}');
+    expect(withReadableBodies(one).request_body).toBe('{"resourceType":"Appointment"}');
   });
 
   it('spools while the store is down, keeps order, and replays every exchange exactly once when it returns', async () => {
@@ -240,12 +242,16 @@ describe('a large spool', () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'spool-'));
     const spoolFile = path.join(dir, 'exchanges.jsonl');
     // About 12 MB of rows: more than one replay chunk (8 MB).
-    const big = 'x'.repeat(60_000);
     const rows = Array.from({ length: 200 }, () => ({
       ...exchangeRow(observedExchange(), rules).row,
-      response_body: JSON.stringify({ resourceType: 'Bundle', big }),
+      // Incompressible, so the spool really is that large.
+      response_body: randomBytes(60_000),
+      response_body_encoding: 'br+binary' as const,
     }));
-    writeFileSync(spoolFile, `${rows.map((r) => JSON.stringify(r)).join('\n')}\n`);
+    writeFileSync(
+      spoolFile,
+      `${rows.map((r) => JSON.stringify({ ...r, response_body: r.response_body.toString('base64') })).join('\n')}\n`,
+    );
     const { capture } = pipeline(() => store, spoolFile);
     await capture.start();
     await until(() => capture.counters.replayed === 200, 20_000);

@@ -22,10 +22,10 @@ describe('npm run migrate', () => {
     try {
       const before = await run(['--check'], env);
       expect(before).toMatchObject({ code: 1 });
-      expect(before.out).toContain('pending migrations: 0001_initial');
+      expect(before.out).toContain('pending migrations: 0001_initial, 0002_compressed_bodies');
       const applied = await run([], env);
       expect(applied.code).toBe(0);
-      expect(applied.out).toContain('  applied 0001_initial');
+      expect(applied.out).toContain('  applied 0001_initial\n  applied 0002_compressed_bodies');
       const again = await run([], env);
       expect(again.out).toContain('schema is up to date; nothing to apply');
       expect((await run(['--check'], env)).code).toBe(0);

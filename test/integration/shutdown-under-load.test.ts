@@ -38,12 +38,14 @@ describe('SIGTERM under load', () => {
         }
       };
       const consumers = Array.from({ length: 10 }, consumer);
-      await new Promise((resolve) => setTimeout(resolve, 1500));
+      // Stopped while busy: once a good number were answered (however slow this machine is now).
+      const deadline = Date.now() + 30_000;
+      while (answered < 100 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
       stopping = true;
       collector.child.kill('SIGTERM');
       expect(await collector.exited).toBe(0);
       await Promise.all(consumers);
-      expect(answered).toBeGreaterThan(50);
+      expect(answered).toBeGreaterThanOrEqual(100);
 
       const store = await openStore(
         env.DATABASE_URL ? { databaseUrl: env.DATABASE_URL } : { pgliteDir: path.join(dataDir, 'pglite') },

@@ -1,6 +1,12 @@
 import type { Insertable, Selectable, Updateable } from 'kysely';
 import type { GeneratedTimestamp, JsonWithDefault, Timestamp, WithDefault } from './column-types.js';
 
+/**
+ * How a stored body is to be read: Brotli-compressed UTF-8 text or bytes (what capture writes), or
+ * plain (rows from before bodies were compressed).
+ */
+export type BodyEncoding = 'br+utf8' | 'br+binary' | 'utf8' | 'binary';
+
 /** How the collector's forward to the provider ended. */
 export type TransportOutcome = 'ok' | 'timeout' | 'reset' | 'refused' | 'client_aborted';
 
@@ -16,14 +22,15 @@ export interface ExchangeTable {
   path: string;
   query: string | null;
   request_headers: JsonWithDefault<Record<string, string | string[]>>;
-  request_body: string | null;
-  request_body_encoding: 'utf8' | 'base64' | null;
+  /** The stored body, as `request_body_encoding` says (see stored-body.ts); null when none is kept. */
+  request_body: Buffer | null;
+  request_body_encoding: BodyEncoding | null;
   request_size: WithDefault<number>;
   request_truncated: WithDefault<boolean>;
   response_status: number | null;
   response_headers: JsonWithDefault<Record<string, string | string[]>>;
-  response_body: string | null;
-  response_body_encoding: 'utf8' | 'base64' | null;
+  response_body: Buffer | null;
+  response_body_encoding: BodyEncoding | null;
   response_size: WithDefault<number>;
   response_truncated: WithDefault<boolean>;
   transport_outcome: TransportOutcome;

@@ -1,0 +1,475 @@
+import { isValidNhsNumber } from '../fhir/nhs-number.js';
+import {
+  HASH_PREFIX,
+  NHS_SYSTEMS,
+  REMOVED,
+  URL_KEYS,
+  redactUrl,
+  type Redacted,
+  type RedactionRules,
+} from './redact.js';
+
+/** Thrown inside the scanner when it meets something it leaves to the reference redactor. */
+const GIVE_UP = new Error('left to the reference redactor');
+
+/** A member of an object kept, replaced by new text, or removed. */
+type Fate = null | string | false;
+
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+const COMMA = 0x2c;
+const COLON = 0x3a;
+const OPEN_OBJECT = 0x7b;
+const CLOSE_OBJECT = 0x7d;
+const OPEN_ARRAY = 0x5b;
+const CLOSE_ARRAY = 0x5d;
+
+const isDigit = (c: number): boolean => c >= 0x30 && c <= 0x39;
+
+/** What a key means to redaction (flags, so the keys rules depend on can be tracked in one number). */
+const K = {
+  Other: 0,
+  GiveUp: 1,
+  System: 2,
+  Reference: 4,
+  ResourceType: 8,
+  Removed: 16,
+  Name: 32,
+  Display: 64,
+  Id: 128,
+  Value: 256,
+  Diagnostics: 512,
+  BirthDate: 1024,
+  Url: 2048,
+  Contained: 4096,
+} as const;
+
+/** Keys that decide a sibling's fate: one object may hold each only once. */
+const DECIDING = K.System | K.Reference | K.ResourceType | K.Display | K.Id | K.Value;
+
+const KEYWORDS: [string, number][] = [
+  ...[...REMOVED].filter((key) => key !== 'name').map((key): [string, number] => [key, K.Removed]),
+  ...[...URL_KEYS].filter((key) => key !== 'reference').map((key): [string, number] => [key, K.Url]),
+  ['name', K.Name],
+  ['display', K.Display],
+  ['id', K.Id],
+  ['value', K.Value],
+  ['system', K.System],
+  ['reference', K.Reference],
+  ['resourceType', K.ResourceType],
+  ['diagnostics', K.Diagnostics],
+  ['birthDate', K.BirthDate],
+  ['deceasedDateTime', K.BirthDate],
+  ['contained', K.Contained],
+  // JSON.parse makes `__proto__` an own key, which a walk cannot copy faithfully: left to the reference.
+  ['__proto__', K.GiveUp],
+];
+
+/** The keywords by length and first character, so most keys are told apart without a string made. */
+const BY_SHAPE: ([string, number][] | null)[] = Array.from({ length: 32 << 7 }, () => null);
+for (const [word, kind] of KEYWORDS)
+  (BY_SHAPE[(word.length << 7) | word.charCodeAt(0)] ??= []).push([word, kind]);
+
+/** The kind of the (unescaped) key text[start, end). Keys that look like array indices are left to the reference: objects order them first. */
+function keyKind(text: string, start: number, end: number): number {
+  const first = text.charCodeAt(start);
+  if (isDigit(first)) return K.GiveUp;
+  const length = end - start;
+  if (length > 31 || first > 127) return K.Other;
+  const candidates = BY_SHAPE[(length << 7) | first];
+  if (!candidates) return K.Other;
+  for (let i = 0; i < candidates.length; i += 1) {
+    const [word, kind] = candidates[i]!;
+    if (text.startsWith(word, start)) return kind;
+  }
+  return K.Other;
+}
+
+/**
+ * Redaction straight over JSON text, by the same rules as `redactFhir` (which stays the reference and
+ * the fallback): one validating pass that copies every value needing no change as its original text
+ * and rebuilds only the objects and arrays on the way to a change. A slot searchset is mostly
+ * unchanged text, so this costs a fraction of parse, walk and stringify, and keeps numbers and
+ * formatting exactly as sent.
+ *
+ * Returns `undefined` whenever the text is anything but plain, valid JSON it can judge with
+ * certainty: invalid JSON, escaped or numeric keys, `__proto__`, a repeated key that rules depend on,
+ * a non-string `display`/`id`/`value`, nesting deep enough to exhaust the stack. The caller then
+ * uses `redactFhir` (whose JSON.parse is the judge of validity). A test holds the two to the same
+ * result over the fixtures and generated documents.
+ */
+export function redactJsonText(text: string, rules: RedactionRules): Redacted<string> | undefined {
+  try {
+    return new TextRedactor(text, rules).run();
+  } catch (error) {
+    if (error === GIVE_UP || error instanceof RangeError) return undefined;
+    throw error;
+  }
+}
+
+class TextRedactor {
+  #pos = 0;
+  #nextBackslash = -1;
+  #nextControl = -1;
+  readonly #controls = /[\u0000-\u001f]/g;
+  /** Member spans of the objects being read: key start, value start, value end (a shared stack). */
+  readonly #spans: number[] = [];
+  readonly #fates: Fate[] = [];
+  #top = 0;
+  /** Patient hashes with the position they were found at: sorted, they come in the reference's order. */
+  readonly #hashes: [number, string][] = [];
+
+  constructor(
+    private readonly text: string,
+    private readonly rules: RedactionRules,
+  ) {}
+
+  run(): Redacted<string> {
+    this.#space();
+    const out = this.#value(false);
+    this.#space();
+    if (this.#pos !== this.text.length) throw GIVE_UP;
+    const seen = new Set<string>();
+    for (const [, hash] of this.#hashes.sort((a, b) => a[0] - b[0])) seen.add(hash);
+    return { value: out ?? this.text, patientHashes: [...seen] };
+  }
+
+  #space(): void {
+    const text = this.text;
+    let pos = this.#pos;
+    for (;;) {
+      const c = text.charCodeAt(pos);
+      if (c !== 0x20 && c !== 0x0a && c !== 0x0d && c !== 0x09) break;
+      pos += 1;
+    }
+    this.#pos = pos;
+  }
+
+  /** `hash:<keyed hash>` for an NHS number or patient id found at `at`. */
+  #hashed(at: number, value: string): string {
+    const hashed = this.rules.hash(value);
+    this.#hashes.push([at, hashed]);
+    return `${HASH_PREFIX}${hashed}`;
+  }
+
+  /** A value with redaction applied: its new text, or null when its text is kept. */
+  #value(contained: boolean): string | null {
+    const c = this.text.charCodeAt(this.#pos);
+    if (c === OPEN_OBJECT) return this.#object(contained);
+    if (c === OPEN_ARRAY) return this.#array(contained);
+    this.#primitive();
+    return null;
+  }
+
+  #array(contained: boolean): string | null {
+    const text = this.text;
+    const start = this.#pos;
+    this.#pos += 1;
+    this.#space();
+    if (text.charCodeAt(this.#pos) === CLOSE_ARRAY) {
+      this.#pos += 1;
+      return null;
+    }
+    let edits: (number | string)[] | null = null;
+    for (;;) {
+      const itemStart = this.#pos;
+      const out = this.#value(contained);
+      if (out !== null) (edits ??= []).push(itemStart, this.#pos, out);
+      this.#space();
+      const c = text.charCodeAt(this.#pos);
+      this.#pos += 1;
+      if (c === CLOSE_ARRAY) break;
+      if (c !== COMMA) throw GIVE_UP;
+      this.#space();
+    }
+    if (edits === null) return null;
+    let out = '';
+    let last = start;
+    for (let i = 0; i < edits.length; i += 3) {
+      out += text.slice(last, edits[i] as number) + (edits[i + 2] as string);
+      last = edits[i + 1] as number;
+    }
+    return out + text.slice(last, this.#pos);
+  }
+
+  /** An object (`contained`: an item of a `contained` list, whose Patient ids are local). */
+  #object(contained: boolean): string | null {
+    const text = this.text;
+    const rules = this.rules;
+    this.#pos += 1;
+    this.#space();
+    if (text.charCodeAt(this.#pos) === CLOSE_OBJECT) {
+      this.#pos += 1;
+      return null;
+    }
+    const base = this.#top;
+    let changed = false;
+    let isReference = false;
+    let isNhsSystem = false;
+    let isPatientType = false;
+    let seen = 0;
+    let display = -1;
+    let displayHashes = 0;
+    let displayHashesEnd = 0;
+    let id = -1;
+    let value = -1;
+    for (;;) {
+      if (text.charCodeAt(this.#pos) !== QUOTE) throw GIVE_UP;
+      const keyStart = this.#pos;
+      if (this.#string()) throw GIVE_UP;
+      const key = keyKind(text, keyStart + 1, this.#pos - 1);
+      if (key === K.GiveUp) throw GIVE_UP;
+      this.#space();
+      if (text.charCodeAt(this.#pos) !== COLON) throw GIVE_UP;
+      this.#pos += 1;
+      this.#space();
+      const valueStart = this.#pos;
+      const first = text.charCodeAt(valueStart);
+      const isString = first === QUOTE;
+      let fate: Fate = null;
+      if (key === K.Other) {
+        if (first === OPEN_OBJECT) fate = this.#object(false);
+        else if (first === OPEN_ARRAY) fate = this.#array(false);
+        else this.#primitive();
+      } else if (key === K.Removed || (key === K.Name && !isString)) {
+        this.#skip();
+        fate = false;
+      } else if (key === K.Display || ((key === K.Id || key === K.Value) && isString)) {
+        // Decided once the whole object is read (by the reference, a display, the resource type, the
+        // system). A display goes whatever it holds: one that is an object or array is walked now and
+        // the hashes found in it are forgotten if it goes.
+        if ((seen & key) !== 0) throw GIVE_UP;
+        seen |= key;
+        const index = this.#top / 3;
+        if (key === K.Display) {
+          display = index;
+          displayHashes = this.#hashes.length;
+          if (first === OPEN_OBJECT || first === OPEN_ARRAY) fate = this.#value(false);
+          else this.#primitive();
+          displayHashesEnd = this.#hashes.length;
+        } else {
+          if (key === K.Id) id = index;
+          else value = index;
+          this.#string();
+        }
+      } else {
+        if ((key & DECIDING) !== 0) {
+          if ((seen & key) !== 0) throw GIVE_UP;
+          seen |= key;
+        }
+        if (!isString) {
+          fate = this.#value(key === K.Contained);
+        } else {
+          this.#string();
+          const s = this.#decoded(valueStart, this.#pos);
+          switch (key) {
+            case K.System:
+              isNhsSystem = NHS_SYSTEMS.has(s);
+              break;
+            case K.ResourceType:
+              isPatientType = s === 'Patient';
+              break;
+            case K.Diagnostics: {
+              // Free text that is kept (a provider's diagnostics): NHS numbers in it are hashed.
+              let hashed = false;
+              const replaced = s.replace(/\b\d{3}[ -]?\d{3}[ -]?\d{4}\b/g, (match) => {
+                if (!isValidNhsNumber(match)) return match;
+                hashed = true;
+                return this.#hashed(valueStart, match);
+              });
+              if (hashed) fate = JSON.stringify(replaced);
+              break;
+            }
+            case K.BirthDate:
+              fate = rules.birthDateAsYear && /^\d{4}/.test(s) ? JSON.stringify(s.slice(0, 4)) : false;
+              break;
+            case K.Reference:
+            case K.Url:
+              if (key === K.Reference) isReference = true;
+              if (s.includes('?') || /(^|\/)Patient\//.test(s)) {
+                const url = redactUrl(s, rules);
+                for (const hashed of url.patientHashes) this.#hashes.push([valueStart, hashed]);
+                fate = JSON.stringify(url.value);
+              }
+          }
+        }
+      }
+      this.#push(keyStart, valueStart, this.#pos, fate);
+      if (fate !== null) changed = true;
+      this.#space();
+      const c = text.charCodeAt(this.#pos);
+      this.#pos += 1;
+      if (c === CLOSE_OBJECT) break;
+      if (c !== COMMA) throw GIVE_UP;
+      this.#space();
+    }
+    // A Reference's display names its target: for a patient or a practitioner, a person.
+    if (display >= 0 && isReference) {
+      this.#fates[display] = false;
+      this.#hashes.splice(displayHashes, displayHashesEnd - displayHashes);
+      changed = true;
+    }
+    // A contained resource's id is local (`#P1`); any other Patient id names a person.
+    if (id >= 0 && isPatientType && !contained) {
+      const at = this.#spans[id * 3 + 1]!;
+      this.#fates[id] = JSON.stringify(this.#hashed(at, this.#decoded(at, this.#spans[id * 3 + 2]!)));
+      changed = true;
+    }
+    if (value >= 0 && isNhsSystem) {
+      const at = this.#spans[value * 3 + 1]!;
+      this.#fates[value] = JSON.stringify(this.#hashed(at, this.#decoded(at, this.#spans[value * 3 + 2]!)));
+      changed = true;
+    }
+    const end = this.#top;
+    this.#top = base;
+    if (!changed) return null;
+    const kept: string[] = [];
+    for (let i = base; i < end; i += 3) {
+      const fate = this.#fates[i / 3];
+      if (fate === false) continue;
+      const valueStart = this.#spans[i + 1]!;
+      kept.push(
+        text.slice(this.#spans[i]!, valueStart) + (fate ?? text.slice(valueStart, this.#spans[i + 2]!)),
+      );
+    }
+    return `{${kept.join(',')}}`;
+  }
+
+  #push(keyStart: number, valueStart: number, valueEnd: number, fate: Fate): void {
+    const top = this.#top;
+    this.#spans[top] = keyStart;
+    this.#spans[top + 1] = valueStart;
+    this.#spans[top + 2] = valueEnd;
+    this.#fates[top / 3] = fate;
+    this.#top = top + 3;
+  }
+
+  /** The string literal text[start, end), decoded. */
+  #decoded(start: number, end: number): string {
+    const raw = this.text.slice(start + 1, end - 1);
+    return raw.includes('\\') ? (JSON.parse(this.text.slice(start, end)) as string) : raw;
+  }
+
+  /** Validates any value without redacting it (a member that is removed whole). */
+  #skip(): void {
+    const text = this.text;
+    const c = text.charCodeAt(this.#pos);
+    if (c !== OPEN_OBJECT && c !== OPEN_ARRAY) {
+      this.#primitive();
+      return;
+    }
+    const close = c === OPEN_OBJECT ? CLOSE_OBJECT : CLOSE_ARRAY;
+    this.#pos += 1;
+    this.#space();
+    if (text.charCodeAt(this.#pos) === close) {
+      this.#pos += 1;
+      return;
+    }
+    for (;;) {
+      if (c === OPEN_OBJECT) {
+        if (text.charCodeAt(this.#pos) !== QUOTE) throw GIVE_UP;
+        this.#string();
+        this.#space();
+        if (text.charCodeAt(this.#pos) !== COLON) throw GIVE_UP;
+        this.#pos += 1;
+        this.#space();
+      }
+      this.#skip();
+      this.#space();
+      const next = text.charCodeAt(this.#pos);
+      this.#pos += 1;
+      if (next === close) return;
+      if (next !== COMMA) throw GIVE_UP;
+      this.#space();
+    }
+  }
+
+  /** A string, number, true, false or null; anything else is not JSON. */
+  #primitive(): void {
+    const text = this.text;
+    const c = text.charCodeAt(this.#pos);
+    if (c === QUOTE) {
+      this.#string();
+    } else if (c === 0x74 /* t */ && text.startsWith('true', this.#pos)) {
+      this.#pos += 4;
+    } else if (c === 0x66 /* f */ && text.startsWith('false', this.#pos)) {
+      this.#pos += 5;
+    } else if (c === 0x6e /* n */ && text.startsWith('null', this.#pos)) {
+      this.#pos += 4;
+    } else {
+      this.#number();
+    }
+  }
+
+  /** -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)? */
+  #number(): void {
+    const text = this.text;
+    let pos = this.#pos;
+    if (text.charCodeAt(pos) === 0x2d) pos += 1;
+    const first = text.charCodeAt(pos);
+    if (first === 0x30) pos += 1;
+    else if (first >= 0x31 && first <= 0x39) while (isDigit(text.charCodeAt(pos))) pos += 1;
+    else throw GIVE_UP;
+    if (text.charCodeAt(pos) === 0x2e) {
+      pos += 1;
+      if (!isDigit(text.charCodeAt(pos))) throw GIVE_UP;
+      while (isDigit(text.charCodeAt(pos))) pos += 1;
+    }
+    const e = text.charCodeAt(pos);
+    if (e === 0x65 || e === 0x45) {
+      pos += 1;
+      const sign = text.charCodeAt(pos);
+      if (sign === 0x2b || sign === 0x2d) pos += 1;
+      if (!isDigit(text.charCodeAt(pos))) throw GIVE_UP;
+      while (isDigit(text.charCodeAt(pos))) pos += 1;
+    }
+    this.#pos = pos;
+  }
+
+  /**
+   * Moves past the string literal at the position (a quote), checking it as JSON.parse would: no raw
+   * control characters, only JSON's escapes. Returns whether it had any escape.
+   */
+  #string(): boolean {
+    const text = this.text;
+    let from = this.#pos + 1;
+    let escaped = false;
+    for (;;) {
+      const quote = text.indexOf('"', from);
+      if (quote < 0) throw GIVE_UP;
+      if (this.#nextControl < from) {
+        this.#controls.lastIndex = from;
+        this.#nextControl = this.#controls.exec(text)?.index ?? text.length;
+      }
+      if (this.#nextControl < quote) throw GIVE_UP;
+      if (this.#nextBackslash < from) {
+        const at = text.indexOf('\\', from);
+        this.#nextBackslash = at < 0 ? text.length : at;
+      }
+      if (this.#nextBackslash > quote) {
+        this.#pos = quote + 1;
+        return escaped;
+      }
+      escaped = true;
+      const at = this.#nextBackslash;
+      const c = text.charCodeAt(at + 1);
+      if (c === 0x75 /* u */) {
+        if (!/^[0-9a-fA-F]{4}$/.test(text.slice(at + 2, at + 6))) throw GIVE_UP;
+        from = at + 6;
+      } else if (
+        c === QUOTE ||
+        c === BACKSLASH ||
+        c === 0x2f ||
+        c === 0x62 ||
+        c === 0x66 ||
+        c === 0x6e ||
+        c === 0x72 ||
+        c === 0x74
+      ) {
+        from = at + 2;
+      } else {
+        throw GIVE_UP;
+      }
+    }
+  }
+}
