@@ -44,6 +44,9 @@ const K = {
   Contained: 4096,
 } as const;
 
+const NHS_SYSTEM_LIST = [...NHS_SYSTEMS];
+const PATIENT = ['Patient'];
+
 /** Keys that decide a sibling's fate: one object may hold each only once. */
 const DECIDING = K.System | K.Reference | K.ResourceType | K.Display | K.Id | K.Value;
 
@@ -111,11 +114,14 @@ class TextRedactor {
   #pos = 0;
   #nextBackslash = -1;
   #nextControl = -1;
+  #nextQuery = -1;
+  #nextPatient = -1;
   readonly #controls = /[\u0000-\u001f]/g;
   /** Member spans of the objects being read: key start, value start, value end (a shared stack). */
   readonly #spans: number[] = [];
   readonly #fates: Fate[] = [];
-  #top = 0;
+  /** Members on the stack (each has three spans and a fate). */
+  #members = 0;
   /** Patient hashes with the position they were found at: sorted, they come in the reference's order. */
   readonly #hashes: [number, string][] = [];
 
@@ -202,7 +208,7 @@ class TextRedactor {
       this.#pos += 1;
       return null;
     }
-    const base = this.#top;
+    const base = this.#members;
     let changed = false;
     let isReference = false;
     let isNhsSystem = false;
@@ -240,7 +246,7 @@ class TextRedactor {
         // the hashes found in it are forgotten if it goes.
         if ((seen & key) !== 0) throw GIVE_UP;
         seen |= key;
-        const index = this.#top / 3;
+        const index = this.#members;
         if (key === K.Display) {
           display = index;
           displayHashes = this.#hashes.length;
@@ -260,36 +266,49 @@ class TextRedactor {
         if (!isString) {
           fate = this.#value(key === K.Contained);
         } else {
-          this.#string();
-          const s = this.#decoded(valueStart, this.#pos);
+          // Most strings are judged in place, with no copy made: only the rare ones that matter are decoded.
+          const escaped = this.#string();
+          const end = this.#pos;
           switch (key) {
             case K.System:
-              isNhsSystem = NHS_SYSTEMS.has(s);
+              isNhsSystem = escaped
+                ? NHS_SYSTEMS.has(this.#decoded(valueStart, end))
+                : this.#oneOf(NHS_SYSTEM_LIST, valueStart + 1, end - 1);
               break;
             case K.ResourceType:
-              isPatientType = s === 'Patient';
+              isPatientType = escaped
+                ? this.#decoded(valueStart, end) === 'Patient'
+                : this.#oneOf(PATIENT, valueStart + 1, end - 1);
               break;
             case K.Diagnostics: {
               // Free text that is kept (a provider's diagnostics): NHS numbers in it are hashed.
               let hashed = false;
-              const replaced = s.replace(/\b\d{3}[ -]?\d{3}[ -]?\d{4}\b/g, (match) => {
-                if (!isValidNhsNumber(match)) return match;
-                hashed = true;
-                return this.#hashed(valueStart, match);
-              });
+              const replaced = this.#decoded(valueStart, end).replace(
+                /\b\d{3}[ -]?\d{3}[ -]?\d{4}\b/g,
+                (match) => {
+                  if (!isValidNhsNumber(match)) return match;
+                  hashed = true;
+                  return this.#hashed(valueStart, match);
+                },
+              );
               if (hashed) fate = JSON.stringify(replaced);
               break;
             }
-            case K.BirthDate:
-              fate = rules.birthDateAsYear && /^\d{4}/.test(s) ? JSON.stringify(s.slice(0, 4)) : false;
+            case K.BirthDate: {
+              const date = this.#decoded(valueStart, end);
+              fate = rules.birthDateAsYear && /^\d{4}/.test(date) ? JSON.stringify(date.slice(0, 4)) : false;
               break;
+            }
             case K.Reference:
             case K.Url:
               if (key === K.Reference) isReference = true;
-              if (s.includes('?') || /(^|\/)Patient\//.test(s)) {
-                const url = redactUrl(s, rules);
-                for (const hashed of url.patientHashes) this.#hashes.push([valueStart, hashed]);
-                fate = JSON.stringify(url.value);
+              if (escaped || this.#mayNamePatient(valueStart, end)) {
+                const url = this.#decoded(valueStart, end);
+                if (url.includes('?') || /(^|\/)Patient\//.test(url)) {
+                  const redacted = redactUrl(url, rules);
+                  for (const hashed of redacted.patientHashes) this.#hashes.push([valueStart, hashed]);
+                  fate = JSON.stringify(redacted.value);
+                }
               }
           }
         }
@@ -320,28 +339,53 @@ class TextRedactor {
       this.#fates[value] = JSON.stringify(this.#hashed(at, this.#decoded(at, this.#spans[value * 3 + 2]!)));
       changed = true;
     }
-    const end = this.#top;
-    this.#top = base;
+    const end = this.#members;
+    this.#members = base;
     if (!changed) return null;
     const kept: string[] = [];
-    for (let i = base; i < end; i += 3) {
-      const fate = this.#fates[i / 3];
+    for (let m = base; m < end; m += 1) {
+      const fate = this.#fates[m];
       if (fate === false) continue;
-      const valueStart = this.#spans[i + 1]!;
+      const valueStart = this.#spans[m * 3 + 1]!;
       kept.push(
-        text.slice(this.#spans[i]!, valueStart) + (fate ?? text.slice(valueStart, this.#spans[i + 2]!)),
+        text.slice(this.#spans[m * 3]!, valueStart) +
+          (fate ?? text.slice(valueStart, this.#spans[m * 3 + 2]!)),
       );
     }
     return `{${kept.join(',')}}`;
   }
 
   #push(keyStart: number, valueStart: number, valueEnd: number, fate: Fate): void {
-    const top = this.#top;
-    this.#spans[top] = keyStart;
-    this.#spans[top + 1] = valueStart;
-    this.#spans[top + 2] = valueEnd;
-    this.#fates[top / 3] = fate;
-    this.#top = top + 3;
+    const m = this.#members;
+    this.#spans[m * 3] = keyStart;
+    this.#spans[m * 3 + 1] = valueStart;
+    this.#spans[m * 3 + 2] = valueEnd;
+    this.#fates[m] = fate;
+    this.#members = m + 1;
+  }
+
+  /** Whether the unescaped text[start, end) is one of `words`. */
+  #oneOf(words: readonly string[], start: number, end: number): boolean {
+    for (const word of words)
+      if (word.length === end - start && this.text.startsWith(word, start)) return true;
+    return false;
+  }
+
+  /**
+   * Whether the string literal text[start, end) has a `?` or a `Patient/` in it (a URL that may carry
+   * an NHS number or name a patient). The next of each is remembered, so the whole text is searched
+   * once, however many URLs it holds.
+   */
+  #mayNamePatient(start: number, end: number): boolean {
+    if (this.#nextQuery < start) {
+      const at = this.text.indexOf('?', start);
+      this.#nextQuery = at < 0 ? this.text.length : at;
+    }
+    if (this.#nextPatient < start) {
+      const at = this.text.indexOf('Patient/', start);
+      this.#nextPatient = at < 0 ? this.text.length : at;
+    }
+    return this.#nextQuery < end || this.#nextPatient < end;
   }
 
   /** The string literal text[start, end), decoded. */
