@@ -116,6 +116,8 @@ class TextRedactor {
   #nextControl = -1;
   #nextQuery = -1;
   #nextPatient = -1;
+  // Raw control characters are not allowed inside JSON strings.
+  // eslint-disable-next-line no-control-regex
   readonly #controls = /[\u0000-\u001f]/g;
   /** Member spans of the objects being read: key start, value start, value end (a shared stack). */
   readonly #spans: number[] = [];
@@ -348,8 +350,8 @@ class TextRedactor {
       if (fate === false) continue;
       const valueStart = this.#spans[m * 3 + 1]!;
       kept.push(
-        text.slice(this.#spans[m * 3]!, valueStart) +
-          (fate ?? text.slice(valueStart, this.#spans[m * 3 + 2]!)),
+        text.slice(this.#spans[m * 3], valueStart) +
+          (fate ?? text.slice(valueStart, this.#spans[m * 3 + 2])),
       );
     }
     return `{${kept.join(',')}}`;

@@ -30,7 +30,7 @@ export function storeBody(content: string | Buffer): StoredBody {
 /** A stored body read back: a string for text, bytes otherwise (null when none was kept). */
 export function readStoredBody(
   body: Uint8Array | null | undefined,
-  encoding: BodyEncoding | string | null | undefined,
+  encoding: string | null | undefined,
 ): string | Buffer | null {
   if (body === null || body === undefined || !encoding) return null;
   const bytes = Buffer.from(body.buffer, body.byteOffset, body.byteLength);

@@ -1,6 +1,6 @@
-import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
-import { Readable, Writable } from 'node:stream';
-import { Agent, errors as undiciErrors } from 'undici';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Readable } from 'node:stream';
+import { Agent, type Dispatcher, errors as undiciErrors } from 'undici';
 import type { ProviderConfig } from '../config/config.types.js';
 import { OperationOutcomeError } from '../fhir/operation-outcome.js';
 import { newId } from '../ids.js';
@@ -8,7 +8,7 @@ import type { TransportOutcome } from '../store/tables/exchange.table.js';
 import { BodyTap, type ObservedExchange } from './exchange.js';
 import type { Route } from './route.js';
 
-/** Headers that belong to one connection, never forwarded (RFC 9110 7.6.1), plus Host. */
+/** Headers that belong to one connection, never forwarded (RFC 9110 7.6.1), plus Host. Trailer is passed on, with the trailers. */
 const HOP_BY_HOP = new Set([
   'connection',
   'keep-alive',
@@ -16,7 +16,6 @@ const HOP_BY_HOP = new Set([
   'proxy-authorization',
   'proxy-connection',
   'te',
-  'trailer',
   'transfer-encoding',
   'upgrade',
   'host',
@@ -24,22 +23,77 @@ const HOP_BY_HOP = new Set([
   'expect',
 ]);
 
-/** Hop-by-hop headers, and any the Connection header names, removed. */
-function endToEnd(
-  headers: IncomingHttpHeaders | Record<string, string | string[] | undefined>,
-): Record<string, string | string[]> {
-  const named = new Set(
-    String(headers.connection ?? '')
+/** The header names a Connection header lists (they too belong to one connection). */
+function connectionNamed(value: string | string[] | undefined): Set<string> | undefined {
+  if (value === undefined) return undefined;
+  return new Set(
+    String(value)
       .split(',')
       .map((h) => h.trim().toLowerCase())
       .filter(Boolean),
   );
-  const out: Record<string, string | string[]> = {};
-  for (const [name, value] of Object.entries(headers)) {
-    if (value === undefined || HOP_BY_HOP.has(name) || named.has(name)) continue;
-    out[name] = value;
+}
+
+/**
+ * The consumer's headers for the provider, from the raw list: names spelt as the consumer spelt them,
+ * repeated headers kept apart, hop-by-hop ones dropped, X-Forwarded-For/-Proto/-Host added.
+ */
+function forwardedHeaders(req: IncomingMessage): string[] {
+  const raw = req.rawHeaders;
+  const named = connectionNamed(req.headers.connection);
+  const host = req.headers.host;
+  const out: string[] = [];
+  for (let i = 0; i < raw.length; i += 2) {
+    const lower = raw[i]!.toLowerCase();
+    if (HOP_BY_HOP.has(lower) || named?.has(lower)) continue;
+    if (lower === 'x-forwarded-for' || lower === 'x-forwarded-proto') continue;
+    if (lower === 'x-forwarded-host' && host) continue;
+    out.push(raw[i]!, raw[i + 1]!);
   }
+  const prior = req.headers['x-forwarded-for'];
+  const remote = req.socket.remoteAddress ?? '';
+  out.push('X-Forwarded-For', prior ? `${String(prior)}, ${remote}` : remote, 'X-Forwarded-Proto', 'http');
+  if (host) out.push('X-Forwarded-Host', host);
   return out;
+}
+
+/**
+ * The provider's response headers: `list` for the consumer (raw names and bytes, hop-by-hop ones
+ * dropped), `record` for the tap (every header, by lower-case name).
+ */
+function providerHeaders(raw: Buffer[]): { list: string[]; record: Record<string, string | string[]> } {
+  const record: Record<string, string | string[]> = {};
+  const names: string[] = [];
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!.toString('latin1');
+    const value = raw[i + 1]!.toString('latin1');
+    const lower = name.toLowerCase();
+    names.push(name, value);
+    const prior = record[lower];
+    record[lower] = prior === undefined ? value : Array.isArray(prior) ? [...prior, value] : [prior, value];
+  }
+  const named = connectionNamed(record.connection);
+  const list: string[] = [];
+  for (let i = 0; i < names.length; i += 2) {
+    const lower = names[i]!.toLowerCase();
+    if (!HOP_BY_HOP.has(lower) && !named?.has(lower)) list.push(names[i]!, names[i + 1]!);
+  }
+  return { list, record };
+}
+
+/** Raw trailer fields as [name, value] pairs. */
+function pairs(raw: Buffer[]): [string, string][] {
+  const out: [string, string][] = [];
+  for (let i = 0; i < raw.length; i += 2)
+    out.push([raw[i]!.toString('latin1'), raw[i + 1]!.toString('latin1')]);
+  return out;
+}
+
+/** Why a forward was abandoned: the consumer went away. */
+class ConsumerGoneError extends Error {
+  constructor() {
+    super('the consumer closed the connection');
+  }
 }
 
 function elapsedMs(since: bigint): number {
@@ -139,7 +193,7 @@ export class Forwarder {
     return done;
   }
 
-  async #forward(req: IncomingMessage, res: ServerResponse, route: Route): Promise<void> {
+  #forward(req: IncomingMessage, res: ServerResponse, route: Route): Promise<void> {
     const started = process.hrtime.bigint();
     const cap = this.#options.captureCapBytes;
     const requestBody = new BodyTap(cap);
@@ -165,89 +219,108 @@ export class Forwarder {
       endMs: 0,
     };
 
-    const abort = new AbortController();
-    let answered = false;
-    res.once('close', () => {
-      if (!res.writableFinished) {
-        observed.outcome = observed.outcome === 'ok' ? 'client_aborted' : observed.outcome;
-        abort.abort();
-      }
-    });
-
-    const headers = endToEnd(req.headers);
-    const forwardedFor = req.socket.remoteAddress ?? '';
-    headers['x-forwarded-for'] = req.headers['x-forwarded-for']
-      ? `${String(req.headers['x-forwarded-for'])}, ${forwardedFor}`
-      : forwardedFor;
-    headers['x-forwarded-proto'] = 'http';
-    if (req.headers.host) headers['x-forwarded-host'] = req.headers.host;
+    const headers = forwardedHeaders(req);
     const hasBody =
       req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined;
+    // The request body streams through as it arrives, each chunk tapped on its way.
     const body = hasBody
-      ? Readable.from(
-          (async function* tapped() {
-            for await (const chunk of req as AsyncIterable<Buffer>) {
-              requestBody.add(chunk);
-              yield chunk;
-            }
-          })(),
-        )
+      ? (async function* tapped() {
+          for await (const chunk of req as AsyncIterable<Buffer>) {
+            requestBody.add(chunk);
+            yield chunk;
+          }
+        })()
       : undefined;
 
-    try {
-      observed.upstreamStartMs = elapsedMs(started);
-      // stream() hands the body to a sink as it arrives, with no per-chunk promise: the cheapest way
-      // through undici. The sink taps each chunk and writes it on, honouring the consumer's backpressure.
-      await this.#agent(route.provider).stream(
-        {
-          origin: url.origin,
-          path: rawPathAndQuery,
-          method: observed.method,
-          headers,
-          ...(body ? { body } : {}),
-          signal: abort.signal,
-        },
-        ({ statusCode, headers: upstreamHeaders }) => {
-          observed.firstByteMs = elapsedMs(started);
-          observed.status = statusCode;
-          observed.responseHeaders = upstreamHeaders;
-          res.writeHead(statusCode, endToEnd(upstreamHeaders));
-          answered = true;
-          return new Writable({
-            write(chunk: Buffer, _encoding, callback) {
-              responseBody.add(chunk);
-              if (res.write(chunk)) callback();
-              else res.once('drain', () => callback());
-            },
-            final(callback) {
-              res.end(callback);
-            },
-          });
-        },
-      );
-    } catch (error) {
-      if (abort.signal.aborted || observed.outcome === 'client_aborted') {
-        observed.outcome = 'client_aborted';
-      } else {
-        observed.outcome = transportOutcome(error);
-        if (!answered && !res.headersSent) {
-          const outcome = upstreamError(observed.outcome, route.provider);
-          observed.status = outcome.status;
-          res.writeHead(outcome.status, { 'content-type': 'application/fhir+json; charset=utf-8' });
-          res.end(JSON.stringify(outcome.toOperationOutcome()));
-        } else {
-          // The answer had begun: cut the connection so the consumer sees an incomplete response,
-          // never one that looks whole.
-          res.destroy();
-        }
-      }
-    } finally {
+    let resolve!: () => void;
+    const promise = new Promise<void>((done) => (resolve = done));
+    let abortUpstream: ((reason?: Error) => void) | undefined;
+    let resumeUpstream: (() => void) | undefined;
+    let answered = false;
+    let over = false;
+    const finish = (): void => {
+      if (over) return;
+      over = true;
       observed.endMs = elapsedMs(started);
       try {
         this.#options.onExchange(observed);
       } catch {
         // Capture must never break the traffic it observes.
       }
+      resolve();
+    };
+    res.once('close', () => {
+      if (res.writableFinished) return;
+      if (observed.outcome === 'ok') observed.outcome = 'client_aborted';
+      abortUpstream?.(new ConsumerGoneError());
+    });
+
+    // undici's lowest-level API: the provider's status line, header names as it spelt them and
+    // trailers all reach us raw, and each chunk goes on to the consumer with no stream or promise
+    // in between (onData returns false to pause the provider while the consumer is slow).
+    const handler: Dispatcher.DispatchHandler = {
+      onConnect: (abort) => {
+        abortUpstream = abort;
+        if (observed.outcome === 'client_aborted') abort(new ConsumerGoneError());
+      },
+      onHeaders: (statusCode, rawHeaders, resume, statusText) => {
+        if (statusCode < 200) return true; // 1xx: Node answers 100-continue to the consumer itself
+        resumeUpstream = resume;
+        observed.firstByteMs = elapsedMs(started);
+        observed.status = statusCode;
+        const { list, record } = providerHeaders(rawHeaders);
+        observed.responseHeaders = record;
+        if (res.destroyed) return false;
+        res.writeHead(statusCode, statusText, list);
+        answered = true;
+        return true;
+      },
+      onData: (chunk) => {
+        responseBody.add(chunk);
+        if (res.write(chunk)) return true;
+        res.once('drain', () => resumeUpstream?.());
+        return false;
+      },
+      onComplete: (trailers) => {
+        if (trailers && trailers.length > 0) res.addTrailers(pairs(trailers as unknown as Buffer[]));
+        res.end();
+        finish();
+      },
+      onError: (error) => {
+        if (observed.outcome === 'client_aborted' || error instanceof ConsumerGoneError) {
+          observed.outcome = 'client_aborted';
+        } else {
+          observed.outcome = transportOutcome(error);
+          if (!answered && !res.headersSent) {
+            const outcome = upstreamError(observed.outcome, route.provider);
+            observed.status = outcome.status;
+            res.writeHead(outcome.status, { 'content-type': 'application/fhir+json; charset=utf-8' });
+            res.end(JSON.stringify(outcome.toOperationOutcome()));
+          } else {
+            // The answer had begun: cut the connection so the consumer sees an incomplete response,
+            // never one that looks whole.
+            res.destroy();
+          }
+        }
+        finish();
+      },
+    };
+    observed.upstreamStartMs = elapsedMs(started);
+    try {
+      this.#agent(route.provider).dispatch(
+        {
+          origin: url.origin,
+          path: rawPathAndQuery,
+          method: observed.method,
+          headers,
+          // An async iterable is a body undici documents (its types only list streams).
+          body: (body ?? null) as Readable | null,
+        },
+        handler,
+      );
+    } catch (error) {
+      handler.onError!(error as Error);
     }
+    return promise;
   }
 }

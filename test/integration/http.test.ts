@@ -61,7 +61,9 @@ describe('health', () => {
       const res = await request(buildTestApp(behind)).get('/readyz').expect(503);
       expect(outcomeCode(res.body)).toBe('NOT_READY');
       expect(res.body.issue).toHaveLength(1);
-      expect(res.body.issue[0].diagnostics).toBe('migrations: {"pending":["0001_initial","0002_compressed_bodies"]}');
+      expect(res.body.issue[0].diagnostics).toBe(
+        'migrations: {"pending":["0001_initial","0002_compressed_bodies"]}',
+      );
     } finally {
       await behind.dispose();
     }

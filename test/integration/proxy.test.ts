@@ -70,6 +70,25 @@ beforeAll(async () => {
         pump();
         return;
       }
+      if (/[?&]raw=1/.test(req.url ?? '')) {
+        // Names spelt oddly, a repeated header, an unusual reason phrase and a trailer.
+        res.writeHead(203, 'Quite Fine', [
+          'X-MiXeD-CaSe',
+          'v',
+          'Set-Cookie',
+          'a=1',
+          'Set-Cookie',
+          'b=2',
+          'Trailer',
+          'X-Checksum',
+          'X-Seen-Raw',
+          JSON.stringify(req.rawHeaders),
+        ]);
+        res.write('part one, ');
+        res.addTrailers({ 'X-Checksum': 'c0ffee' });
+        res.end('part two');
+        return;
+      }
       const big = /[?&]size=(\d+)/.exec(req.url ?? '')?.[1];
       res.writeHead(200, {
         'Content-Type': String(req.headers['content-type'] ?? 'application/octet-stream'),
@@ -243,6 +262,55 @@ describe('faithful forwarding', () => {
     expect(upstream.headers['x-forwarded-for']).toBe('10.0.0.1, 127.0.0.1');
     expect(upstream.headers['x-forwarded-host']).toBe(new URL(collector.url).host);
     expect(upstream.headers.host).toBe(new URL(echo.url).host);
+  });
+
+  it('keeps header names as spelt and repeated headers apart, both ways, and the reason phrase and trailers', async () => {
+    const res = await new Promise<{
+      status: number;
+      message: string;
+      raw: string[];
+      body: string;
+      trailers: string[];
+    }>((resolve, reject) => {
+      const req = httpRequest(`${collector.url}/fhir/echo/Thing?raw=1`, {
+        // As a list, headers go as written (and Host is not added by Node).
+        headers: [
+          'Host',
+          new URL(collector.url).host,
+          'X-MiXeD-Request',
+          'r',
+          'Accept',
+          'application/fhir+json',
+          'Accept',
+          'text/plain',
+        ],
+      });
+      req.on('response', (r) => {
+        let body = '';
+        r.setEncoding('utf8');
+        r.on('data', (c: string) => (body += c));
+        r.on('end', () =>
+          resolve({
+            status: r.statusCode!,
+            message: r.statusMessage!,
+            raw: r.rawHeaders,
+            body,
+            trailers: r.rawTrailers,
+          }),
+        );
+      });
+      req.on('error', reject);
+      req.end();
+    });
+    expect([res.status, res.message, res.body]).toEqual([203, 'Quite Fine', 'part one, part two']);
+    expect(res.raw).toEqual(expect.arrayContaining(['X-MiXeD-CaSe', 'Trailer', 'X-Checksum']));
+    expect(res.raw.filter((_, i) => i % 2 === 0 && res.raw[i] === 'Set-Cookie').length).toBe(2);
+    expect(res.trailers).toEqual(['X-Checksum', 'c0ffee']);
+    const seen = JSON.parse(res.raw[res.raw.indexOf('X-Seen-Raw') + 1]!) as string[];
+    expect(seen).toEqual(expect.arrayContaining(['X-MiXeD-Request', 'r']));
+    expect(seen.filter((v, i) => i % 2 === 0 && v === 'Accept')).toHaveLength(2);
+    expect(lastObserved().responseHeaders['x-checksum']).toBeUndefined();
+    expect(lastObserved().responseHeaders['set-cookie']).toEqual(['a=1', 'b=2']);
   });
 
   it('passes malformed JSON through untouched', async () => {
