@@ -135,5 +135,11 @@ export async function startBenchCollector(options: {
     CONFIG: config,
   };
   delete env.NODE_OPTIONS;
-  return startProcess(process.execPath, ['--import', 'tsx', 'src/main.ts'], env, /listening on/);
+  // As `npm start` runs it.
+  return startProcess(
+    process.execPath,
+    ['--initial-old-space-size=128', '--import', 'tsx', 'src/main.ts'],
+    env,
+    /listening on/,
+  );
 }

@@ -3,7 +3,7 @@ import type * as EsbuildModule from 'esbuild';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { Logger } from '../logger.js';
-import type { ObservedExchange } from '../proxy/exchange.js';
+import type { ObservedExchange, TappedBody } from '../proxy/exchange.js';
 import type { NewExchangeRow } from '../store/tables/exchange.table.js';
 import { exchangeRow } from './exchange-row.js';
 import type { RedactionRules } from './redact.js';
@@ -39,6 +39,18 @@ function withBufferBodies(row: NewExchangeRow): void {
     const body = row[key] as Uint8Array | null | undefined;
     if (body && !Buffer.isBuffer(body)) row[key] = Buffer.from(body.buffer, body.byteOffset, body.byteLength);
   }
+}
+
+/** A tapped body as one buffer that owns its memory, listed for transfer to the worker. */
+function packed(body: TappedBody, transfer: ArrayBuffer[]): TappedBody {
+  if (body.chunks.length === 0) return body;
+  let length = 0;
+  for (const chunk of body.chunks) length += chunk.length;
+  const copy = Buffer.allocUnsafeSlow(length);
+  let at = 0;
+  for (const chunk of body.chunks) at += chunk.copy(copy, at);
+  transfer.push(copy.buffer);
+  return { chunks: [copy], size: body.size, truncated: body.truncated };
 }
 
 /** What redacting one exchange gave: its row, or why there is none. */
@@ -156,7 +168,14 @@ export class WorkerRedactor implements Redactor {
       for (const observed of batch) this.#redactInline(observed);
       return;
     }
-    this.#worker.postMessage(batch);
+    // Each body crosses as one buffer of its own, moved rather than copied into the message.
+    const transfer: ArrayBuffer[] = [];
+    const message = batch.map((observed) => ({
+      ...observed,
+      requestBody: packed(observed.requestBody, transfer),
+      responseBody: packed(observed.responseBody, transfer),
+    }));
+    this.#worker.postMessage(message, transfer);
   }
 
   #redactInline(observed: ObservedExchange): void {

@@ -33,28 +33,47 @@ export interface ObservedExchange {
   endMs: number;
 }
 
-/** Collects a body's first `cap` bytes while counting all of them. */
+/**
+ * Collects a body's first `cap` bytes, copied into a buffer of its own, while counting all of them.
+ * Copying costs microseconds; keeping the chunks themselves would keep alive the whole socket read
+ * buffers they are slices of, long enough for them to reach V8's old generation and bring on a full
+ * garbage collection every second or so at a few hundred requests a second (measured).
+ */
 export class BodyTap implements TappedBody {
-  readonly chunks: Buffer[] = [];
   size = 0;
   truncated = false;
   readonly #cap: number;
+  #buffer: Buffer | undefined;
   #kept = 0;
 
   constructor(cap: number) {
     this.#cap = cap;
   }
 
+  get chunks(): Buffer[] {
+    return this.#buffer && this.#kept > 0 ? [this.#buffer.subarray(0, this.#kept)] : [];
+  }
+
+  /** Makes room for a body of a known length (a Content-Length), up to the cap, at once. */
+  expect(length: number): void {
+    if (Number.isSafeInteger(length) && length > 0) this.#reserve(Math.min(length, this.#cap));
+  }
+
   add(chunk: Buffer): void {
     this.size += chunk.length;
-    if (this.#kept >= this.#cap) {
-      this.truncated = true;
-      return;
-    }
-    const room = this.#cap - this.#kept;
-    const kept = chunk.length <= room ? chunk : chunk.subarray(0, room);
-    this.chunks.push(kept);
-    this.#kept += kept.length;
-    if (kept.length < chunk.length) this.truncated = true;
+    const n = Math.min(this.#cap - this.#kept, chunk.length);
+    if (n < chunk.length) this.truncated = true;
+    if (n <= 0) return;
+    this.#reserve(this.#kept + n);
+    chunk.copy(this.#buffer!, this.#kept, 0, n);
+    this.#kept += n;
+  }
+
+  #reserve(needed: number): void {
+    const current = this.#buffer?.length ?? 0;
+    if (current >= needed) return;
+    const next = Buffer.allocUnsafeSlow(Math.min(this.#cap, Math.max(needed, current * 2, 16 * 1024)));
+    this.#buffer?.copy(next, 0, 0, this.#kept);
+    this.#buffer = next;
   }
 }

@@ -197,6 +197,7 @@ export class Forwarder {
     const started = process.hrtime.bigint();
     const cap = this.#options.captureCapBytes;
     const requestBody = new BodyTap(cap);
+    requestBody.expect(Number(req.headers['content-length']));
     const responseBody = new BodyTap(cap);
     const queryAt = route.target.indexOf('?');
     const url = new URL(route.target);
@@ -270,6 +271,7 @@ export class Forwarder {
         observed.status = statusCode;
         const { list, record } = providerHeaders(rawHeaders);
         observed.responseHeaders = record;
+        responseBody.expect(Number(record['content-length']));
         if (res.destroyed) return false;
         res.writeHead(statusCode, statusText, list);
         answered = true;
