@@ -1,5 +1,6 @@
 import { benchCrash } from './crash.bench.js';
 import { benchProxy } from './proxy.bench.js';
+import { benchRedact } from './redact.bench.js';
 import { benchStore } from './store.bench.js';
 
 /** `npm run bench -- <name>`: runs one benchmark (or all) and prints its table. */
@@ -7,6 +8,7 @@ const BENCHMARKS: Record<string, () => Promise<void>> = {
   store: benchStore,
   proxy: benchProxy,
   crash: benchCrash,
+  redact: benchRedact,
 };
 
 const asked = process.argv.slice(2).filter((a) => !a.startsWith('-'));

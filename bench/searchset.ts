@@ -1,0 +1,27 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createSandboxApp } from '../src/sandbox/sandbox.app.js';
+
+/**
+ * The benchmarks' slot searchset: an ED's day of slots with its schedules, service, practitioners and
+ * location included (about 53 KB), as the sandbox answers an STU3 search with every include.
+ */
+export async function benchSearchset(now = new Date()): Promise<Buffer> {
+  const { app } = createSandboxApp(
+    { mount: true, seed: 1, days: 2, prebookedShare: 0.3, stu3SlotConflictStatus: 422, faults: [] },
+    () => now,
+  );
+  const sandbox = createServer(app).listen(0, '127.0.0.1');
+  await new Promise((resolve) => sandbox.once('listening', resolve));
+  try {
+    const day = now.toISOString().slice(0, 10);
+    const query =
+      `service=2000011147&status=free,busy&start=ge${day}T00:00:00Z&start=le${day}T23:59:59Z` +
+      '&_include=Slot:schedule&_include:iterate=Schedule:actor:HealthcareService&_include:iterate=Schedule:actor:Practitioner' +
+      '&_include:iterate=HealthcareService.location';
+    const res = await fetch(`http://127.0.0.1:${(sandbox.address() as AddressInfo).port}/stu3/Slot?${query}`);
+    return Buffer.from(await res.arrayBuffer());
+  } finally {
+    sandbox.close();
+  }
+}
