@@ -1,5 +1,6 @@
 import { brotliDecompressSync, gunzipSync, inflateSync } from 'node:zlib';
 import type { IncomingHttpHeaders } from 'node:http';
+import { classify, seenBody } from '../fhir/classify.js';
 import type { ObservedExchange, TappedBody } from '../proxy/exchange.js';
 import type { NewExchangeRow } from '../store/tables/exchange.table.js';
 import { redactFhir, redactTarget, redactUrl, type Redacted, type RedactionRules } from './redact.js';
@@ -159,6 +160,23 @@ export function redactedJson(text: string, rules: RedactionRules): Redacted<stri
   return { value: JSON.stringify(walked.value), patientHashes: walked.patientHashes };
 }
 
+/** A tapped body as text (decompressed), for classification; null when there is none or it cannot be read. */
+function bodyText(
+  tapped: TappedBody,
+  headers: IncomingHttpHeaders | Record<string, string | string[] | undefined>,
+): string | null {
+  if (tapped.size === 0 || tapped.truncated) return null;
+  try {
+    const only = tapped.chunks.length === 1 ? tapped.chunks[0]! : undefined;
+    const raw = only
+      ? Buffer.from(only.buffer, only.byteOffset, only.byteLength)
+      : Buffer.concat(tapped.chunks);
+    return decoded(raw, header(headers, 'content-encoding'))?.toString('utf8') ?? null;
+  } catch {
+    return null;
+  }
+}
+
 /** A stored body: redacted FHIR JSON; the raw bytes only where the provider opted in; nothing when neither is possible. */
 function storedBody(
   tapped: TappedBody,
@@ -208,13 +226,25 @@ export function exchangeRow(
   const request = storedBody(observed.requestBody, observed.requestHeaders, rules, full, hashes);
   const response = storedBody(observed.responseBody, observed.responseHeaders, rules, full, hashes);
   const h = (name: string) => nullableClean(header(observed.requestHeaders, name));
+  const interaction = classify({
+    dialect: observed.route.provider.dialect,
+    method: observed.method,
+    path: observed.path,
+    query: observed.query,
+    headers: observed.requestHeaders,
+    status: observed.status ?? null,
+    request: seenBody(
+      bodyText(observed.requestBody, observed.requestHeaders),
+      header(observed.requestHeaders, 'content-type'),
+    ),
+  }).interaction;
   const row: NewExchangeRow = {
     id: observed.id,
     received_at: observed.receivedAt,
     route: observed.route.kind,
     provider_id: observed.route.provider.id,
     dialect: observed.route.provider.dialect,
-    interaction: null,
+    interaction,
     method: observed.method,
     path: target.value.path,
     query: target.value.query,

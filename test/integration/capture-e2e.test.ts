@@ -122,13 +122,13 @@ describe('sandbox traffic through the collector, captured', () => {
     const rows = (
       await collector.store.db.selectFrom('exchanges').selectAll().orderBy('received_at').execute()
     ).map(withReadableBodies);
-    expect(rows.map((r) => [r.provider_id, r.method, r.response_status])).toEqual([
-      ['sandbox-stu3', 'GET', 200],
-      ['sandbox-stu3', 'POST', 201],
-      ['sandbox-bars', 'GET', 200],
-      ['sandbox-bars', 'POST', 200],
-      ['sandbox-bars', 'POST', 200],
-      ['sandbox-stu3', 'GET', 200],
+    expect(rows.map((r) => [r.provider_id, r.method, r.response_status, r.interaction])).toEqual([
+      ['sandbox-stu3', 'GET', 200, 'slot-search'],
+      ['sandbox-stu3', 'POST', 201, 'book'],
+      ['sandbox-bars', 'GET', 200, 'slot-search'],
+      ['sandbox-bars', 'POST', 200, 'book'],
+      ['sandbox-bars', 'POST', 200, 'referral'],
+      ['sandbox-stu3', 'GET', 200, 'list-appointments'],
     ]);
     expect(rows[1]).toMatchObject({
       consumer_org: 'NHS111',
