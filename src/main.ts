@@ -43,9 +43,3 @@ main().catch((error: unknown) => {
   process.stderr.write(`The collector could not start: ${(error as Error).message}\n`);
   process.exit(1);
 });
-if (process.env.BENCH_MEM) {
-  setInterval(() => {
-    const m = process.memoryUsage();
-    process.stderr.write(`MEM heap=${(m.heapUsed / 1e6).toFixed(0)} ext=${(m.external / 1e6).toFixed(1)} ab=${(m.arrayBuffers / 1e6).toFixed(1)}\n`);
-  }, 200).unref();
-}

@@ -350,8 +350,7 @@ class TextRedactor {
       if (fate === false) continue;
       const valueStart = this.#spans[m * 3 + 1]!;
       kept.push(
-        text.slice(this.#spans[m * 3], valueStart) +
-          (fate ?? text.slice(valueStart, this.#spans[m * 3 + 2])),
+        text.slice(this.#spans[m * 3], valueStart) + (fate ?? text.slice(valueStart, this.#spans[m * 3 + 2])),
       );
     }
     return `{${kept.join(',')}}`;
