@@ -81,8 +81,14 @@ describe('Dockerfile', () => {
     const tsconfig = JSON.parse(readFileSync('tsconfig.json', 'utf8')) as {
       compilerOptions: { outDir: string; rootDir: string };
     };
-    const entry = /^CMD \["node", "([^"]+)"\]$/m.exec(dockerfile)![1]!;
-    expect(entry).toBe(`${tsconfig.compilerOptions.outDir}/src/main.js`);
+    const command = JSON.parse(/^CMD (\[.*\])$/m.exec(dockerfile)![1]!) as string[];
+    expect(command[0]).toBe('node');
+    expect(command[command.length - 1]).toBe(`${tsconfig.compilerOptions.outDir}/src/main.js`);
+    // Started as `npm start` starts it (the heap setting measured in the README).
+    expect(command).toContain('--initial-old-space-size=128');
+    expect(
+      (JSON.parse(readFileSync('package.json', 'utf8')) as { scripts: { start: string } }).scripts.start,
+    ).toContain('--initial-old-space-size=128');
     expect(existsSync('src/main.ts')).toBe(true);
   });
 
