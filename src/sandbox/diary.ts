@@ -1,6 +1,6 @@
 import type { Dialect } from '../config/config.types.js';
 import { SANDBOX_SERVICES, type SandboxService } from './catalogue.js';
-import { londonInstant, londonWallClock } from './fhir-time.js';
+import { londonInstant, londonWallClock } from '../fhir/fhir-time.js';
 import { seededRandom } from './random.js';
 
 export type SlotStatus = 'free' | 'busy';

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type { Dialect } from '../config/config.types.js';
 import type { SandboxSchedule, SandboxService } from './catalogue.js';
 import type { DiarySlot, StoredAppointment } from './diary.js';
-import { londonInstant } from './fhir-time.js';
+import { londonInstant } from '../fhir/fhir-time.js';
 
 type Resource = Record<string, unknown> & { resourceType: string; id?: string };
 

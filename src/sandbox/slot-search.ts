@@ -1,5 +1,5 @@
 import type { Dialect } from '../config/config.types.js';
-import { fhirDatePeriod } from './fhir-time.js';
+import { fhirDatePeriod } from '../fhir/fhir-time.js';
 import { failure } from './outcomes.js';
 import type { SlotStatus } from './diary.js';
 

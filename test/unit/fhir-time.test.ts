@@ -3,7 +3,7 @@ import {
   londonOffsetMinutes,
   londonWallClock,
   parseFhirDate,
-} from '../../src/sandbox/fhir-time.js';
+} from '../../src/fhir/fhir-time.js';
 
 describe('London time in FHIR instants', () => {
   it('writes winter times with +00:00 and summer times with +01:00', () => {

@@ -3,7 +3,7 @@ import type { Request } from 'express';
 import { isValidNhsNumber, NHS_NUMBER_SYSTEM } from '../../fhir/nhs-number.js';
 import type { StoredAppointment } from '../diary.js';
 import type { Interaction } from '../faults.js';
-import { parseFhirDate } from '../fhir-time.js';
+import { parseFhirDate } from '../../fhir/fhir-time.js';
 import { object, objects, text, type Json } from '../json.js';
 import { failure } from '../outcomes.js';
 import { appointmentResource, slotResource, type Linker } from '../resources.js';

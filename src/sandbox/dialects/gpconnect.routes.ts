@@ -13,7 +13,7 @@ import {
 import type { SandboxContext } from '../sandbox-context.js';
 import { defineCommonRoutes } from '../slot-search.handler.js';
 import { dialectRouter, searchParams } from '../dialect-router.js';
-import { parseFhirDate } from '../fhir-time.js';
+import { parseFhirDate } from '../../fhir/fhir-time.js';
 
 /**
  * A GP Connect Appointment Management provider. Patients are found by NHS number first

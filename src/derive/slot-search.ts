@@ -1,0 +1,156 @@
+import { fhirDatePeriod } from '../fhir/fhir-time.js';
+
+/** A free slot a search offered. */
+export interface OfferedSlot {
+  /** Distinct slot: provider + Slot id, else identifier, else schedule + start (reports.md, terms). */
+  key: string;
+  /** Its start, as an ISO instant in UTC. */
+  start: string;
+  /** Whether it starts after the search's deadline; absent while no deadline is known. */
+  wouldBreach?: boolean;
+}
+
+/** What a slot search response offered, and what the search asked for. */
+export interface SlotSearchFacts {
+  slots: OfferedSlot[];
+  earliestStart: string | null;
+  /** The window the search asked for: its lower and upper bounds, as ISO instants (UTC). */
+  window: { from: string | null; to: string | null };
+  /** The service searched, as the query named it. */
+  service: string | null;
+  /** No free slot offered. */
+  empty: boolean;
+  /** A searchset carrying an OperationOutcome entry (a 200 that explains itself), its codes and text. */
+  outcome: { issueCodes: string[]; diagnostics?: string } | null;
+  /** Slots left out because their start was missing or not a date. */
+  unreadableSlots: number;
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v);
+
+function params(query: string | null | undefined): [string, string][] {
+  if (!query) return [];
+  return query.split('&').flatMap((pair) => {
+    const eq = pair.indexOf('=');
+    if (eq < 0) return [];
+    const decode = (s: string) => {
+      try {
+        return decodeURIComponent(s.replace(/\+/g, ' '));
+      } catch {
+        return s;
+      }
+    };
+    return [[decode(pair.slice(0, eq)), decode(pair.slice(eq + 1))] as [string, string]];
+  });
+}
+
+const SERVICE_PARAMS = new Set([
+  'schedule.actor:healthcareservice',
+  'service',
+  'healthcareservice',
+  'schedule.actor',
+]);
+
+/** The window a search asked for, from `start=ge…`/`gt…` and `start=le…`/`lt…` (and GP Connect's `end=le…`). */
+function searchWindow(query: string | null | undefined): SlotSearchFacts['window'] {
+  let from: Date | null = null;
+  let to: Date | null = null;
+  for (const [name, raw] of params(query)) {
+    const key = name.toLowerCase();
+    if (key !== 'start' && key !== 'end') continue;
+    const match = /^(ge|gt|le|lt|eq)?(.+)$/.exec(raw.trim());
+    if (!match) continue;
+    const period = fhirDatePeriod(match[2]!);
+    if (!period) continue;
+    const prefix = match[1] ?? 'eq';
+    if (key === 'start' && (prefix === 'ge' || prefix === 'gt' || prefix === 'eq')) {
+      const bound = prefix === 'gt' ? period.end : period.start;
+      if (!from || bound > from) from = bound;
+    }
+    if (prefix === 'le' || prefix === 'lt' || (key === 'start' && prefix === 'eq')) {
+      // `le` takes in the whole period named; the bound is its last moment.
+      const bound = prefix === 'lt' ? period.start : new Date(period.end.getTime() - 1);
+      if (!to || bound < to) to = bound;
+    }
+  }
+  return { from: from?.toISOString() ?? null, to: to?.toISOString() ?? null };
+}
+
+function searchedService(query: string | null | undefined): string | null {
+  for (const [name, value] of params(query)) {
+    if (!SERVICE_PARAMS.has(name.toLowerCase())) continue;
+    // A bare id, `HealthcareService/id` or `system|id`.
+    return value.replace(/^.*[|/]/, '') || null;
+  }
+  return null;
+}
+
+function slotKey(provider: string, slot: Record<string, unknown>, start: string): string {
+  if (typeof slot.id === 'string' && slot.id !== '') return `${provider}|Slot/${slot.id}`;
+  const identifiers = Array.isArray(slot.identifier) ? (slot.identifier as unknown[]) : [];
+  for (const identifier of identifiers)
+    if (isObject(identifier) && typeof identifier.value === 'string')
+      return `${provider}|${typeof identifier.system === 'string' ? identifier.system : ''}|${identifier.value}`;
+  const schedule =
+    isObject(slot.schedule) && typeof slot.schedule.reference === 'string' ? slot.schedule.reference : '';
+  return `${provider}|${schedule}|${start}`;
+}
+
+/**
+ * The facts of one slot search: the free slots offered (each with its key and start, once each), the
+ * earliest start, the window and service asked for, whether it came back empty, and an OperationOutcome
+ * entry when the searchset carries one. Pure; tolerant of any JSON.
+ */
+export function slotSearchFacts(input: {
+  provider: string;
+  query?: string | null;
+  body: unknown;
+}): SlotSearchFacts {
+  const slots = new Map<string, OfferedSlot>();
+  let unreadableSlots = 0;
+  let outcome: SlotSearchFacts['outcome'] = null;
+  const entries =
+    isObject(input.body) && Array.isArray(input.body.entry) ? (input.body.entry as unknown[]) : [];
+  for (const entry of entries) {
+    if (!isObject(entry) || !isObject(entry.resource)) continue;
+    const resource = entry.resource;
+    if (resource.resourceType === 'OperationOutcome') {
+      const issues = Array.isArray(resource.issue) ? (resource.issue as unknown[]).filter(isObject) : [];
+      const diagnostics = issues.flatMap((i) => (typeof i.diagnostics === 'string' ? [i.diagnostics] : []));
+      outcome = {
+        issueCodes: issues.flatMap((i) => (typeof i.code === 'string' ? [i.code] : [])),
+        ...(diagnostics.length > 0 ? { diagnostics: diagnostics.join('; ') } : {}),
+      };
+      continue;
+    }
+    if (resource.resourceType !== 'Slot' || resource.status !== 'free') continue;
+    const start = typeof resource.start === 'string' ? fhirDatePeriod(resource.start)?.start : undefined;
+    if (!start) {
+      unreadableSlots += 1;
+      continue;
+    }
+    const iso = start.toISOString();
+    const key = slotKey(input.provider, resource, iso);
+    if (!slots.has(key)) slots.set(key, { key, start: iso });
+  }
+  const offered = [...slots.values()].sort((a, b) => (a.start < b.start ? -1 : a.start > b.start ? 1 : 0));
+  return {
+    slots: offered,
+    earliestStart: offered[0]?.start ?? null,
+    window: searchWindow(input.query),
+    service: searchedService(input.query),
+    empty: offered.length === 0,
+    outcome,
+    unreadableSlots,
+  };
+}
+
+/** The slots marked against a deadline: a slot would breach when it starts after it. */
+export function withBreach(facts: SlotSearchFacts, deadline: Date | null): SlotSearchFacts {
+  if (!deadline) return facts;
+  return {
+    ...facts,
+    slots: facts.slots.map((slot) => ({ ...slot, wouldBreach: new Date(slot.start) > deadline })),
+  };
+}
