@@ -1,0 +1,299 @@
+import { createHash } from 'node:crypto';
+import { classify, seenBody, type Dialect, type SeenBody } from '../fhir/classify.js';
+import { fhirDatePeriod } from '../fhir/fhir-time.js';
+import type { NewEventRow } from '../store/tables/event.table.js';
+import { bookingOutcome } from './booking-outcome.js';
+import { deadlineOf } from './dispositions.js';
+import { slotSearchFacts, withBreach } from './slot-search.js';
+import type { DerivationTables } from './tables.js';
+
+/**
+ * The version of these rules, stored on every event: events are rebuilt (`npm run reprocess`) when it
+ * or the tables change, and a rebuild under one version gives the same events, with the same ids.
+ */
+export const RULE_VERSION = '2026-11-22.1';
+
+/** A stored exchange with its bodies readable (see stored-body.ts), as derivation takes it. */
+export interface DerivableExchange {
+  id: string;
+  received_at: Date | string;
+  provider_id: string | null;
+  dialect: string | null;
+  method: string;
+  path: string;
+  query: string | null;
+  request_headers: Record<string, string | string[]>;
+  request_body: string | Buffer | null;
+  response_status: number | null;
+  response_headers: Record<string, string | string[]>;
+  response_body: string | Buffer | null;
+  transport_outcome: string;
+  consumer_org: string | null;
+  patient_hash: string | null;
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v);
+
+const BARS_USE_CASES = 'https://fhir.nhs.uk/CodeSystem/usecases-categories-bars';
+const DX_SYSTEM = 'https://fhir.nhs.uk/CodeSystem/pathways-dx-codes';
+
+function header(headers: Record<string, string | string[]>, name: string): string | undefined {
+  const value = headers[name];
+  return Array.isArray(value) ? value[0] : value;
+}
+
+function seen(body: string | Buffer | null, contentType: string | undefined): SeenBody {
+  if (body === null) return { kind: 'none' };
+  return seenBody(typeof body === 'string' ? body : null, contentType);
+}
+
+function json(body: SeenBody): unknown {
+  return body.kind === 'json' ? body.value : undefined;
+}
+
+function resources(bundle: unknown): Record<string, unknown>[] {
+  if (!isObject(bundle) || !Array.isArray(bundle.entry)) return [];
+  return (bundle.entry as unknown[]).flatMap((e) =>
+    isObject(e) && isObject(e.resource) ? [e.resource] : [],
+  );
+}
+
+function instant(value: unknown): Date | null {
+  return typeof value === 'string' ? (fhirDatePeriod(value)?.start ?? null) : null;
+}
+
+/** The DoS service id in `NHSD-Target-Identifier` (base64 JSON). */
+function targetService(headers: Record<string, string | string[]>): string | null {
+  const raw = header(headers, 'nhsd-target-identifier');
+  if (!raw) return null;
+  try {
+    const parsed = JSON.parse(Buffer.from(raw, 'base64').toString('utf8')) as unknown;
+    return isObject(parsed) && typeof parsed.value === 'string' ? parsed.value : null;
+  } catch {
+    return null;
+  }
+}
+
+function codes(concepts: unknown, system: string): string[] {
+  const list = Array.isArray(concepts) ? concepts : [concepts];
+  return list.flatMap((concept) => {
+    const codings = isObject(concept) && Array.isArray(concept.coding) ? (concept.coding as unknown[]) : [];
+    return codings.flatMap((c) =>
+      isObject(c) && c.system === system && typeof c.code === 'string' ? [c.code] : [],
+    );
+  });
+}
+
+/** The Appointment a request or response is about: the resource itself, or one in a message Bundle. */
+function appointmentIn(body: unknown): Record<string, unknown> | undefined {
+  if (isObject(body) && body.resourceType === 'Appointment') return body;
+  return resources(body).find((r) => r.resourceType === 'Appointment');
+}
+
+/** An appointment id: from the path, the Location header, or the response's Appointment. */
+function appointmentId(exchange: DerivableExchange, response: unknown): string | null {
+  const fromPath = /\/Appointment\/([^/?]+)/.exec(exchange.path)?.[1];
+  if (fromPath) return decodeURIComponent(fromPath);
+  const location = header(exchange.response_headers, 'location');
+  const fromLocation = location && /Appointment\/([^/?]+)/.exec(location)?.[1];
+  if (fromLocation) return fromLocation;
+  const appointment = appointmentIn(response);
+  return typeof appointment?.id === 'string' ? appointment.id : null;
+}
+
+/** The start of the slot a booking asked for: the Appointment's start, else the Slot it references. */
+function bookedStart(request: unknown): Date | null {
+  const appointment = appointmentIn(request);
+  const start = instant(appointment?.start);
+  if (start) return start;
+  const slots = [
+    ...(Array.isArray(appointment?.contained) ? appointment.contained : []),
+    ...resources(request),
+  ];
+  for (const slot of slots as unknown[])
+    if (isObject(slot) && slot.resourceType === 'Slot') {
+      const at = instant(slot.start);
+      if (at) return at;
+    }
+  return null;
+}
+
+/** A stable event id from the exchange, the rule version and the event's place among the exchange's events. */
+function eventId(sourceId: string, ordinal: number): string {
+  const hex = createHash('sha256').update(`${sourceId}|${RULE_VERSION}|${ordinal}`).digest('hex');
+  // A UUID of version 8 (RFC 9562: custom), variant 10.
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-8${hex.slice(13, 16)}-${((parseInt(hex[16]!, 16) & 0x3) | 0x8).toString(16)}${hex.slice(17, 20)}-${hex.slice(20, 32)}`;
+}
+
+/**
+ * The metric events one exchange gives (DESIGN.md, event taxonomy): `slot.searched`,
+ * `booking.attempted` (with its outcome), `booking.cancelled`, `appointment.read`,
+ * `appointments.listed`, `referral.made`, `capability.read`. Pure: the same exchange, tables and rule
+ * version always give the same events, ids included. Episodes and re-bookings are stitched afterwards,
+ * across exchanges.
+ */
+export function deriveEvents(exchange: DerivableExchange, tables: DerivationTables): NewEventRow[] {
+  const request = seen(exchange.request_body, header(exchange.request_headers, 'content-type'));
+  const response = seen(exchange.response_body, header(exchange.response_headers, 'content-type'));
+  const classification = classify({
+    dialect: (exchange.dialect as Dialect | null) ?? null,
+    method: exchange.method,
+    path: exchange.path,
+    query: exchange.query,
+    headers: exchange.request_headers,
+    status: exchange.response_status,
+    request,
+    response,
+  });
+  const status = exchange.response_status;
+  const succeeded = exchange.transport_outcome === 'ok' && status !== null && status >= 200 && status < 300;
+  const base = {
+    occurred_at: new Date(exchange.received_at),
+    source_kind: 'exchange' as const,
+    source_id: exchange.id,
+    rule_version: RULE_VERSION,
+    provider_id: exchange.provider_id,
+    service_id: targetService(exchange.request_headers),
+    consumer_org: exchange.consumer_org,
+    disposition: null as string | null,
+    deadline: null as Date | null,
+    deadline_source: null as string | null,
+    episode_id: null,
+    patient_hash: exchange.patient_hash,
+  };
+  const flags: string[] = [...classification.dataQuality];
+  const event = (
+    type: string,
+    attributes: Record<string, unknown>,
+    extra: Partial<typeof base> = {},
+  ): NewEventRow => ({
+    id: eventId(exchange.id, 0),
+    ordinal: 0,
+    type,
+    ...base,
+    ...extra,
+    attributes: {
+      interaction: classification.interaction,
+      status,
+      transport: exchange.transport_outcome,
+      succeeded,
+      ...attributes,
+    },
+    data_quality: [...new Set(flags)],
+  });
+
+  switch (classification.interaction) {
+    case 'slot-search': {
+      const facts = slotSearchFacts({
+        provider: exchange.provider_id ?? '',
+        query: exchange.query,
+        body: json(response),
+      });
+      const windowTo = facts.window.to ? new Date(facts.window.to) : null;
+      const deadline = deadlineOf({ windowTo }, tables.dispositions, tables.bankHolidays);
+      flags.push(...deadline.flags);
+      const marked = withBreach(facts, deadline.deadline);
+      return [
+        event(
+          'slot.searched',
+          {
+            offered: marked.slots.length,
+            slots: marked.slots,
+            earliestStart: marked.earliestStart,
+            window: marked.window,
+            empty: marked.empty,
+            ...(marked.outcome ? { outcome: marked.outcome } : {}),
+            ...(marked.unreadableSlots > 0 ? { unreadableSlots: marked.unreadableSlots } : {}),
+          },
+          {
+            service_id: base.service_id ?? facts.service,
+            deadline: deadline.deadline,
+            deadline_source: deadline.source,
+          },
+        ),
+      ];
+    }
+    case 'book': {
+      const outcome = bookingOutcome({
+        dialect: classification.dialect,
+        status,
+        transport: exchange.transport_outcome,
+        body: json(response),
+      });
+      const start = bookedStart(json(request));
+      const appointment = appointmentIn(json(request));
+      const useCases = codes(appointment?.serviceCategory, BARS_USE_CASES);
+      return [
+        event('booking.attempted', {
+          outcome: outcome.outcome,
+          issueCodes: outcome.issueCodes,
+          detailCodes: outcome.detailCodes,
+          ...(outcome.raisedBy ? { raisedBy: outcome.raisedBy } : {}),
+          ...(outcome.diagnostics ? { diagnostics: outcome.diagnostics } : {}),
+          appointmentId: outcome.outcome === 'booked' ? appointmentId(exchange, json(response)) : null,
+          slotStart: start?.toISOString() ?? null,
+          ...(useCases.length > 0 ? { useCase: useCases[0] } : {}),
+          ...(Array.isArray(appointment?.replaces) ? { replaces: appointment.replaces as unknown[] } : {}),
+        }),
+      ];
+    }
+    case 'cancel':
+      return [
+        event('booking.cancelled', {
+          appointmentId: appointmentId(exchange, json(request)) ?? appointmentId(exchange, json(response)),
+          appointmentStatus: classification.appointmentStatus ?? null,
+        }),
+      ];
+    case 'read-appointment':
+      return [event('appointment.read', { appointmentId: appointmentId(exchange, json(response)) })];
+    case 'list-appointments': {
+      const listed = resources(json(response)).filter((r) => r.resourceType === 'Appointment').length;
+      return [event('appointments.listed', { listed })];
+    }
+    case 'capability':
+      return [event('capability.read', {})];
+    case 'referral': {
+      const all = resources(json(request));
+      const serviceRequest = all.find((r) => r.resourceType === 'ServiceRequest');
+      const carePlan = all.find((r) => r.resourceType === 'CarePlan');
+      const dx = (Array.isArray(carePlan?.activity) ? (carePlan.activity as unknown[]) : []).flatMap((a) =>
+        isObject(a) ? codes(a.outcomeCodeableConcept, DX_SYSTEM) : [],
+      )[0];
+      const period = isObject(serviceRequest?.occurrencePeriod) ? serviceRequest.occurrencePeriod : undefined;
+      const dispositionAt = instant(isObject(carePlan?.period) ? carePlan.period.start : undefined);
+      const deadline = deadlineOf(
+        { occurrenceEnd: instant(period?.end), disposition: dx ?? null, dispositionAt },
+        tables.dispositions,
+        tables.bankHolidays,
+      );
+      flags.push(...deadline.flags);
+      const row = tables.dispositions.get(dx);
+      // No Dx code, or one the table does not know: reports count these apart.
+      if (!row) flags.push('disposition-unknown');
+      return [
+        event(
+          'referral.made',
+          {
+            dispositionAt: dispositionAt?.toISOString() ?? null,
+            referredAt: instant(period?.start)?.toISOString() ?? null,
+            useCase: codes(serviceRequest?.category, BARS_USE_CASES)[0] ?? null,
+            category:
+              codes(
+                serviceRequest?.category,
+                'https://fhir.nhs.uk/CodeSystem/message-category-servicerequest',
+              )[0] ?? null,
+          },
+          {
+            // The table's spelling when the code is known (Dx codes arrive as DX02 or Dx02).
+            disposition: row?.code ?? dx ?? null,
+            deadline: deadline.deadline,
+            deadline_source: deadline.source,
+          },
+        ),
+      ];
+    }
+    default:
+      return [];
+  }
+}
