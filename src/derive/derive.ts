@@ -107,10 +107,10 @@ function bookedStart(request: unknown): Date | null {
   const appointment = appointmentIn(request);
   const start = instant(appointment?.start);
   if (start) return start;
-  const slots = [
-    ...(Array.isArray(appointment?.contained) ? appointment.contained : []),
-    ...resources(request),
-  ];
+  const contained: unknown[] = Array.isArray(appointment?.contained)
+    ? (appointment.contained as unknown[])
+    : [];
+  const slots = [...contained, ...resources(request)];
   for (const slot of slots as unknown[])
     if (isObject(slot) && slot.resourceType === 'Slot') {
       const at = instant(slot.start);
