@@ -111,7 +111,7 @@ function bookedStart(request: unknown): Date | null {
     ? (appointment.contained as unknown[])
     : [];
   const slots = [...contained, ...resources(request)];
-  for (const slot of slots as unknown[])
+  for (const slot of slots)
     if (isObject(slot) && slot.resourceType === 'Slot') {
       const at = instant(slot.start);
       if (at) return at;
