@@ -199,6 +199,7 @@ export async function startCollector(options: StartOptions): Promise<RunningColl
     store: () => store,
     spoolFile: path.join(config.dataDir, 'spool', 'exchanges.jsonl'),
     rules: { hash: patientHash, birthDateAsYear: config.redaction.birthDateAsYear },
+    tables: config.tables,
     logger,
     workerSecret: hashSecret,
   });

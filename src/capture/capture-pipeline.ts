@@ -1,7 +1,9 @@
 import type { Logger } from '../logger.js';
 import type { ObservedExchange } from '../proxy/exchange.js';
 import type { Store } from '../store/store.js';
-import type { NewExchangeRow } from '../store/tables/exchange.table.js';
+import type { TablesConfig } from '../config/config.types.js';
+import { loadDerivationTables } from '../derive/tables.js';
+import type { CapturedExchange } from './captured.js';
 import { CaptureSpool } from './capture-spool.js';
 import type { RedactionRules } from './redact.js';
 import { InlineRedactor, WorkerRedactor, type RedactionOutcome, type Redactor } from './redactor.js';
@@ -12,6 +14,8 @@ export interface CaptureOptions {
   /** The append-only spool file (JSON lines of redacted rows). */
   spoolFile: string;
   rules: RedactionRules;
+  /** The derivation tables as configured (the bundled ones where not). */
+  tables?: TablesConfig;
   logger: Logger;
   /** Rows per transaction (the store benchmark puts the knee near 100). */
   batchSize?: number;
@@ -46,11 +50,12 @@ export interface CaptureCounters {
  */
 export class CapturePipeline {
   readonly counters: CaptureCounters = { captured: 0, written: 0, spooled: 0, replayed: 0, dropped: 0 };
-  readonly #options: Required<Omit<CaptureOptions, 'store' | 'workerSecret'>> & Pick<CaptureOptions, 'store'>;
+  readonly #options: Required<Omit<CaptureOptions, 'store' | 'workerSecret' | 'tables'>> &
+    Pick<CaptureOptions, 'store'>;
   readonly #redactor: Redactor;
-  #queue: NewExchangeRow[] = [];
+  #queue: CapturedExchange[] = [];
   /** Rows handed to the write chain but not yet written or spooled (spooled on a drain that times out). */
-  #pending: NewExchangeRow[] = [];
+  #pending: CapturedExchange[] = [];
   #timer: NodeJS.Timeout | undefined;
   #retry: NodeJS.Timeout | undefined;
   #chain: Promise<void> = Promise.resolve();
@@ -63,8 +68,8 @@ export class CapturePipeline {
     this.#spoolFile = new CaptureSpool(options.spoolFile);
     const deliver = (outcome: RedactionOutcome): void => this.#accept(outcome);
     this.#redactor = options.workerSecret
-      ? new WorkerRedactor(options.workerSecret, options.rules, deliver, options.logger)
-      : new InlineRedactor(options.rules, deliver);
+      ? new WorkerRedactor(options.workerSecret, options.rules, options.tables ?? {}, deliver, options.logger)
+      : new InlineRedactor(options.rules, loadDerivationTables(options.tables ?? {}), deliver);
   }
 
   /** Stops the redaction worker (after `drain`). */
@@ -110,9 +115,9 @@ export class CapturePipeline {
     }
   }
 
-  /** A redacted row (or the reason there is none) arrives from the redactor. */
+  /** A redacted row and its events (or the reason there are none) arrive from the redactor. */
   #accept(outcome: RedactionOutcome): void {
-    if (!('row' in outcome)) {
+    if (!('captured' in outcome)) {
       this.counters.dropped += 1;
       this.#options.logger.error(
         { exchangeId: outcome.id, reason: outcome.error },
@@ -120,9 +125,8 @@ export class CapturePipeline {
       );
       return;
     }
-    const row = outcome.row;
     this.counters.captured += 1;
-    this.#queue.push(row);
+    this.#queue.push(outcome.captured);
     if (this.#queue.length + this.#pending.length > this.#options.maxQueue) {
       // The store is not keeping up: what waits in memory goes to disk now, synchronously, so memory
       // stays bounded however far behind the store falls (this only happens in overload).
@@ -204,7 +208,7 @@ export class CapturePipeline {
    * the ones it refuses as dropped (logged with their ids), so one bad row can never stall capture.
    * Returns how many were written; throws only when the store is down.
    */
-  async #insertOrSift(rows: NewExchangeRow[]): Promise<number> {
+  async #insertOrSift(rows: CapturedExchange[]): Promise<number> {
     try {
       await this.#insert(rows);
       return rows.length;
@@ -220,7 +224,7 @@ export class CapturePipeline {
         if (!(await this.#storeAnswers())) throw error;
         this.counters.dropped += 1;
         this.#options.logger.error(
-          { err: error, exchangeId: row.id },
+          { err: error, exchangeId: row.row.id },
           'the store refused a captured exchange; it is lost',
         );
       }
@@ -228,22 +232,30 @@ export class CapturePipeline {
     return written;
   }
 
-  async #insert(rows: NewExchangeRow[]): Promise<void> {
+  /** Writes exchanges and their events in one transaction; both idempotent (by exchange id, by event id). */
+  async #insert(captured: CapturedExchange[]): Promise<void> {
     const started = process.hrtime.bigint();
+    const events = captured.flatMap((c) => c.events);
     await this.#options
       .store()
       .db.transaction()
-      .execute((trx) =>
-        trx
+      .execute(async (trx) => {
+        await trx
           .insertInto('exchanges')
-          .values(rows)
+          .values(captured.map((c) => c.row))
           .onConflict((oc) => oc.columns(['id', 'received_at']).doNothing())
-          .execute(),
-      );
+          .execute();
+        if (events.length > 0)
+          await trx
+            .insertInto('events')
+            .values(events)
+            .onConflict((oc) => oc.doNothing())
+            .execute();
+      });
     this.#lastBatchMs = Number(process.hrtime.bigint() - started) / 1e6;
   }
 
-  async #write(batch: NewExchangeRow[]): Promise<void> {
+  async #write(batch: CapturedExchange[]): Promise<void> {
     if (this.#spoolFile.bytes > 0) {
       this.#spool(batch); // behind earlier spooled rows, to keep their order
       return;
@@ -260,7 +272,7 @@ export class CapturePipeline {
   }
 
   /** Appends rows to the spool (one synchronous write); counts them as lost when the disk refuses. */
-  #spool(rows: NewExchangeRow[]): void {
+  #spool(rows: CapturedExchange[]): void {
     if (this.#spoolFile.append(rows)) {
       this.counters.spooled += rows.length;
     } else {

@@ -11,31 +11,35 @@ import {
 } from 'node:fs';
 import path from 'node:path';
 import type { NewExchangeRow } from '../store/tables/exchange.table.js';
+import type { CapturedExchange } from './captured.js';
 
 /** How much of the spool one replay step reads (whole lines of it). */
 const REPLAY_CHUNK_BYTES = 8 * 1024 * 1024;
 
 const BODIES = ['request_body', 'response_body'] as const;
 
-/** A row as one spool line: JSON, with its (compressed) bodies in base64. */
-function spoolLine(row: NewExchangeRow): string {
-  const line: Record<string, unknown> = { ...row };
+/** A captured exchange as one spool line: `{"exchange": row, "events": [...]}`, its (compressed) bodies in base64. */
+function spoolLine(captured: CapturedExchange): string {
+  const exchange: Record<string, unknown> = { ...captured.row };
   for (const key of BODIES) {
-    const body = row[key];
-    if (body) line[key] = body.toString('base64');
+    const body = captured.row[key];
+    if (body) exchange[key] = body.toString('base64');
   }
-  return JSON.stringify(line);
+  return JSON.stringify({ exchange, events: captured.events });
 }
 
-function spooledRow(line: string): NewExchangeRow {
-  const row = JSON.parse(line) as Record<string, unknown>;
+/** A spool line read back; a line of an older spool (a bare row) has no events yet. */
+function spooledRow(line: string): CapturedExchange {
+  const parsed = JSON.parse(line) as Record<string, unknown>;
+  const row = ('exchange' in parsed ? parsed.exchange : parsed) as Record<string, unknown>;
   for (const key of BODIES) if (typeof row[key] === 'string') row[key] = Buffer.from(row[key], 'base64');
-  return row as unknown as NewExchangeRow;
+  const events = Array.isArray(parsed.events) ? (parsed.events as CapturedExchange['events']) : [];
+  return { row: row as unknown as NewExchangeRow, events };
 }
 
 /** What one replay step read: the rows, lines lost to a crash, and how many bytes that was. */
 export interface SpoolChunk {
-  rows: NewExchangeRow[];
+  rows: CapturedExchange[];
   torn: number;
   bytes: number;
 }
@@ -99,7 +103,7 @@ export class CaptureSpool {
   }
 
   /** Appends rows as one synchronous write. False (and `broken`) when the disk refuses it. */
-  append(rows: NewExchangeRow[]): boolean {
+  append(rows: CapturedExchange[]): boolean {
     const text = `${rows.map(spoolLine).join('\n')}\n`;
     try {
       appendFileSync(this.file, text, { mode: 0o600 });
@@ -138,7 +142,7 @@ export class CaptureSpool {
       }
       return undefined;
     }
-    const rows: NewExchangeRow[] = [];
+    const rows: CapturedExchange[] = [];
     let torn = 0;
     for (const line of buffer.subarray(0, end).toString('utf8').split('\n')) {
       if (!line) continue;

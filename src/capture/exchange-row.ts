@@ -177,6 +177,14 @@ function bodyText(
   }
 }
 
+/** A body as stored, and as derivation reads it (the stored text; null for no body or bytes). */
+interface KeptBody {
+  stored: StoredBody | typeof NO_BODY;
+  text: string | null;
+}
+
+const NOTHING_KEPT: KeptBody = { stored: NO_BODY, text: null };
+
 /** A stored body: redacted FHIR JSON; the raw bytes only where the provider opted in; nothing when neither is possible. */
 function storedBody(
   tapped: TappedBody,
@@ -184,24 +192,27 @@ function storedBody(
   rules: RedactionRules,
   fullBodies: boolean,
   hashes: Set<string>,
-): StoredBody | typeof NO_BODY {
-  if (tapped.size === 0) return NO_BODY;
+): KeptBody {
+  if (tapped.size === 0) return NOTHING_KEPT;
   // Chunks that crossed to the worker arrive as plain Uint8Arrays: seen as Buffers without a copy.
   const only = tapped.chunks.length === 1 ? tapped.chunks[0]! : undefined;
   const raw = only
     ? Buffer.from(only.buffer, only.byteOffset, only.byteLength)
     : Buffer.concat(tapped.chunks);
-  if (fullBodies) return storeBody(raw);
-  if (tapped.truncated) return NO_BODY;
+  if (fullBodies) {
+    const stored = storeBody(raw);
+    return { stored, text: stored.encoding === 'br+utf8' ? raw.toString('utf8') : null };
+  }
+  if (tapped.truncated) return NOTHING_KEPT;
   try {
     const plain = decoded(raw, header(headers, 'content-encoding'));
-    if (!plain) return NO_BODY;
+    if (!plain) return NOTHING_KEPT;
     const redacted = redactedJson(plain.toString('utf8'), rules);
     for (const hash of redacted.patientHashes) hashes.add(hash);
-    return storeBody(redacted.value);
+    return { stored: storeBody(redacted.value), text: redacted.value };
   } catch {
     // Not JSON (XML, binary) or not decodable: it cannot be redacted, so it is not kept.
-    return NO_BODY;
+    return NOTHING_KEPT;
   }
 }
 
@@ -218,7 +229,12 @@ const round = (ms: number | undefined): number | null =>
 export function exchangeRow(
   observed: ObservedExchange,
   rules: RedactionRules,
-): { row: NewExchangeRow; patientHashes: string[] } {
+): {
+  row: NewExchangeRow;
+  patientHashes: string[];
+  /** The bodies as stored, readable (what `withReadableBodies` gives back from the store). */
+  texts: { request: string | null; response: string | null };
+} {
   const hashes = new Set<string>();
   const target = redactTarget(observed.path, observed.query, rules);
   for (const hash of target.patientHashes) hashes.add(hash);
@@ -249,14 +265,14 @@ export function exchangeRow(
     path: target.value.path,
     query: target.value.query,
     request_headers: storedHeaders(observed.requestHeaders, rules, hashes),
-    request_body: request.body,
-    request_body_encoding: request.encoding,
+    request_body: request.stored.body,
+    request_body_encoding: request.stored.encoding,
     request_size: observed.requestBody.size,
     request_truncated: observed.requestBody.truncated,
     response_status: observed.status ?? null,
     response_headers: storedHeaders(observed.responseHeaders, rules, hashes),
-    response_body: response.body,
-    response_body_encoding: response.encoding,
+    response_body: response.stored.body,
+    response_body_encoding: response.stored.encoding,
     response_size: observed.responseBody.size,
     response_truncated: observed.responseBody.truncated,
     transport_outcome: observed.outcome,
@@ -274,5 +290,5 @@ export function exchangeRow(
       observed.upstreamStartMs === undefined ? null : round(observed.endMs - observed.upstreamStartMs),
     patient_hash: [...hashes][0] ?? null,
   };
-  return { row, patientHashes: [...hashes] };
+  return { row, patientHashes: [...hashes], texts: { request: request.text, response: response.text } };
 }

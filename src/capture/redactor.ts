@@ -4,8 +4,10 @@ import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { Logger } from '../logger.js';
 import type { ObservedExchange, TappedBody } from '../proxy/exchange.js';
+import type { TablesConfig } from '../config/config.types.js';
+import { loadDerivationTables, type DerivationTables } from '../derive/tables.js';
 import type { NewExchangeRow } from '../store/tables/exchange.table.js';
-import { exchangeRow } from './exchange-row.js';
+import { captureExchange, type CapturedExchange } from './captured.js';
 import type { RedactionRules } from './redact.js';
 
 let bundled: string | undefined;
@@ -54,9 +56,9 @@ function packed(body: TappedBody, transfer: ArrayBuffer[]): TappedBody {
 }
 
 /** What redacting one exchange gave: its row, or why there is none. */
-export type RedactionOutcome = { id: string; row: NewExchangeRow } | { id: string; error: string };
+export type RedactionOutcome = { id: string; captured: CapturedExchange } | { id: string; error: string };
 
-/** Turns observed exchanges into redacted rows and hands each outcome to `deliver`. */
+/** Turns observed exchanges into redacted rows and their events, and hands each outcome to `deliver`. */
 export interface Redactor {
   submit(observed: ObservedExchange): void;
   /** Resolves once every submitted exchange has been delivered. */
@@ -68,13 +70,14 @@ export interface Redactor {
 export class InlineRedactor implements Redactor {
   constructor(
     private readonly rules: RedactionRules,
+    private readonly tables: DerivationTables,
     private readonly deliver: (outcome: RedactionOutcome) => void,
   ) {}
 
   submit(observed: ObservedExchange): void {
     let outcome: RedactionOutcome;
     try {
-      outcome = { id: observed.id, row: exchangeRow(observed, this.rules).row };
+      outcome = { id: observed.id, captured: captureExchange(observed, this.rules, this.tables) };
     } catch (error) {
       outcome = { id: observed.id, error: (error as Error).message };
     }
@@ -109,14 +112,15 @@ export class WorkerRedactor implements Redactor {
   constructor(
     secret: string,
     rules: RedactionRules,
+    tables: TablesConfig,
     private readonly deliver: (outcome: RedactionOutcome) => void,
     logger: Logger,
     maxInFlight = 500,
   ) {
     this.#logger = logger;
     this.#maxInFlight = maxInFlight;
-    this.#inline = new InlineRedactor(rules, deliver);
-    const workerData = { hashSecret: secret, birthDateAsYear: rules.birthDateAsYear };
+    this.#inline = new InlineRedactor(rules, loadDerivationTables(tables), deliver);
+    const workerData = { hashSecret: secret, birthDateAsYear: rules.birthDateAsYear, tables };
     const worker = import.meta.url.endsWith('.ts')
       ? new Worker(bundledWorkerSource(), { eval: true, workerData })
       : new Worker(new URL('./redaction-worker.js', import.meta.url), { workerData });
@@ -124,7 +128,7 @@ export class WorkerRedactor implements Redactor {
     worker.on('message', (outcomes: RedactionOutcome[]) => {
       for (const outcome of outcomes) {
         if (!this.#inFlight.delete(outcome.id)) continue;
-        if ('row' in outcome) withBufferBodies(outcome.row);
+        if ('captured' in outcome) withBufferBodies(outcome.captured.row);
         this.deliver(outcome);
       }
       this.#settle();

@@ -141,6 +141,27 @@ describe('sandbox traffic through the collector, captured', () => {
     expect(rows[1]!.request_body).toContain('"resourceType":"Appointment"');
     expect(rows[1]!.patient_hash).toBe(rows[5]!.patient_hash);
 
+    // Each exchange's events, derived as it was captured.
+    const events = await collector.store.db
+      .selectFrom('events')
+      .select(['source_id', 'type', 'attributes', 'service_id', 'disposition', 'deadline_source'])
+      .execute();
+    const eventOf = (i: number) => events.find((e) => e.source_id === rows[i]!.id);
+    expect(rows.map((_, i) => eventOf(i)?.type)).toEqual([
+      'slot.searched',
+      'booking.attempted',
+      'slot.searched',
+      'booking.attempted',
+      'referral.made',
+      'appointments.listed',
+    ]);
+    expect(eventOf(0)!.attributes).toMatchObject({ succeeded: true, empty: false });
+    expect((eventOf(0)!.attributes as { offered: number }).offered).toBeGreaterThan(0);
+    expect(eventOf(1)!.attributes).toMatchObject({ outcome: 'booked' });
+    expect(eventOf(3)).toMatchObject({ service_id: '2000072489', attributes: { outcome: 'booked' } });
+    expect(eventOf(4)).toMatchObject({ disposition: 'Dx0122', deadline_source: 'referral' });
+    expect(eventOf(5)!.attributes).toMatchObject({ listed: 1 });
+
     const stored = JSON.stringify(rows);
     const personal = [...new Set(sent.flatMap((payload) => personalValues(payload)))];
     expect(personal.length).toBeGreaterThan(10);

@@ -77,6 +77,18 @@ describe('the capture pipeline', () => {
     await capture.drain();
     expect(await storedIds(exchanges.map((e) => e.id))).toEqual(exchanges.map((e) => e.id).sort());
     expect(capture.counters).toEqual({ captured: 230, written: 230, spooled: 0, replayed: 0, dropped: 0 });
+    // And with each, in the same transaction, the event derived from it.
+    const events = await store.db
+      .selectFrom('events')
+      .select(['source_id', 'type', 'attributes'])
+      .where(
+        'source_id',
+        'in',
+        exchanges.map((e) => e.id),
+      )
+      .execute();
+    expect(events).toHaveLength(230);
+    expect(events[0]).toMatchObject({ type: 'booking.attempted', attributes: { outcome: 'booked' } });
     const one = await store.db
       .selectFrom('exchanges')
       .select(['request_body', 'request_body_encoding'])
@@ -102,12 +114,20 @@ describe('the capture pipeline', () => {
     const spooledOrder = readFileSync(spoolFile, 'utf8')
       .trim()
       .split('\n')
-      .map((l) => (JSON.parse(l) as { id: string }).id);
+      .map((l) => (JSON.parse(l) as { exchange: { id: string } }).exchange.id);
     expect(spooledOrder).toEqual([...first, ...second].map((e) => e.id));
 
     current = store; // the store returns
     await until(() => capture.counters.replayed === 40);
     const all = [...first, ...second].map((e) => e.id);
+    // Each exchange's events travelled through the spool with it (a 201 to POST Appointment: a booking).
+    const events = await store.db
+      .selectFrom('events')
+      .select(['source_id', 'type'])
+      .where('source_id', 'in', all)
+      .execute();
+    expect(events.map((e) => e.source_id).sort()).toEqual([...all].sort());
+    expect(new Set(events.map((e) => e.type))).toEqual(new Set(['booking.attempted']));
     expect(await storedIds(all)).toEqual([...all].sort());
     await until(() => !existsSync(spoolFile)); // removed by the replay's last step
     expect(capture.status()).toMatchObject({ storeUp: true, spoolBytes: 0, dropped: 0 });
@@ -177,7 +197,7 @@ describe('the capture pipeline against a store that refuses or hangs', () => {
     const spooled = readFileSync(spoolFile, 'utf8')
       .trim()
       .split('\n')
-      .map((l) => (JSON.parse(l) as { id: string }).id);
+      .map((l) => (JSON.parse(l) as { exchange: { id: string } }).exchange.id);
     expect(spooled.sort()).toEqual(waiting.map((e) => e.id).sort());
   });
 });

@@ -1,4 +1,5 @@
 import { InlineRedactor, WorkerRedactor, type RedactionOutcome } from '../../src/capture/redactor.js';
+import { loadDerivationTables } from '../../src/derive/tables.js';
 import { createLogger } from '../../src/logger.js';
 import { createPatientHasher } from '../../src/privacy/patient-hash.js';
 import { observedExchange } from '../helpers/observed.js';
@@ -18,8 +19,8 @@ describe('redaction on a worker thread', () => {
     const inline: RedactionOutcome[] = [];
     const onWorker: RedactionOutcome[] = [];
     const sample = exchanges(50);
-    const a = new InlineRedactor(rules, (o) => inline.push(o));
-    const b = new WorkerRedactor(secret, rules, (o) => onWorker.push(o), logger);
+    const a = new InlineRedactor(rules, loadDerivationTables({}), (o) => inline.push(o));
+    const b = new WorkerRedactor(secret, rules, {}, (o) => onWorker.push(o), logger);
     for (const e of sample) {
       a.submit(e);
       b.submit(e);
@@ -32,11 +33,15 @@ describe('redaction on a worker thread', () => {
       JSON.parse(JSON.stringify(Object.fromEntries(list.map((o) => [o.id, o]))));
     expect(byId(onWorker)).toEqual(byId(inline));
     expect(onWorker).toHaveLength(50);
+    // Each with its events (the book requests were answered 201: a booking attempt each).
+    expect(onWorker.every((o) => 'captured' in o && o.captured.events[0]?.type === 'booking.attempted')).toBe(
+      true,
+    );
   });
 
   it('loses nothing when the worker dies: what it held is redacted inline', async () => {
     const delivered: RedactionOutcome[] = [];
-    const redactor = new WorkerRedactor(secret, rules, (o) => delivered.push(o), logger);
+    const redactor = new WorkerRedactor(secret, rules, {}, (o) => delivered.push(o), logger);
     const sample = exchanges(200);
     for (const e of sample.slice(0, 100)) redactor.submit(e);
     await redactor.crashForTest();
@@ -44,7 +49,7 @@ describe('redaction on a worker thread', () => {
     await redactor.idle();
     expect(redactor.onWorker).toBe(false);
     expect(new Set(delivered.map((o) => o.id))).toEqual(new Set(sample.map((e) => e.id)));
-    expect(delivered.every((o) => 'row' in o)).toBe(true);
+    expect(delivered.every((o) => 'captured' in o)).toBe(true);
     await redactor.close();
   });
 });

@@ -1,0 +1,58 @@
+import { deriveEvents, type DerivableExchange } from '../derive/derive.js';
+import type { DerivationTables } from '../derive/tables.js';
+import type { ObservedExchange } from '../proxy/exchange.js';
+import type { NewEventRow } from '../store/tables/event.table.js';
+import type { ExchangeRow, NewExchangeRow } from '../store/tables/exchange.table.js';
+import { exchangeRow } from './exchange-row.js';
+import type { RedactionRules } from './redact.js';
+import { withReadableBodies } from './stored-body.js';
+
+/** One captured exchange as it is written: its redacted row and the events derived from it, in one transaction. */
+export interface CapturedExchange {
+  row: NewExchangeRow;
+  events: NewEventRow[];
+}
+
+/** The stored form of an exchange as derivation reads it. */
+function derivable(
+  row: NewExchangeRow | ExchangeRow,
+  request: string | Buffer | null,
+  response: string | Buffer | null,
+): DerivableExchange {
+  return {
+    id: row.id,
+    received_at: row.received_at as Date | string,
+    provider_id: row.provider_id ?? null,
+    dialect: row.dialect ?? null,
+    method: row.method,
+    path: row.path,
+    query: row.query ?? null,
+    request_headers: (row.request_headers ?? {}) as Record<string, string | string[]>,
+    request_body: request,
+    response_status: row.response_status ?? null,
+    response_headers: (row.response_headers ?? {}) as Record<string, string | string[]>,
+    response_body: response,
+    transport_outcome: row.transport_outcome,
+    consumer_org: row.consumer_org ?? null,
+    patient_hash: row.patient_hash ?? null,
+  };
+}
+
+/**
+ * Redacts an observed exchange and derives its events from what is stored (so events rebuilt later
+ * from the store are the same ones).
+ */
+export function captureExchange(
+  observed: ObservedExchange,
+  rules: RedactionRules,
+  tables: DerivationTables,
+): CapturedExchange {
+  const { row, texts } = exchangeRow(observed, rules);
+  return { row, events: deriveEvents(derivable(row, texts.request, texts.response), tables) };
+}
+
+/** The events of an exchange read back from the store (reprocessing). */
+export function eventsOfStored(row: ExchangeRow, tables: DerivationTables): NewEventRow[] {
+  const readable = withReadableBodies(row);
+  return deriveEvents(derivable(row, readable.request_body, readable.response_body), tables);
+}
