@@ -21,7 +21,7 @@ function derivable(
 ): DerivableExchange {
   return {
     id: row.id,
-    received_at: row.received_at as Date | string,
+    received_at: row.received_at,
     provider_id: row.provider_id ?? null,
     dialect: row.dialect ?? null,
     method: row.method,
