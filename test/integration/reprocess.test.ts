@@ -1,0 +1,136 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { CapturePipeline } from '../../src/capture/capture-pipeline.js';
+import { reprocess } from '../../src/derive/reprocess.js';
+import { loadDerivationTables } from '../../src/derive/tables.js';
+import { createLogger } from '../../src/logger.js';
+import { createPatientHasher } from '../../src/privacy/patient-hash.js';
+import { openStore } from '../../src/store/store.js';
+import { observedExchange } from '../helpers/observed.js';
+import { spawnEntry, waitFor } from '../helpers/process.js';
+import { fixture } from '../helpers/sandbox.js';
+import { createTestDatabase, openTestStore, TEST_ENGINE, type TestStore } from '../helpers/store.js';
+
+let store: TestStore;
+beforeAll(async () => {
+  store = await openTestStore();
+});
+afterAll(() => store.dispose());
+
+const rules = { hash: createPatientHasher('reprocess-test-secret-0123456789-0123'), birthDateAsYear: true };
+
+describe('reprocess', () => {
+  it('rebuilds the same events from stored exchanges, and follows a changed disposition table', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'reprocess-'));
+    const capture = new CapturePipeline({
+      store: () => store,
+      spoolFile: path.join(dir, 'spool.jsonl'),
+      rules,
+      logger: createLogger({ logLevel: 'silent' }),
+    });
+    await capture.start();
+    const referral = observedExchange({
+      provider: { dialect: 'bars' },
+      method: 'POST',
+      path: '/bars/$process-message',
+      requestBody: JSON.stringify(fixture('bars/process-message-referral-validation-request.json')),
+      status: 200,
+    });
+    const bookings = Array.from({ length: 7 }, () => observedExchange());
+    for (const e of [referral, ...bookings]) capture.capture(e);
+    await capture.drain();
+    const ids = [referral, ...bookings].map((e) => e.id);
+    const eventsNow = () =>
+      store.db.selectFrom('events').selectAll().where('source_id', 'in', ids).orderBy('id').execute();
+    const live = await eventsNow();
+    expect(live).toHaveLength(8);
+
+    // The observed exchanges were received at 10:00 on 22 November 2026; other test files' rows are elsewhere.
+    const window = { from: new Date('2026-11-22T09:59:00Z'), to: new Date('2026-11-22T10:01:00Z') };
+    const progress: number[] = [];
+    const tables = loadDerivationTables({});
+    const first = await reprocess(store.db, tables, {
+      ...window,
+      pageSize: 3,
+      onProgress: (p) => progress.push(p.done),
+    });
+    expect(first).toEqual({ exchanges: 8, events: 8 });
+    expect(progress).toEqual([3, 6, 8]);
+    const strip = (rows: Awaited<ReturnType<typeof eventsNow>>) =>
+      rows.map(({ recorded_at: _r, ...rest }) => rest);
+    // The same events the capture pipeline wrote, ids included; and again on a second run.
+    expect(strip(await eventsNow())).toEqual(strip(live));
+    await reprocess(store.db, tables, window);
+    expect(strip(await eventsNow())).toEqual(strip(live));
+
+    // The referral's Dx0122 is not in the bundled table; a local table that has it clears the flag.
+    const local = path.join(dir, 'dispositions.csv');
+    writeFileSync(
+      local,
+      'code,description,minutes,working_days,category,bookable,confidence\nDX0122,Ambulance category 3,120,,ambulance,no,local\n',
+    );
+    const referralEvent = async () =>
+      await store.db
+        .selectFrom('events')
+        .selectAll()
+        .where('source_id', '=', referral.id)
+        .executeTakeFirstOrThrow();
+    expect((await referralEvent()).data_quality).toContain('disposition-unknown');
+    await reprocess(store.db, loadDerivationTables({ dispositions: local }), window);
+    expect(await referralEvent()).toMatchObject({ disposition: 'DX0122', data_quality: [] });
+  });
+});
+
+describe('npm run reprocess', () => {
+  it('rebuilds events on a store filled by sandbox traffic through the collector, with a progress line', async () => {
+    const env: Record<string, string> = {
+      DATA_DIR: mkdtempSync(path.join(tmpdir(), 'collector-reprocess-')),
+      PORT: '0',
+      HOST: '127.0.0.1',
+      LOG_LEVEL: 'warn',
+    };
+    let drop: (() => Promise<void>) | undefined;
+    if (TEST_ENGINE === 'postgres') {
+      const database = await createTestDatabase();
+      env.DATABASE_URL = database.url;
+      drop = database.drop;
+    }
+    try {
+      const collector = spawnEntry('src/main.ts', [], env);
+      const [, url] = await waitFor(collector, /listening on (http:\/\/\S+)/);
+      for (const target of [
+        '/fhir/sandbox-stu3/Slot?service=2000011147&status=free',
+        '/fhir/sandbox-gpconnect/metadata',
+        '/fhir/sandbox-stu3/Appointment/unknown',
+      ])
+        await (await fetch(`${url}${target}`)).arrayBuffer();
+      collector.child.kill('SIGTERM');
+      expect(await collector.exited).toBe(0);
+
+      const cli = spawnEntry('src/cli/reprocess.ts', ['--from', '2020-01-01'], env);
+      expect(await cli.exited).toBe(0);
+      expect(cli.stderr()).toMatch(/reprocessing exchanges received from 2020-01-01T00:00:00.000Z/);
+      expect(cli.stderr()).toMatch(/3\/3 exchanges, 3 events/);
+      expect(cli.stdout()).toMatch(/^done: 3 exchanges, 3 events in [\d.]+ s$/m);
+
+      const reopened = await openStore(
+        env.DATABASE_URL
+          ? { databaseUrl: env.DATABASE_URL }
+          : { pgliteDir: path.join(env.DATA_DIR!, 'pglite') },
+      );
+      try {
+        const types = await reopened.db.selectFrom('events').select('type').orderBy('occurred_at').execute();
+        expect(types.map((t) => t.type)).toEqual(['slot.searched', 'capability.read', 'appointment.read']);
+      } finally {
+        await reopened.close();
+      }
+
+      const bad = spawnEntry('src/cli/reprocess.ts', ['--from', 'yesterday'], env);
+      expect(await bad.exited).toBe(2);
+      expect(bad.stderr()).toContain('--from: found "yesterday"; expected a date (2026-11-01)');
+    } finally {
+      await drop?.();
+    }
+  }, 90_000);
+});
