@@ -1,4 +1,6 @@
+import { captureExchange } from '../src/capture/captured.js';
 import { exchangeRow } from '../src/capture/exchange-row.js';
+import { loadDerivationTables } from '../src/derive/tables.js';
 import { redactJsonText } from '../src/capture/redact-text.js';
 import { redactFhir } from '../src/capture/redact.js';
 import { storeBody } from '../src/capture/stored-body.js';
@@ -10,7 +12,7 @@ import { printTable } from './table.js';
 /*
  * `npm run bench -- redact`: what capture costs per exchange on one thread, for the benchmark's slot
  * searchset: the reference redactor (parse, walk, stringify), the one-pass text redactor, compression,
- * and a whole stored row as the redaction worker makes it. The best of several rounds, in microseconds.
+ * a whole stored row, and a row with its derived events as the capture worker makes them. The best of several rounds, in microseconds.
  */
 
 const ROUNDS = 10;
@@ -36,6 +38,7 @@ export async function benchRedact(): Promise<void> {
     birthDateAsYear: true,
   };
   const redacted = redactJsonText(text, rules)!.value;
+  const tables = loadDerivationTables({});
   const tap = new BodyTap(1024 * 1024);
   tap.add(body);
   const observed: ObservedExchange = {
@@ -75,6 +78,10 @@ export async function benchRedact(): Promise<void> {
     ['text redactor (one pass)', micros(() => redactJsonText(text, rules))],
     ['Brotli (quality 1) of the redacted body', micros(() => storeBody(redacted))],
     ['whole row: decode, redact, compress, headers', micros(() => exchangeRow(observed, rules))],
+    [
+      'whole row and its events (derivation parses the stored body)',
+      micros(() => captureExchange(observed, rules, tables)),
+    ],
   ];
   process.stdout.write(
     `  searchset ${body.length} bytes, stored compressed ${storeBody(redacted).body.length} bytes\n`,

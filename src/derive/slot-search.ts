@@ -10,6 +10,38 @@ export interface OfferedSlot {
   wouldBreach?: boolean;
 }
 
+const INSTANT =
+  /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(?:Z|([+-])(\d{2}):(\d{2}))$/;
+
+/**
+ * A Slot's start: an instant with seconds and an offset, read by one expression (a searchset has
+ * hundreds); anything else FHIR allows goes the general way.
+ */
+function instant(value: string): Date | undefined {
+  const m = INSTANT.exec(value);
+  if (!m) return fhirDatePeriod(value)?.start;
+  const year = Number(m[1]);
+  const month = Number(m[2]);
+  const day = Number(m[3]);
+  const hour = Number(m[4]);
+  const minute = Number(m[5]);
+  const second = Number(m[6]);
+  const millis = m[7] ? Number(m[7].slice(0, 3).padEnd(3, '0')) : 0;
+  const offset = m[8] ? (m[8] === '-' ? -1 : 1) * (Number(m[9]) * 60 + Number(m[10])) : 0;
+  const local = Date.UTC(year, month - 1, day, hour, minute, second, millis);
+  const check = new Date(local);
+  // Not a real moment (30 February, 25 o'clock): refused as the general reader would.
+  if (
+    check.getUTCDate() !== day ||
+    check.getUTCMonth() !== month - 1 ||
+    hour > 23 ||
+    minute > 59 ||
+    second > 59
+  )
+    return undefined;
+  return new Date(local - offset * 60_000);
+}
+
 /** What a slot search response offered, and what the search asked for. */
 export interface SlotSearchFacts {
   slots: OfferedSlot[];
@@ -125,7 +157,7 @@ export function slotSearchFacts(input: {
       continue;
     }
     if (resource.resourceType !== 'Slot' || resource.status !== 'free') continue;
-    const start = typeof resource.start === 'string' ? fhirDatePeriod(resource.start)?.start : undefined;
+    const start = typeof resource.start === 'string' ? instant(resource.start) : undefined;
     if (!start) {
       unreadableSlots += 1;
       continue;
@@ -134,7 +166,10 @@ export function slotSearchFacts(input: {
     const key = slotKey(input.provider, resource, iso);
     if (!slots.has(key)) slots.set(key, { key, start: iso });
   }
-  const offered = [...slots.values()].sort((a, b) => (a.start < b.start ? -1 : a.start > b.start ? 1 : 0));
+  const offered = [...slots.values()];
+  // Usually already in order of start: sorted only when not.
+  if (offered.some((slot, i) => i > 0 && slot.start < offered[i - 1]!.start))
+    offered.sort((a, b) => (a.start < b.start ? -1 : a.start > b.start ? 1 : 0));
   return {
     slots: offered,
     earliestStart: offered[0]?.start ?? null,
