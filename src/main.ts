@@ -1,5 +1,7 @@
 import { ConfigError } from './config/config-error.js';
 import { loadConfig } from './config/config.loader.js';
+import { TableError } from './derive/dispositions.js';
+import { loadDerivationTables } from './derive/tables.js';
 import { createLogger } from './logger.js';
 import { startCollector } from './server.js';
 
@@ -10,8 +12,10 @@ async function main(): Promise<void> {
   let config;
   try {
     config = loadConfig({ argv: process.argv.slice(2), env: process.env });
+    // A table derivation cannot read stops start-up as a bad setting does (the worker reads it too).
+    loadDerivationTables(config.tables);
   } catch (error) {
-    if (error instanceof ConfigError) {
+    if (error instanceof ConfigError || error instanceof TableError) {
       process.stderr.write(`${error.message}\n`);
       process.exit(EX_CONFIG);
     }

@@ -94,6 +94,7 @@ export class CapturePipeline {
     storeUp: boolean;
     spoolWritable: boolean;
     lastBatchMs: number;
+    redactingOnWorker: boolean;
   } & CaptureCounters {
     return {
       queueDepth: this.#queue.length + this.#pending.length,
@@ -101,6 +102,7 @@ export class CapturePipeline {
       storeUp: this.#storeUp,
       spoolWritable: !this.#spoolFile.broken,
       lastBatchMs: this.#lastBatchMs,
+      redactingOnWorker: this.#redactor.onWorker,
       ...this.counters,
     };
   }

@@ -48,7 +48,17 @@ export function captureExchange(
   tables: DerivationTables,
 ): CapturedExchange {
   const { row, texts } = exchangeRow(observed, rules);
-  return { row, events: deriveEvents(derivable(row, texts.request, texts.response), tables) };
+  const events = deriveEvents(derivable(row, texts.request, texts.response), tables);
+  // jsonb values leave here as JSON text: made once, on the worker, they cross to the main thread as one
+  // string each and go to the database as they are (the main thread neither copies nor serialises them).
+  return {
+    row: {
+      ...row,
+      request_headers: JSON.stringify(row.request_headers ?? {}),
+      response_headers: JSON.stringify(row.response_headers ?? {}),
+    },
+    events: events.map((event) => ({ ...event, attributes: JSON.stringify(event.attributes ?? {}) })),
+  };
 }
 
 /** The events of an exchange read back from the store (reprocessing). */

@@ -5,7 +5,7 @@ import { Worker } from 'node:worker_threads';
 import type { Logger } from '../logger.js';
 import type { ObservedExchange, TappedBody } from '../proxy/exchange.js';
 import type { TablesConfig } from '../config/config.types.js';
-import { loadDerivationTables, type DerivationTables } from '../derive/tables.js';
+import { bundledTable, loadDerivationTables, type DerivationTables } from '../derive/tables.js';
 import type { NewExchangeRow } from '../store/tables/exchange.table.js';
 import { captureExchange, type CapturedExchange } from './captured.js';
 import type { RedactionRules } from './redact.js';
@@ -60,6 +60,8 @@ export type RedactionOutcome = { id: string; captured: CapturedExchange } | { id
 
 /** Turns observed exchanges into redacted rows and their events, and hands each outcome to `deliver`. */
 export interface Redactor {
+  /** Whether redaction runs on the worker thread (false: inline, by choice or since the worker failed). */
+  readonly onWorker: boolean;
   submit(observed: ObservedExchange): void;
   /** Resolves once every submitted exchange has been delivered. */
   idle(): Promise<void>;
@@ -73,6 +75,8 @@ export class InlineRedactor implements Redactor {
     private readonly tables: DerivationTables,
     private readonly deliver: (outcome: RedactionOutcome) => void,
   ) {}
+
+  readonly onWorker = false;
 
   submit(observed: ObservedExchange): void {
     let outcome: RedactionOutcome;
@@ -120,7 +124,16 @@ export class WorkerRedactor implements Redactor {
     this.#logger = logger;
     this.#maxInFlight = maxInFlight;
     this.#inline = new InlineRedactor(rules, loadDerivationTables(tables), deliver);
-    const workerData = { hashSecret: secret, birthDateAsYear: rules.birthDateAsYear, tables };
+    // The worker is given the tables' paths: a worker bundled for the sources cannot find the bundled
+    // tables from its own location.
+    const workerData = {
+      hashSecret: secret,
+      birthDateAsYear: rules.birthDateAsYear,
+      tables: {
+        dispositions: tables.dispositions ?? bundledTable('dispositions.csv'),
+        bankHolidays: tables.bankHolidays ?? bundledTable('bank-holidays-england-and-wales.csv'),
+      },
+    };
     const worker = import.meta.url.endsWith('.ts')
       ? new Worker(bundledWorkerSource(), { eval: true, workerData })
       : new Worker(new URL('./redaction-worker.js', import.meta.url), { workerData });

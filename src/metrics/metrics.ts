@@ -68,6 +68,14 @@ export class CollectorMetrics {
         },
       });
       new Gauge({
+        name: 'collector_capture_redaction_on_worker',
+        help: '1 while redaction and derivation run on their worker thread; 0 when they run on the proxy thread',
+        registers,
+        collect() {
+          this.set(capture.status().redactingOnWorker ? 1 : 0);
+        },
+      });
+      new Gauge({
         name: 'collector_capture_exchanges',
         help: 'Exchanges by what the capture pipeline did with them since start (dropped stays 0 unless the disk is full)',
         labelNames: ['result'],

@@ -119,6 +119,8 @@ describe('sandbox traffic through the collector, captured', () => {
     expect(list.body.total).toBe(1);
 
     await collector.capture.drain();
+    // Redacted and derived on the worker thread, as configured (never silently on the proxy's thread).
+    expect(collector.capture.status().redactingOnWorker).toBe(true);
     const rows = (
       await collector.store.db.selectFrom('exchanges').selectAll().orderBy('received_at').execute()
     ).map(withReadableBodies);

@@ -62,5 +62,22 @@ describe('npm start as a process', () => {
       expect(collector.stderr()).toContain(`  - ${message}`);
       expect(collector.stdout()).not.toContain('listening');
     });
+
+    it('and when a derivation table cannot be read, naming its bad lines', async () => {
+      const dir = tempDir();
+      writeFileSync(
+        path.join(dir, 'dispositions.csv'),
+        'code,description,minutes,working_days,category,bookable,confidence\nDx02,x,60,1,c,yes,local\n',
+      );
+      writeFileSync(path.join(dir, 'collector.yaml'), 'tables:\n  dispositions: dispositions.csv\n');
+      const collector = spawnEntry('src/main.ts', ['--config', path.join(dir, 'collector.yaml')], {
+        DATA_DIR: tempDir(),
+      });
+      const timer = setTimeout(() => collector.child.kill('SIGKILL'), 20_000);
+      expect(await collector.exited).toBe(78);
+      clearTimeout(timer);
+      expect(collector.stderr()).toContain(`${path.join(dir, 'dispositions.csv')} is invalid:`);
+      expect(collector.stderr()).toContain('  - line 2: give at most one of minutes and working_days');
+    });
   });
 });
