@@ -184,8 +184,7 @@ export function slotSearchFacts(input: {
 /** The slots marked against a deadline: a slot would breach when it starts after it. */
 export function withBreach(facts: SlotSearchFacts, deadline: Date | null): SlotSearchFacts {
   if (!deadline) return facts;
-  return {
-    ...facts,
-    slots: facts.slots.map((slot) => ({ ...slot, wouldBreach: new Date(slot.start) > deadline })),
-  };
+  // Starts are ISO instants in UTC with milliseconds, as the deadline's: they compare as strings.
+  const limit = deadline.toISOString();
+  return { ...facts, slots: facts.slots.map((slot) => ({ ...slot, wouldBreach: slot.start > limit })) };
 }
