@@ -171,3 +171,75 @@ describe('sandbox traffic through the collector, captured', () => {
       expect({ value, stored: stored.includes(value) }).toEqual({ value, stored: false });
   });
 });
+
+describe('the events of a booking journey, through the collector', () => {
+  it('STU3: search → book → slot taken → duplicate → cancel (412, stale 409, 200) → re-book', async () => {
+    const trace = `journey-${Date.now()}`;
+    const headers = { 'Ssp-TraceID': trace };
+    const search = await call(
+      '/fhir/sandbox-stu3/Slot?service=2000011148&status=free&_include=Slot:schedule',
+      {
+        headers,
+      },
+    );
+    const [slot, other] = search.body.entry
+      .map((e: any) => e.resource)
+      .filter((r: any) => r.resourceType === 'Slot');
+    const book = (s: any, requestId: string) => {
+      const body = fixture('stu3/appointment-book-request.json');
+      Object.assign(
+        body.contained.find((c: any) => c.resourceType === 'Slot'),
+        { id: s.id, start: s.start, end: s.end },
+      );
+      body.slot = [{ reference: `#${s.id}` }];
+      body.start = s.start;
+      body.end = s.end;
+      return call('/fhir/sandbox-stu3/Appointment', {
+        body,
+        headers: { ...headers, 'X-Request-ID': requestId },
+      });
+    };
+    const booked = await book(slot, `${trace}-1`);
+    expect(booked.status).toBe(201);
+    expect((await book(slot, `${trace}-2`)).status).toBe(422);
+    expect((await book(other, `${trace}-1`)).status).toBe(409);
+    const id = booked.body.id as string;
+    const read = await call(`/fhir/sandbox-stu3/Appointment/${id}`, { headers });
+    const cancel = { ...read.body, status: 'cancelled' };
+    const put = (ifMatch?: string) =>
+      call(`/fhir/sandbox-stu3/Appointment/${id}`, {
+        method: 'PUT',
+        body: cancel,
+        headers: { ...headers, ...(ifMatch ? { 'If-Match': ifMatch } : {}) },
+      });
+    expect((await put()).status).toBe(412);
+    expect((await put('W/"7"')).status).toBe(409);
+    expect((await put('W/"1"')).status).toBe(200);
+    expect((await book(slot, `${trace}-3`)).status).toBe(201);
+
+    await collector.capture.drain();
+    const events = await collector.store.db
+      .selectFrom('events')
+      .innerJoin('exchanges', 'exchanges.id', 'events.source_id')
+      .select(['events.type', 'events.attributes', 'exchanges.received_at'])
+      .where('exchanges.trace_id', '=', trace)
+      .orderBy('exchanges.received_at')
+      .execute();
+    const seen = events.map((e) => {
+      const a = e.attributes as { outcome?: string; succeeded: boolean; appointmentId?: string | null };
+      return [e.type, a.outcome ?? a.succeeded, a.appointmentId ?? null];
+    });
+    expect(seen).toEqual([
+      ['slot.searched', true, null],
+      ['booking.attempted', 'booked', id],
+      ['booking.attempted', 'slot_unavailable', null],
+      ['booking.attempted', 'duplicate', null],
+      ['appointment.read', true, id],
+      ['booking.cancelled', false, id],
+      ['booking.cancelled', false, id],
+      ['booking.cancelled', true, id],
+      ['booking.attempted', 'booked', expect.any(String)],
+    ]);
+    expect(seen[8]![2]).not.toBe(id);
+  });
+});
