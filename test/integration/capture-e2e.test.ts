@@ -242,4 +242,63 @@ describe('the events of a booking journey, through the collector', () => {
     ]);
     expect(seen[8]![2]).not.toBe(id);
   });
+
+  it('BaRS: search → book → slot taken → duplicate → cancel → re-book through $process-message', async () => {
+    const journey = `corr-${Date.now()}`;
+    const headers = (requestId: string) => ({
+      'NHSD-Target-Identifier': target('2000072490'),
+      'X-Correlation-ID': journey,
+      'X-Request-ID': requestId,
+    });
+    const search = await call('/bars/Slot?status=free&Schedule.actor:HealthcareService=2000072490', {
+      headers: headers(`${journey}-s`),
+    });
+    const slot = search.body.entry.map((e: any) => e.resource).find((r: any) => r.resourceType === 'Slot');
+    const message = (bundleId: string, appointment?: any) => {
+      const m = fixture('bars/process-message-booking-request.json');
+      m.id = bundleId;
+      Object.assign(m.entry.find((e: any) => e.resource.resourceType === 'Slot').resource, {
+        id: slot.id,
+        start: slot.start,
+        end: slot.end,
+      });
+      const entry = m.entry.find((e: any) => e.resource.resourceType === 'Appointment');
+      entry.resource = appointment ?? { ...entry.resource, start: slot.start, end: slot.end };
+      return m;
+    };
+    const send = (body: unknown, requestId: string) =>
+      call('/bars/$process-message', { body, headers: headers(requestId) });
+    const booked = await send(message(`${journey}-b1`), `${journey}-1`);
+    expect(booked.status).toBe(200);
+    const appointment = booked.body.entry[1].resource;
+    expect((await send(message(`${journey}-b2`), `${journey}-2`)).status).toBe(409);
+    expect((await send(message(`${journey}-b3`), `${journey}-1`)).status).toBe(409);
+    expect(
+      (await send(message(`${journey}-b4`, { ...appointment, status: 'cancelled' }), `${journey}-4`)).status,
+    ).toBe(200);
+    const rebooked = await send(message(`${journey}-b5`), `${journey}-5`);
+    expect(rebooked.status).toBe(200);
+
+    await collector.capture.drain();
+    const events = await collector.store.db
+      .selectFrom('events')
+      .innerJoin('exchanges', 'exchanges.id', 'events.source_id')
+      .select(['events.type', 'events.attributes', 'events.service_id'])
+      .where('exchanges.correlation_id', '=', journey)
+      .orderBy('exchanges.received_at')
+      .execute();
+    expect(
+      events.map((e) => {
+        const a = e.attributes as { outcome?: string; succeeded: boolean; appointmentId?: string | null };
+        return [e.type, a.outcome ?? a.succeeded, a.appointmentId ?? null, e.service_id];
+      }),
+    ).toEqual([
+      ['slot.searched', true, null, '2000072490'],
+      ['booking.attempted', 'booked', appointment.id, '2000072490'],
+      ['booking.attempted', 'slot_unavailable', null, '2000072490'],
+      ['booking.attempted', 'duplicate', null, '2000072490'],
+      ['booking.cancelled', true, appointment.id, '2000072490'],
+      ['booking.attempted', 'booked', rebooked.body.entry[1].resource.id, '2000072490'],
+    ]);
+  });
 });
