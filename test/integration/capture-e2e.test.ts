@@ -301,4 +301,94 @@ describe('the events of a booking journey, through the collector', () => {
       ['booking.attempted', 'booked', rebooked.body.entry[1].resource.id, '2000072490'],
     ]);
   });
+
+  it('GP Connect: search → book → slot taken → cancel (no reason 422, 412, stale 409, 200) → re-book', async () => {
+    const trace = `gpc-${Date.now()}`;
+    const urn = (what: string) => `urn:nhs:names:services:gpconnect:fhir:rest:${what}`;
+    const headers = (what: string) => ({ 'Ssp-TraceID': trace, 'Ssp-InteractionID': urn(what) });
+    // The next weekday's surgery hours.
+    let day = new Date(Date.now() + 86_400_000);
+    while (day.getUTCDay() === 0 || day.getUTCDay() === 6) day = new Date(day.getTime() + 86_400_000);
+    const date = day.toISOString().slice(0, 10);
+    const search = await call(
+      `/fhir/sandbox-gpconnect/Slot?start=ge${date}T08:00:00Z&end=le${date}T18:00:00Z&status=free&_include=Slot:schedule`,
+      { headers: headers('search:slot-1') },
+    );
+    expect(search.status).toBe(200);
+    const slot = search.body.entry.map((e: any) => e.resource).find((r: any) => r.resourceType === 'Slot');
+    const appointment = {
+      resourceType: 'Appointment',
+      contained: [
+        {
+          resourceType: 'Organization',
+          id: '1',
+          identifier: [{ system: 'https://fhir.nhs.uk/Id/ods-organization-code', value: 'A99999' }],
+          name: 'NHS 111 Test Service',
+        },
+      ],
+      extension: [
+        {
+          url: 'https://fhir.nhs.uk/STU3/StructureDefinition/Extension-GPConnect-BookingOrganisation-1',
+          valueReference: { reference: '#1' },
+        },
+      ],
+      status: 'booked',
+      start: slot.start,
+      end: slot.end,
+      slot: [{ reference: `Slot/${slot.id}` }],
+      created: `${date}T07:00:00+00:00`,
+      participant: [{ actor: { reference: 'Patient/P9434765919' }, status: 'accepted' }],
+    };
+    const book = () =>
+      call('/fhir/sandbox-gpconnect/Appointment', {
+        body: appointment,
+        headers: headers('create:appointment-1'),
+      });
+    const booked = await book();
+    expect(booked.status).toBe(201);
+    expect((await book()).status).toBe(409);
+    const id = booked.body.id as string;
+    const cancel = (body: unknown, ifMatch?: string) =>
+      call(`/fhir/sandbox-gpconnect/Appointment/${id}`, {
+        method: 'PUT',
+        body,
+        headers: { ...headers('cancel:appointment-1'), ...(ifMatch ? { 'If-Match': ifMatch } : {}) },
+      });
+    const reason = {
+      url: 'https://fhir.nhs.uk/STU3/StructureDefinition/Extension-GPConnect-AppointmentCancellationReason-1',
+      valueString: 'No longer needed',
+    };
+    const cancelled = { ...booked.body, status: 'cancelled', extension: [...booked.body.extension, reason] };
+    expect((await cancel({ ...booked.body, status: 'cancelled' }, 'W/"1"')).status).toBe(422);
+    expect((await cancel(cancelled)).status).toBe(412);
+    expect((await cancel(cancelled, 'W/"5"')).status).toBe(409);
+    expect((await cancel(cancelled, 'W/"1"')).status).toBe(200);
+    expect((await book()).status).toBe(201);
+
+    await collector.capture.drain();
+    const events = await collector.store.db
+      .selectFrom('events')
+      .innerJoin('exchanges', 'exchanges.id', 'events.source_id')
+      .select(['events.type', 'events.attributes', 'events.data_quality'])
+      .where('exchanges.trace_id', '=', trace)
+      .orderBy('exchanges.received_at')
+      .execute();
+    expect(
+      events.map((e) => {
+        const a = e.attributes as { outcome?: string; succeeded: boolean };
+        return [e.type, a.outcome ?? a.succeeded];
+      }),
+    ).toEqual([
+      ['slot.searched', true],
+      ['booking.attempted', 'booked'],
+      ['booking.attempted', 'slot_unavailable'],
+      ['booking.cancelled', false],
+      ['booking.cancelled', false],
+      ['booking.cancelled', false],
+      ['booking.cancelled', true],
+      ['booking.attempted', 'booked'],
+    ]);
+    // The interaction ids agreed with what was sent, all the way.
+    expect(events.every((e) => !e.data_quality.includes('header-disagrees'))).toBe(true);
+  });
 });
