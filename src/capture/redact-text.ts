@@ -96,7 +96,7 @@ function keyKind(text: string, start: number, end: number): number {
  * formatting exactly as sent.
  *
  * Returns `undefined` whenever the text is anything but plain, valid JSON it can judge with
- * certainty: invalid JSON, escaped or numeric keys, `__proto__`, a repeated key that rules depend on,
+ * certainty: invalid JSON, escaped or numeric keys, `__proto__`, a key repeated within an object,
  * a non-string `display`/`id`/`value`, nesting deep enough to exhaust the stack. The caller then
  * uses `redactFhir` (whose JSON.parse is the judge of validity). A test holds the two to the same
  * result over the fixtures and generated documents.
@@ -121,6 +121,8 @@ class TextRedactor {
   readonly #controls = /[\u0000-\u001f]/g;
   /** Member spans of the objects being read: key start, value start, value end (a shared stack). */
   readonly #spans: number[] = [];
+  /** Where each member's key ends (after its closing quote). */
+  readonly #keyEnds: number[] = [];
   readonly #fates: Fate[] = [];
   /** Members on the stack (each has three spans and a fate). */
   #members = 0;
@@ -225,7 +227,8 @@ class TextRedactor {
       if (text.charCodeAt(this.#pos) !== QUOTE) throw GIVE_UP;
       const keyStart = this.#pos;
       if (this.#string()) throw GIVE_UP;
-      const key = keyKind(text, keyStart + 1, this.#pos - 1);
+      const keyEnd = this.#pos;
+      const key = keyKind(text, keyStart + 1, keyEnd - 1);
       if (key === K.GiveUp) throw GIVE_UP;
       this.#space();
       if (text.charCodeAt(this.#pos) !== COLON) throw GIVE_UP;
@@ -315,6 +318,7 @@ class TextRedactor {
           }
         }
       }
+      this.#keyEnds[this.#members] = keyEnd;
       this.#push(keyStart, valueStart, this.#pos, fate);
       if (fate !== null) changed = true;
       this.#space();
@@ -343,6 +347,8 @@ class TextRedactor {
     }
     const end = this.#members;
     this.#members = base;
+    // JSON.parse keeps a repeated key's last value in its first place: left to the reference.
+    if (end - base > 1 && this.#repeatedKey(base, end)) throw GIVE_UP;
     if (!changed) return null;
     const kept: string[] = [];
     for (let m = base; m < end; m += 1) {
@@ -354,6 +360,31 @@ class TextRedactor {
       );
     }
     return `{${kept.join(',')}}`;
+  }
+
+  /** Whether two members in [base, end) have the same (unescaped) key. */
+  #repeatedKey(base: number, end: number): boolean {
+    const text = this.text;
+    const spans = this.#spans;
+    const keyEnds = this.#keyEnds;
+    if (end - base > 32) {
+      // Many members: a set, so a hostile object of thousands of keys costs linear time.
+      const keys = new Set<string>();
+      for (let m = base; m < end; m += 1) keys.add(text.slice(spans[m * 3]!, keyEnds[m]!));
+      return keys.size !== end - base;
+    }
+    for (let i = base; i < end; i += 1) {
+      const a = spans[i * 3]!;
+      const length = keyEnds[i]! - a;
+      for (let j = i + 1; j < end; j += 1) {
+        const b = spans[j * 3]!;
+        if (keyEnds[j]! - b !== length) continue;
+        let k = 1; // both start with a quote
+        while (k < length && text.charCodeAt(a + k) === text.charCodeAt(b + k)) k += 1;
+        if (k === length) return true;
+      }
+    }
+    return false;
   }
 
   #push(keyStart: number, valueStart: number, valueEnd: number, fate: Fate): void {

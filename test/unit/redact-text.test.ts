@@ -136,6 +136,16 @@ describe('redactJsonText leaves to the reference', () => {
     ['an escaped key (it may spell a rule key)', '{"n\\u0061me":[{"family":"Chalmers"}]}'],
     ['a key like an index (objects order those first)', '{"b":1,"1":2}'],
     ['__proto__', '{"__proto__":{"name":"x"}}'],
+    [
+      'a repeated name (the last one wins in JSON.parse)',
+      '{"name":"Peter Chalmers","name":[{"family":"Chalmers"}]}',
+    ],
+    ['a repeated birth date', '{"birthDate":"1980-05-06","birthDate":"06/05/1980"}'],
+    ['a repeated URL', '{"fullUrl":"Patient/9434765919","fullUrl":"x"}'],
+    [
+      'a repeated ordinary key',
+      '{"a":{"system":"https://fhir.nhs.uk/Id/nhs-number","value":"9434765919"},"b":1,"a":1}',
+    ],
     ['a repeated system', '{"system":"https://fhir.nhs.uk/Id/nhs-number","system":"x","value":"9434765919"}'],
     ['a repeated reference', '{"reference":"Patient/1","reference":{"x":1},"display":"Peter"}'],
     ['nesting deeper than the stack', `${'['.repeat(200_000)}${']'.repeat(200_000)}`],
@@ -259,7 +269,11 @@ function serialise(value: unknown, random: () => number): string {
   if (Array.isArray(value))
     return `[${space()}${value.map((v) => serialise(v, random)).join(`${space()},${space()}`)}${space()}]`;
   if (value && typeof value === 'object') {
-    const members = Object.entries(value).map(
+    const entries = Object.entries(value);
+    // Now and then a key repeated with another value (JSON.parse keeps the last, in the first's place).
+    if (entries.length > 0 && random() < 0.03)
+      entries.push([pick(random, entries)[0], pick(random, STRINGS)]);
+    const members = entries.map(
       ([k, v]) => `${space()}${string(k, true)}${space()}:${space()}${serialise(v, random)}${space()}`,
     );
     return `{${members.join(',')}${members.length === 0 ? space() : ''}}`;
