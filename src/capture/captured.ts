@@ -33,6 +33,7 @@ function derivable(
     response_headers: (row.response_headers ?? {}) as Record<string, string | string[]>,
     response_body: response,
     transport_outcome: row.transport_outcome,
+    provider_answered: row.first_byte_at !== null && row.first_byte_at !== undefined,
     consumer_org: row.consumer_org ?? null,
     patient_hash: row.patient_hash ?? null,
   };
@@ -48,7 +49,7 @@ export function captureExchange(
   tables: DerivationTables,
 ): CapturedExchange {
   const { row, texts } = exchangeRow(observed, rules);
-  const events = deriveEvents(derivable(row, texts.request, texts.response), tables);
+  const events = safely(() => deriveEvents(derivable(row, texts.request, texts.response), tables));
   // jsonb values leave here as JSON text: made once, on the worker, they cross to the main thread as one
   // string each and go to the database as they are (the main thread neither copies nor serialises them).
   return {
@@ -57,12 +58,44 @@ export function captureExchange(
       request_headers: JSON.stringify(row.request_headers ?? {}),
       response_headers: JSON.stringify(row.response_headers ?? {}),
     },
-    events: events.map((event) => ({ ...event, attributes: JSON.stringify(event.attributes ?? {}) })),
+    events: events.map((event) => ({
+      ...event,
+      attributes: JSON.stringify(event.attributes ?? {}, withoutNul),
+    })),
   };
 }
 
 /** The events of an exchange read back from the store (reprocessing). */
 export function eventsOfStored(row: ExchangeRow, tables: DerivationTables): NewEventRow[] {
-  const readable = withReadableBodies(row);
-  return deriveEvents(derivable(row, readable.request_body, readable.response_body), tables);
+  return safely(() => {
+    const readable = withReadableBodies(row);
+    return deriveEvents(derivable(row, readable.request_body, readable.response_body), tables);
+  }).map((event) => JSON.parse(JSON.stringify(event, withoutNul)) as NewEventRow);
+}
+
+/**
+ * Derivation never costs an exchange: should a rule throw on some input, the exchange is still stored,
+ * without events (and `npm run reprocess` can derive them once the rule is mended).
+ */
+function safely(derive: () => NewEventRow[]): NewEventRow[] {
+  try {
+    return derive().map((event) => ({
+      ...event,
+      service_id: clean(event.service_id),
+      disposition: clean(event.disposition),
+    }));
+  } catch {
+    return [];
+  }
+}
+
+/** PostgreSQL keeps no NUL in text or jsonb: a value a consumer or provider sent with one loses it. */
+function clean<T>(value: T): T {
+  return (
+    typeof value === 'string' && value.includes('\u0000') ? value.replaceAll('\u0000', '') : value
+  ) as T;
+}
+
+function withoutNul(_key: string, value: unknown): unknown {
+  return clean(value);
 }

@@ -19,6 +19,8 @@ export interface OutcomeEvidence {
   issueCodes: string[];
   /** `issue.details.coding.code`s (Spine codes, BaRS `REC_`/`SEND_`/`PROXY_` codes), in order. */
   detailCodes: string[];
+  /** The provider's answer began but the connection failed before its end. */
+  incomplete?: boolean;
   /** Who raised a BaRS error, from its code's prefix. */
   raisedBy?: 'sender' | 'proxy' | 'receiver';
   diagnostics?: string;
@@ -27,8 +29,14 @@ export interface OutcomeEvidence {
 export interface OutcomeInput {
   dialect: Dialect;
   status: number | null;
-  /** How the forward ended: anything but `ok` or `client_aborted` means the collector answered itself. */
+  /** How the forward ended (`ok`, `timeout`, `reset`, `refused`, `client_aborted`). */
   transport: string;
+  /**
+   * Whether the provider's answer began (its status line arrived). A timeout, reset or refusal before
+   * that is a transport error answered by the collector; after it, the provider's status stands and the
+   * answer is marked incomplete. Taken as true when not said.
+   */
+  providerAnswered?: boolean;
   /** The parsed response body, when there was one. */
   body?: unknown;
 }
@@ -103,9 +111,11 @@ export function bookingOutcome(input: OutcomeInput): OutcomeEvidence {
     ...base,
     ...(by ? { raisedBy: by } : {}),
   });
-  if (input.transport === 'timeout' || input.transport === 'reset' || input.transport === 'refused')
-    return withRaiser('transport_error');
+  const broken =
+    input.transport === 'timeout' || input.transport === 'reset' || input.transport === 'refused';
+  if (broken && input.providerAnswered === false) return withRaiser('transport_error');
   const status = input.status;
+  if (broken) Object.assign(base, { incomplete: true });
   if (status === null) return withRaiser('unclassified');
   const issue = new Set(found.issueCodes);
   const detail = new Set(found.detailCodes);

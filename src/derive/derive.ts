@@ -28,6 +28,8 @@ export interface DerivableExchange {
   response_headers: Record<string, string | string[]>;
   response_body: string | Buffer | null;
   transport_outcome: string;
+  /** Whether the provider's answer began (a first byte arrived): otherwise the collector answered. */
+  provider_answered: boolean;
   consumer_org: string | null;
   patient_hash: string | null;
 }
@@ -94,7 +96,13 @@ function appointmentIn(body: unknown): Record<string, unknown> | undefined {
 /** An appointment id: from the path, the Location header, or the response's Appointment. */
 function appointmentId(exchange: DerivableExchange, response: unknown): string | null {
   const fromPath = /\/Appointment\/([^/?]+)/.exec(exchange.path)?.[1];
-  if (fromPath) return decodeURIComponent(fromPath);
+  if (fromPath) {
+    try {
+      return decodeURIComponent(fromPath);
+    } catch {
+      return fromPath; // not valid percent-encoding: kept as sent
+    }
+  }
   const location = header(exchange.response_headers, 'location');
   const fromLocation = location && /Appointment\/([^/?]+)/.exec(location)?.[1];
   if (fromLocation) return fromLocation;
@@ -202,7 +210,8 @@ export function deriveEvents(exchange: DerivableExchange, tables: DerivationTabl
             slots: marked.slots,
             earliestStart: marked.earliestStart,
             window: marked.window,
-            empty: marked.empty,
+            // Whether it offered nothing: asked of searches that were answered, not of failures.
+            empty: succeeded ? marked.empty : null,
             ...(marked.outcome ? { outcome: marked.outcome } : {}),
             ...(marked.unreadableSlots > 0 ? { unreadableSlots: marked.unreadableSlots } : {}),
           },
@@ -219,8 +228,10 @@ export function deriveEvents(exchange: DerivableExchange, tables: DerivationTabl
         dialect: classification.dialect,
         status,
         transport: exchange.transport_outcome,
+        providerAnswered: exchange.provider_answered,
         body: json(response),
       });
+      if (outcome.incomplete) flags.push('response-incomplete');
       const start = bookedStart(json(request));
       const appointment = appointmentIn(json(request));
       const useCases = codes(appointment?.serviceCategory, BARS_USE_CASES);

@@ -160,6 +160,33 @@ describe('the capture pipeline', () => {
     await capture.drain();
   });
 
+  it('stores an exchange whose values PostgreSQL cannot hold as sent (NUL, bad percent-encoding), with its event', async () => {
+    const { capture } = pipeline(() => store);
+    await capture.start();
+    const odd = [
+      observedExchange({ method: 'GET', path: '/fhir/Appointment/%00', status: 200 }),
+      observedExchange({ method: 'GET', path: '/fhir/Appointment/%ZZ', status: 200 }),
+    ];
+    for (const e of odd) capture.capture(e);
+    await capture.drain();
+    expect(capture.counters).toMatchObject({ written: 2, dropped: 0 });
+    const events = await store.db
+      .selectFrom('events')
+      .select(['source_id', 'type', 'attributes'])
+      .where(
+        'source_id',
+        'in',
+        odd.map((e) => e.id),
+      )
+      .execute();
+    expect(
+      events.map((e) => [e.type, (e.attributes as { appointmentId: string }).appointmentId]).sort(),
+    ).toEqual([
+      ['appointment.read', ''], // %00 decodes to NUL, which PostgreSQL cannot keep: removed
+      ['appointment.read', '%ZZ'],
+    ]);
+  });
+
   it('never throws into the proxy, whatever it is given', () => {
     const { capture } = pipeline(() => store);
     const broken = observedExchange();

@@ -199,7 +199,16 @@ describe('bookingOutcome: what it keeps and when the collector answered', () => 
 
   it('is a transport error when the collector itself answered (timeout, reset, refused)', () => {
     for (const transport of ['timeout', 'reset', 'refused'])
-      expect(bookingOutcome({ dialect: 'stu3', status: 504, transport }).outcome).toBe('transport_error');
+      expect(
+        bookingOutcome({ dialect: 'stu3', status: 504, transport, providerAnswered: false }).outcome,
+      ).toBe('transport_error');
+    // Once the provider's answer has begun, its status stands; the answer is marked incomplete.
+    expect(
+      bookingOutcome({ dialect: 'stu3', status: 201, transport: 'reset', providerAnswered: true }),
+    ).toMatchObject({
+      outcome: 'booked',
+      incomplete: true,
+    });
   });
 
   it('reads a BaRS 200 whose message header says the booking failed', () => {

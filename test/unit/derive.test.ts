@@ -26,6 +26,7 @@ function exchange(over: Partial<DerivableExchange>): DerivableExchange {
     response_headers: { 'content-type': 'application/fhir+json' },
     response_body: null,
     transport_outcome: 'ok',
+    provider_answered: true,
     consumer_org: 'NHS111',
     patient_hash: null,
     ...over,
@@ -204,12 +205,54 @@ describe('deriveEvents on the published examples', () => {
 
   it('a timed-out search is still a search, marked as not succeeded', () => {
     const [event] = deriveEvents(
-      exchange({ path: '/Slot', response_status: 504, transport_outcome: 'timeout' }),
+      exchange({
+        path: '/Slot',
+        response_status: 504,
+        transport_outcome: 'timeout',
+        provider_answered: false,
+      }),
       tables,
     );
+    // Not "empty": it offered nothing because it failed, which reports must not count as no slots.
     expect(event).toMatchObject({
       type: 'slot.searched',
-      attributes: { succeeded: false, offered: 0, empty: true },
+      attributes: { succeeded: false, offered: 0, empty: null },
+    });
+  });
+
+  it('a booking the provider answered 201 before the connection failed is booked, marked incomplete', () => {
+    const book = {
+      method: 'POST',
+      path: '/Appointment',
+      request_body: JSON.stringify(fixture('stu3/appointment-book-request.json')),
+      response_status: 201,
+      response_headers: { location: 'Appointment/A9/_history/1' },
+    };
+    const [cut] = deriveEvents(
+      exchange({ ...book, transport_outcome: 'reset', provider_answered: true }),
+      tables,
+    );
+    expect(cut).toMatchObject({
+      attributes: { outcome: 'booked', appointmentId: 'A9' },
+      data_quality: ['response-incomplete'],
+    });
+    const [none] = deriveEvents(
+      exchange({
+        ...book,
+        response_status: 504,
+        response_headers: {},
+        transport_outcome: 'timeout',
+        provider_answered: false,
+      }),
+      tables,
+    );
+    expect(none).toMatchObject({ attributes: { outcome: 'transport_error' }, data_quality: [] });
+  });
+
+  it('keeps an appointment id that is not valid percent-encoding as it was sent', () => {
+    expect(deriveEvents(exchange({ path: '/Appointment/%ZZ' }), tables)[0]).toMatchObject({
+      type: 'appointment.read',
+      attributes: { appointmentId: '%ZZ' },
     });
   });
 });
