@@ -370,7 +370,7 @@ class TextRedactor {
     if (end - base > 32) {
       // Many members: a set, so a hostile object of thousands of keys costs linear time.
       const keys = new Set<string>();
-      for (let m = base; m < end; m += 1) keys.add(text.slice(spans[m * 3]!, keyEnds[m]!));
+      for (let m = base; m < end; m += 1) keys.add(text.slice(spans[m * 3], keyEnds[m]));
       return keys.size !== end - base;
     }
     for (let i = base; i < end; i += 1) {
