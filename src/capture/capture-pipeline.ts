@@ -2,8 +2,9 @@ import type { Logger } from '../logger.js';
 import type { ObservedExchange } from '../proxy/exchange.js';
 import type { Store } from '../store/store.js';
 import type { TablesConfig } from '../config/config.types.js';
-import { loadDerivationTables } from '../derive/tables.js';
-import type { CapturedExchange } from './captured.js';
+import { loadDerivationTables, type DerivationTables } from '../derive/tables.js';
+import type { ExchangeRow } from '../store/tables/exchange.table.js';
+import { eventsOfStored, type CapturedExchange } from './captured.js';
 import { CaptureSpool } from './capture-spool.js';
 import type { RedactionRules } from './redact.js';
 import { InlineRedactor, WorkerRedactor, type RedactionOutcome, type Redactor } from './redactor.js';
@@ -53,6 +54,7 @@ export class CapturePipeline {
   readonly #options: Required<Omit<CaptureOptions, 'store' | 'workerSecret' | 'tables'>> &
     Pick<CaptureOptions, 'store'>;
   readonly #redactor: Redactor;
+  readonly #tables: DerivationTables;
   #queue: CapturedExchange[] = [];
   /** Rows handed to the write chain but not yet written or spooled (spooled on a drain that times out). */
   #pending: CapturedExchange[] = [];
@@ -66,10 +68,11 @@ export class CapturePipeline {
   constructor(options: CaptureOptions) {
     this.#options = { batchSize: 100, flushIntervalMs: 200, maxQueue: 2000, retryMs: 1000, ...options };
     this.#spoolFile = new CaptureSpool(options.spoolFile);
+    this.#tables = loadDerivationTables(options.tables ?? {});
     const deliver = (outcome: RedactionOutcome): void => this.#accept(outcome);
     this.#redactor = options.workerSecret
       ? new WorkerRedactor(options.workerSecret, options.rules, options.tables ?? {}, deliver, options.logger)
-      : new InlineRedactor(options.rules, loadDerivationTables(options.tables ?? {}), deliver);
+      : new InlineRedactor(options.rules, this.#tables, deliver);
   }
 
   /** Stops the redaction worker (after `drain`). */
@@ -302,8 +305,14 @@ export class CapturePipeline {
       if (this.#spoolFile.bytes > 0) this.#scheduleReplay(this.#options.retryMs);
       return;
     }
+    // Lines of a spool from before events were derived get theirs now (on this thread: a one-off).
+    const rows = chunk.rows.map((captured) =>
+      captured.legacy
+        ? { row: captured.row, events: eventsOfStored(captured.row as unknown as ExchangeRow, this.#tables) }
+        : captured,
+    );
     try {
-      for (let i = 0; i < chunk.rows.length; i += 500) await this.#insertOrSift(chunk.rows.slice(i, i + 500));
+      for (let i = 0; i < rows.length; i += 500) await this.#insertOrSift(rows.slice(i, i + 500));
     } catch {
       this.#storeUp = false;
       this.#scheduleReplay(this.#options.retryMs);

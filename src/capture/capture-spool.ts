@@ -28,18 +28,38 @@ function spoolLine(captured: CapturedExchange): string {
   return JSON.stringify({ exchange, events: captured.events });
 }
 
-/** A spool line read back; a line of an older spool (a bare row) has no events yet. */
-function spooledRow(line: string): CapturedExchange {
+/**
+ * A spool line read back. A line of a spool written before bodies were compressed is a bare row, its
+ * bodies plain text (`utf8`) or base64 (`base64`): they are stored as they are (`utf8`, `binary`) and
+ * the line has no events (`legacy`: they are derived when it is replayed).
+ */
+function spooledRow(line: string): CapturedExchange & { legacy?: true } {
   const parsed = JSON.parse(line) as Record<string, unknown>;
-  const row = ('exchange' in parsed ? parsed.exchange : parsed) as Record<string, unknown>;
-  for (const key of BODIES) if (typeof row[key] === 'string') row[key] = Buffer.from(row[key], 'base64');
-  const events = Array.isArray(parsed.events) ? (parsed.events as CapturedExchange['events']) : [];
-  return { row: row as unknown as NewExchangeRow, events };
+  if ('exchange' in parsed) {
+    const row = parsed.exchange as Record<string, unknown>;
+    for (const key of BODIES) if (typeof row[key] === 'string') row[key] = Buffer.from(row[key], 'base64');
+    const events = Array.isArray(parsed.events) ? (parsed.events as CapturedExchange['events']) : [];
+    return { row: row as unknown as NewExchangeRow, events };
+  }
+  const row = parsed;
+  for (const side of ['request', 'response'] as const) {
+    const body = row[`${side}_body`];
+    const encoding = row[`${side}_body_encoding`];
+    if (typeof body !== 'string') continue;
+    if (encoding === 'base64') {
+      row[`${side}_body`] = Buffer.from(body, 'base64');
+      row[`${side}_body_encoding`] = 'binary';
+    } else {
+      row[`${side}_body`] = Buffer.from(body, 'utf8');
+      row[`${side}_body_encoding`] = 'utf8';
+    }
+  }
+  return { row: row as unknown as NewExchangeRow, events: [], legacy: true };
 }
 
 /** What one replay step read: the rows, lines lost to a crash, and how many bytes that was. */
 export interface SpoolChunk {
-  rows: CapturedExchange[];
+  rows: (CapturedExchange & { legacy?: true })[];
   torn: number;
   bytes: number;
 }
@@ -142,7 +162,7 @@ export class CaptureSpool {
       }
       return undefined;
     }
-    const rows: CapturedExchange[] = [];
+    const rows: (CapturedExchange & { legacy?: true })[] = [];
     let torn = 0;
     for (const line of buffer.subarray(0, end).toString('utf8').split('\n')) {
       if (!line) continue;

@@ -139,12 +139,28 @@ describe('the capture pipeline', () => {
     const spoolFile = path.join(dir, 'exchanges.jsonl');
     const rows = Array.from({ length: 3 }, () => exchangeRow(observedExchange(), rules).row);
     await store.db.insertInto('exchanges').values(rows[0]!).execute(); // already written before the crash
-    writeFileSync(spoolFile, `${rows.map((r) => JSON.stringify(r)).join('\n')}\n{"id":"cut-sho`);
+    // Lines as a spool from before bodies were compressed has them: bare rows, a text body as it was.
+    const body = '{"resourceType":"Appointment","status":"booked"}';
+    const legacy = rows.map((r) => ({ ...r, request_body: body, request_body_encoding: 'utf8' }));
+    writeFileSync(spoolFile, `${legacy.map((r) => JSON.stringify(r)).join('\n')}\n{"id":"cut-sho`);
     const { capture } = pipeline(() => store, spoolFile);
     await capture.start();
     await until(() => capture.counters.replayed === 3);
     expect(await storedIds(rows.map((r) => r.id))).toEqual(rows.map((r) => r.id).sort());
     expect(capture.counters.dropped).toBe(1);
+    // Their bodies read back as they were, and their events are derived on replay.
+    const replayed = await store.db
+      .selectFrom('exchanges')
+      .select(['id', 'request_body', 'request_body_encoding'])
+      .where('id', '=', rows[1]!.id)
+      .executeTakeFirstOrThrow();
+    expect(withReadableBodies(replayed).request_body).toBe(body);
+    const events = await store.db
+      .selectFrom('events')
+      .select('type')
+      .where('source_id', 'in', [rows[1]!.id, rows[2]!.id])
+      .execute();
+    expect(events.map((e) => e.type)).toEqual(['booking.attempted', 'booking.attempted']);
     await capture.drain();
   });
 
@@ -297,7 +313,7 @@ describe('a large spool', () => {
     }));
     writeFileSync(
       spoolFile,
-      `${rows.map((r) => JSON.stringify({ ...r, response_body: r.response_body.toString('base64') })).join('\n')}\n`,
+      `${rows.map((r) => JSON.stringify({ exchange: { ...r, response_body: r.response_body.toString('base64') }, events: [] })).join('\n')}\n`,
     );
     const { capture } = pipeline(() => store, spoolFile);
     await capture.start();
