@@ -30,8 +30,11 @@ function instant(value: string): Date | undefined {
   const offset = m[8] ? (m[8] === '-' ? -1 : 1) * (Number(m[9]) * 60 + Number(m[10])) : 0;
   const local = Date.UTC(year, month - 1, day, hour, minute, second, millis);
   const check = new Date(local);
-  // Not a real moment (30 February, 25 o'clock): refused as the general reader would.
+  // Not a real moment (30 February, 25 o'clock, an offset of +24:00, the year 0050 read as 1950):
+  // refused as the general reader would.
   if (
+    (m[8] !== undefined && (Number(m[9]) > 23 || Number(m[10]) > 59)) ||
+    check.getUTCFullYear() !== year ||
     check.getUTCDate() !== day ||
     check.getUTCMonth() !== month - 1 ||
     hour > 23 ||

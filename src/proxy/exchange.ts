@@ -54,9 +54,12 @@ export class BodyTap implements TappedBody {
     return this.#buffer && this.#kept > 0 ? [this.#buffer.subarray(0, this.#kept)] : [];
   }
 
-  /** Makes room for a body of a known length (a Content-Length), up to the cap, at once. */
+  /**
+   * Makes room for a body of a known length (a Content-Length), up to the cap and at most 256 KB at
+   * once: a header alone never pins more (many slow requests announcing large bodies).
+   */
   expect(length: number): void {
-    if (Number.isSafeInteger(length) && length > 0) this.#reserve(Math.min(length, this.#cap));
+    if (Number.isSafeInteger(length) && length > 0) this.#reserve(Math.min(length, this.#cap, 256 * 1024));
   }
 
   add(chunk: Buffer): void {

@@ -251,10 +251,16 @@ export class Forwarder {
       resolve();
     };
     res.once('close', () => {
-      if (res.writableFinished) return;
+      clearTimeout(stalled);
+      // Once handed over, the exchange is not changed (the answer was complete when it was).
+      if (res.writableFinished || over) return;
       if (observed.outcome === 'ok') observed.outcome = 'client_aborted';
       abortUpstream?.(new ConsumerGoneError());
     });
+    // A consumer that stops reading pauses the provider; undici's body timeout does not run while
+    // paused, so the consumer gets the provider's response timeout to read again, then is cut off.
+    let stalled: NodeJS.Timeout | undefined;
+    const stallLimitMs = route.provider.timeouts.responseMs;
 
     // undici's lowest-level API: the provider's status line, header names as it spelt them and
     // trailers all reach us raw, and each chunk goes on to the consumer with no stream or promise
@@ -280,7 +286,11 @@ export class Forwarder {
       onData: (chunk) => {
         responseBody.add(chunk);
         if (res.write(chunk)) return true;
-        res.once('drain', () => resumeUpstream?.());
+        stalled = setTimeout(() => res.destroy(), stallLimitMs);
+        res.once('drain', () => {
+          clearTimeout(stalled);
+          resumeUpstream?.();
+        });
         return false;
       },
       onComplete: (trailers) => {

@@ -453,6 +453,22 @@ describe('edges', () => {
     expect(lastObserved()).toMatchObject({ outcome: 'client_aborted', query: `stream=${200 * 1024 * 1024}` });
   });
 
+  it("cuts off a consumer that stops reading and stays, after the provider's response timeout", async () => {
+    const size = 150 * 1024 * 1024;
+    const req = httpRequest(`${collector.url}/fhir/echo/stuck?stream=${size}`, (res) => {
+      res.once('data', () => res.pause()); // reads once, then never again, and never leaves
+    });
+    req.on('error', () => undefined);
+    req.end();
+    // The echo provider's response timeout is 2 s: well before this deadline the exchange is over
+    // (without the cut-off it never would be: undici's body timeout does not run while paused).
+    const deadline = Date.now() + 10_000;
+    while (lastObserved().query !== `stream=${size}` && Date.now() < deadline) await settle();
+    expect(lastObserved()).toMatchObject({ outcome: 'client_aborted', query: `stream=${size}` });
+    expect(lastObserved().endMs).toBeGreaterThanOrEqual(2000);
+    req.destroy();
+  }, 15_000);
+
   it('refuses dot segments, however encoded, so nothing outside a base URL is reached', async () => {
     // Sent as written (fetch would normalise the dots away before sending).
     const raw = (path: string) =>

@@ -70,6 +70,8 @@ describe('slotSearchFacts on hand-made searchsets', () => {
         { resourceType: 'Slot', id: 'busy', status: 'busy', start: '2026-11-22T09:00:00Z' },
         { resourceType: 'Slot', id: 'no-start', status: 'free' },
         { resourceType: 'Slot', id: 'no-such-day', status: 'free', start: '2026-02-30T10:00:00Z' },
+        { resourceType: 'Slot', id: 'no-such-offset', status: 'free', start: '2026-11-22T10:00:00+24:00' },
+        { resourceType: 'Slot', id: 'ancient', status: 'free', start: '0050-11-22T10:00:00Z' },
       ),
     });
     // In order of start (the two at 11:00 UTC in the order they came).
@@ -78,7 +80,7 @@ describe('slotSearchFacts on hand-made searchsets', () => {
       'p|s|v',
       'p|Schedule/1|2026-11-22T11:00:00.000Z',
     ]);
-    expect(facts.unreadableSlots).toBe(2);
+    expect(facts.unreadableSlots).toBe(4);
   });
 
   it('an empty search, and a 200 that explains itself with an OperationOutcome entry', () => {
