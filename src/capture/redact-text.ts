@@ -245,7 +245,11 @@ class TextRedactor {
       } else if (key === K.Removed || (key === K.Name && !isString)) {
         this.#skip();
         fate = false;
-      } else if (key === K.Display || ((key === K.Id || key === K.Value) && isString)) {
+      } else if (
+        key === K.Display ||
+        ((key === K.Id || key === K.Value) && isString) ||
+        (key === K.Value && (first === 0x2d || isDigit(first)))
+      ) {
         // Decided once the whole object is read (by the reference, a display, the resource type, the
         // system). A display goes whatever it holds: one that is an object or array is walked now and
         // the hashes found in it are forgotten if it goes.
@@ -261,7 +265,7 @@ class TextRedactor {
         } else {
           if (key === K.Id) id = index;
           else value = index;
-          this.#string();
+          this.#primitive(); // a string, or (for a value) a number
         }
       } else {
         if ((key & DECIDING) !== 0) {
@@ -342,7 +346,11 @@ class TextRedactor {
     }
     if (value >= 0 && isNhsSystem) {
       const at = this.#spans[value * 3 + 1]!;
-      this.#fates[value] = JSON.stringify(this.#hashed(at, this.#decoded(at, this.#spans[value * 3 + 2]!)));
+      const end = this.#spans[value * 3 + 2]!;
+      // A number's text is the number as JavaScript writes it only when it is a plain integer.
+      const number = text.charCodeAt(at) !== QUOTE ? text.slice(at, end) : undefined;
+      if (number !== undefined && String(Number(number)) !== number) throw GIVE_UP;
+      this.#fates[value] = JSON.stringify(this.#hashed(at, number ?? this.#decoded(at, end)));
       changed = true;
     }
     const end = this.#members;

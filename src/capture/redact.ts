@@ -71,7 +71,10 @@ export function redactFhir<T>(input: T, rules: RedactionRules): Redacted<T> {
     if (value === null || typeof value !== 'object') return value;
     const object = value as Record<string, unknown>;
     const out: Record<string, unknown> = {};
-    const isNhsIdentifier = NHS_SYSTEMS.has(object.system as string) && typeof object.value === 'string';
+    // An NHS number written as a JSON number is still one.
+    const isNhsIdentifier =
+      NHS_SYSTEMS.has(object.system as string) &&
+      (typeof object.value === 'string' || typeof object.value === 'number');
     // A contained resource's id is local (`#P1`); any other Patient id names a person and is hashed the
     // same way as `Patient/{id}` references, so references still resolve.
     const isPatient = object.resourceType === 'Patient' && key !== 'contained';
@@ -111,7 +114,7 @@ export function redactFhir<T>(input: T, rules: RedactionRules): Redacted<T> {
         continue;
       }
       if (isNhsIdentifier && k === 'value') {
-        const hashed = rules.hash(v as string);
+        const hashed = rules.hash(String(v));
         patientHashes.add(hashed);
         out[k] = `${HASH_PREFIX}${hashed}`;
         continue;

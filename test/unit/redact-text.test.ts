@@ -92,6 +92,14 @@ describe('redactJsonText gives what redactFhir gives', () => {
     );
   });
 
+  it('hashes an NHS number written as a JSON number, as the reference does', () => {
+    const text = '{"identifier":[{"system":"https://fhir.nhs.uk/Id/nhs-number","value":9434765919}]}';
+    const result = scanned(text);
+    expect(result).toEqual(reference(text));
+    expect(JSON.stringify(result)).not.toContain('9434765919');
+    expect(result!.patientHashes).toEqual([hash('9434765919')]);
+  });
+
   it('keeps numbers, escapes and layout of everything it does not change exactly as sent', () => {
     const text =
       '{ "resourceType" : "Slot",\n  "x": 1.50, "big": 12345678901234567890, "e": -0.5E+3,\n  "s": "caf\\u00e9 \\"q\\" \\/ \\n" ,"a":[ 1 , true,false ,null ] }';
@@ -245,7 +253,7 @@ function document(random: () => number, depth: number): unknown {
   if (depth > 4 || roll < 0.35) {
     const kind = random();
     if (kind < 0.7) return pick(random, STRINGS);
-    if (kind < 0.85) return pick(random, [0, -1.5, 1e21, 3, 12.25]);
+    if (kind < 0.85) return pick(random, [0, -1.5, 1e21, 3, 12.25, 9434765919]);
     return pick(random, [true, false, null]);
   }
   if (roll < 0.5) return Array.from({ length: Math.floor(random() * 4) }, () => document(random, depth + 1));
