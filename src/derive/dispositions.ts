@@ -150,6 +150,18 @@ export function afterWorkingDays(from: Date, days: number, holidays: BankHoliday
   return new Date(londonWallClock(new Date(day.getTime() + DAY_MS), 0, 0).getTime() - 1);
 }
 
+const lastYears = new WeakMap<BankHolidays, number>();
+
+/** The last year a bank-holiday table covers. */
+function lastYear(holidays: BankHolidays): number {
+  let year = lastYears.get(holidays);
+  if (year === undefined) {
+    year = Math.max(0, ...[...holidays].map((day) => Number(day.slice(0, 4))));
+    lastYears.set(holidays, year);
+  }
+  return year;
+}
+
 /** Where a deadline came from (reports.md: deadline precedence). */
 export type DeadlineSource = 'referral' | 'disposition' | 'search-window';
 
@@ -157,7 +169,7 @@ export interface Deadline {
   deadline: Date | null;
   source: DeadlineSource | null;
   /** `deadline-inferred` when only the search window gave it; `disposition-unknown` when a code was not in the table. */
-  flags: ('deadline-inferred' | 'disposition-unknown')[];
+  flags: ('deadline-inferred' | 'disposition-unknown' | 'bank-holidays-unknown')[];
 }
 
 /**
@@ -184,6 +196,9 @@ export function deadlineOf(
         row.minutes !== undefined
           ? new Date(known.dispositionAt.getTime() + row.minutes * 60_000)
           : afterWorkingDays(known.dispositionAt, row.workingDays!, holidays);
+      // Working days counted past the bank-holiday table's last year: holidays there were not known.
+      if (row.workingDays !== undefined && deadline.getUTCFullYear() > lastYear(holidays))
+        flags.push('bank-holidays-unknown');
       return { deadline, source: 'disposition', flags };
     }
   }

@@ -131,6 +131,19 @@ describe('deadlineOf: precedence and its recorded source', () => {
     ).toBe('2026-11-23T23:59:59.999Z');
   });
 
+  it('flags working days counted past the last year of the bank-holiday table', () => {
+    expect(
+      deadlineOf({ disposition: 'Dx75', dispositionAt: new Date('2028-01-05T10:00:00Z') }, table, holidays),
+    ).toMatchObject({
+      source: 'disposition',
+      flags: ['bank-holidays-unknown'],
+    });
+    expect(
+      deadlineOf({ disposition: 'Dx75', dispositionAt: new Date('2027-06-01T10:00:00Z') }, table, holidays)
+        .flags,
+    ).toEqual([]);
+  });
+
   it('a disposition with no time frame (non-urgent) leaves the deadline to what follows', () => {
     expect(deadlineOf({ disposition: 'Dx10', dispositionAt: at }, table, holidays)).toEqual({
       deadline: null,
