@@ -1,8 +1,6 @@
-import path from 'node:path';
-import { ConfigError } from '../config/config-error.js';
 import { loadConfig } from '../config/config.loader.js';
+import { openConfiguredStore, runCommand } from './run-command.js';
 import { pendingMigrations, runMigrations } from '../store/migrate.js';
-import { openStore } from '../store/store.js';
 
 /**
  * `npm run migrate`: brings the configured store (DATABASE_URL, or the embedded store under DATA_DIR) up
@@ -12,11 +10,7 @@ import { openStore } from '../store/store.js';
 async function main(): Promise<number> {
   const argv = process.argv.slice(2);
   const config = loadConfig({ argv, env: process.env });
-  const store = await openStore(
-    config.databaseUrl
-      ? { databaseUrl: config.databaseUrl }
-      : { pgliteDir: path.join(config.dataDir, 'pglite') },
-  );
+  const store = await openConfiguredStore(config);
   const say = (line: string): void => void process.stdout.write(`${line}\n`);
   try {
     say(`store: ${store.engine === 'pglite' ? `embedded PGlite in ${store.location}` : store.location}`);
@@ -35,14 +29,4 @@ async function main(): Promise<number> {
   }
 }
 
-main().then(
-  (code) => process.exit(code),
-  (error: unknown) => {
-    if (error instanceof ConfigError) {
-      process.stderr.write(`${error.message}\n`);
-      process.exit(78);
-    }
-    process.stderr.write(`migration failed: ${(error as Error).message}\n`);
-    process.exit(1);
-  },
-);
+runCommand('migration', main);

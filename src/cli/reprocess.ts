@@ -1,12 +1,10 @@
-import path from 'node:path';
-import { ConfigError } from '../config/config-error.js';
 import { loadConfig } from '../config/config.loader.js';
+import { openConfiguredStore, runCommand, UsageError } from './run-command.js';
 import { RULE_VERSION } from '../derive/derive.js';
 import { reprocess } from '../derive/reprocess.js';
 import { loadDerivationTables } from '../derive/tables.js';
 import { fhirDatePeriod } from '../fhir/fhir-time.js';
 import { runMigrations } from '../store/migrate.js';
-import { openStore } from '../store/store.js';
 
 /**
  * `npm run reprocess -- --from 2026-11-01 --to 2026-12-01`: rebuilds the events of the exchanges
@@ -14,8 +12,6 @@ import { openStore } from '../store/store.js';
  * changed). Dates are days (London) or instants with an offset; `--from` defaults to the beginning,
  * `--to` to now. Prints a progress line per page. Safe to run again: it gives the same events.
  */
-
-class UsageError extends Error {}
 
 function option(argv: string[], name: string): string | undefined {
   const at = argv.findIndex((a) => a === `--${name}` || a.startsWith(`--${name}=`));
@@ -43,11 +39,7 @@ async function main(): Promise<number> {
     throw new UsageError(`--from (${from.toISOString()}) must be before --to (${to.toISOString()})`);
   const config = loadConfig({ argv, env: process.env });
   const tables = loadDerivationTables(config.tables);
-  const store = await openStore(
-    config.databaseUrl
-      ? { databaseUrl: config.databaseUrl }
-      : { pgliteDir: path.join(config.dataDir, 'pglite') },
-  );
+  const store = await openConfiguredStore(config);
   const say = (line: string): void => void process.stderr.write(`${line}\n`);
   try {
     await runMigrations(store.db);
@@ -69,14 +61,4 @@ async function main(): Promise<number> {
   }
 }
 
-main().then(
-  (code) => process.exit(code),
-  (error: unknown) => {
-    if (error instanceof ConfigError) {
-      process.stderr.write(`${error.message}\n`);
-      process.exit(78);
-    }
-    process.stderr.write(`reprocess failed: ${(error as Error).message}\n`);
-    process.exit(error instanceof UsageError ? 2 : 1);
-  },
-);
+runCommand('reprocess', main);

@@ -172,6 +172,24 @@ describe('sandbox traffic through the collector, captured', () => {
   });
 });
 
+/** The events of the exchanges sharing a call key, in the order the exchanges came (after a drain). */
+async function journeyEvents(key: 'trace_id' | 'correlation_id', value: string) {
+  await collector.capture.drain();
+  return collector.store.db
+    .selectFrom('events')
+    .innerJoin('exchanges', 'exchanges.id', 'events.source_id')
+    .select(['events.type', 'events.attributes', 'events.service_id', 'events.data_quality'])
+    .where(`exchanges.${key}`, '=', value)
+    .orderBy('exchanges.received_at')
+    .execute();
+}
+
+/** An event as [type, outcome or succeeded, appointment id]. */
+function step(e: { type: string; attributes: unknown }): [string, string | boolean, string | null] {
+  const a = e.attributes as { outcome?: string; succeeded: boolean; appointmentId?: string | null };
+  return [e.type, a.outcome ?? a.succeeded, a.appointmentId ?? null];
+}
+
 describe('the events of a booking journey, through the collector', () => {
   it('STU3: search → book → slot taken → duplicate → cancel (412, stale 409, 200) → re-book', async () => {
     const trace = `journey-${Date.now()}`;
@@ -217,18 +235,8 @@ describe('the events of a booking journey, through the collector', () => {
     expect((await put('W/"1"')).status).toBe(200);
     expect((await book(slot, `${trace}-3`)).status).toBe(201);
 
-    await collector.capture.drain();
-    const events = await collector.store.db
-      .selectFrom('events')
-      .innerJoin('exchanges', 'exchanges.id', 'events.source_id')
-      .select(['events.type', 'events.attributes', 'exchanges.received_at'])
-      .where('exchanges.trace_id', '=', trace)
-      .orderBy('exchanges.received_at')
-      .execute();
-    const seen = events.map((e) => {
-      const a = e.attributes as { outcome?: string; succeeded: boolean; appointmentId?: string | null };
-      return [e.type, a.outcome ?? a.succeeded, a.appointmentId ?? null];
-    });
+    const events = await journeyEvents('trace_id', trace);
+    const seen = events.map(step);
     expect(seen).toEqual([
       ['slot.searched', true, null],
       ['booking.attempted', 'booked', id],
@@ -279,20 +287,8 @@ describe('the events of a booking journey, through the collector', () => {
     const rebooked = await send(message(`${journey}-b5`), `${journey}-5`);
     expect(rebooked.status).toBe(200);
 
-    await collector.capture.drain();
-    const events = await collector.store.db
-      .selectFrom('events')
-      .innerJoin('exchanges', 'exchanges.id', 'events.source_id')
-      .select(['events.type', 'events.attributes', 'events.service_id'])
-      .where('exchanges.correlation_id', '=', journey)
-      .orderBy('exchanges.received_at')
-      .execute();
-    expect(
-      events.map((e) => {
-        const a = e.attributes as { outcome?: string; succeeded: boolean; appointmentId?: string | null };
-        return [e.type, a.outcome ?? a.succeeded, a.appointmentId ?? null, e.service_id];
-      }),
-    ).toEqual([
+    const events = await journeyEvents('correlation_id', journey);
+    expect(events.map((e) => [...step(e), e.service_id])).toEqual([
       ['slot.searched', true, null, '2000072490'],
       ['booking.attempted', 'booked', appointment.id, '2000072490'],
       ['booking.attempted', 'slot_unavailable', null, '2000072490'],
@@ -365,20 +361,8 @@ describe('the events of a booking journey, through the collector', () => {
     expect((await cancel(cancelled, 'W/"1"')).status).toBe(200);
     expect((await book()).status).toBe(201);
 
-    await collector.capture.drain();
-    const events = await collector.store.db
-      .selectFrom('events')
-      .innerJoin('exchanges', 'exchanges.id', 'events.source_id')
-      .select(['events.type', 'events.attributes', 'events.data_quality'])
-      .where('exchanges.trace_id', '=', trace)
-      .orderBy('exchanges.received_at')
-      .execute();
-    expect(
-      events.map((e) => {
-        const a = e.attributes as { outcome?: string; succeeded: boolean };
-        return [e.type, a.outcome ?? a.succeeded];
-      }),
-    ).toEqual([
+    const events = await journeyEvents('trace_id', trace);
+    expect(events.map((e) => step(e).slice(0, 2))).toEqual([
       ['slot.searched', true],
       ['booking.attempted', 'booked'],
       ['booking.attempted', 'slot_unavailable'],

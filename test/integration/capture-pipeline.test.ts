@@ -66,6 +66,14 @@ const until = async (condition: () => boolean | Promise<boolean>, ms = 5000) => 
   }
 };
 
+/** The events derived from the given exchanges. */
+const eventsOf = (ids: string[]) =>
+  store.db
+    .selectFrom('events')
+    .select(['source_id', 'type', 'attributes'])
+    .where('source_id', 'in', ids)
+    .execute();
+
 describe('the capture pipeline', () => {
   it('writes every captured exchange, in batches, redacted', async () => {
     const { capture } = pipeline(() => store);
@@ -78,15 +86,7 @@ describe('the capture pipeline', () => {
     expect(await storedIds(exchanges.map((e) => e.id))).toEqual(exchanges.map((e) => e.id).sort());
     expect(capture.counters).toEqual({ captured: 230, written: 230, spooled: 0, replayed: 0, dropped: 0 });
     // And with each, in the same transaction, the event derived from it.
-    const events = await store.db
-      .selectFrom('events')
-      .select(['source_id', 'type', 'attributes'])
-      .where(
-        'source_id',
-        'in',
-        exchanges.map((e) => e.id),
-      )
-      .execute();
+    const events = await eventsOf(exchanges.map((e) => e.id));
     expect(events).toHaveLength(230);
     expect(events[0]).toMatchObject({ type: 'booking.attempted', attributes: { outcome: 'booked' } });
     const one = await store.db
@@ -186,15 +186,7 @@ describe('the capture pipeline', () => {
     for (const e of odd) capture.capture(e);
     await capture.drain();
     expect(capture.counters).toMatchObject({ written: 2, dropped: 0 });
-    const events = await store.db
-      .selectFrom('events')
-      .select(['source_id', 'type', 'attributes'])
-      .where(
-        'source_id',
-        'in',
-        odd.map((e) => e.id),
-      )
-      .execute();
+    const events = await eventsOf(odd.map((e) => e.id));
     expect(
       events.map((e) => [e.type, (e.attributes as { appointmentId: string }).appointmentId]).sort(),
     ).toEqual([

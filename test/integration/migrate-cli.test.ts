@@ -32,5 +32,5 @@ describe('npm run migrate', () => {
     } finally {
       await drop?.();
     }
-  });
+  }, 120_000); // four commands, each a Node process starting tsx
 });

@@ -98,7 +98,7 @@ describe('npm run reprocess', () => {
     }
     try {
       const collector = spawnEntry('src/main.ts', [], env);
-      const [, url] = await waitFor(collector, /listening on (http:\/\/\S+)/);
+      const [, url] = await waitFor(collector, /listening on (http:\/\/\S+)/, 60_000);
       for (const target of [
         '/fhir/sandbox-stu3/Slot?service=2000011147&status=free',
         '/fhir/sandbox-gpconnect/metadata',
@@ -132,5 +132,5 @@ describe('npm run reprocess', () => {
     } finally {
       await drop?.();
     }
-  }, 90_000);
+  }, 150_000);
 });
