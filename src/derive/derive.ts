@@ -175,9 +175,10 @@ export function deriveEvents(exchange: DerivableExchange, tables: DerivationTabl
     type: string,
     attributes: Record<string, unknown>,
     extra: Partial<typeof base> = {},
+    ordinal = 0,
   ): NewEventRow => ({
-    id: eventId(exchange.id, 0),
-    ordinal: 0,
+    id: eventId(exchange.id, ordinal),
+    ordinal,
     type,
     ...base,
     ...extra,
@@ -235,18 +236,26 @@ export function deriveEvents(exchange: DerivableExchange, tables: DerivationTabl
       const start = bookedStart(json(request));
       const appointment = appointmentIn(json(request));
       const useCases = codes(appointment?.serviceCategory, BARS_USE_CASES);
+      const booked = outcome.outcome === 'booked' ? appointmentId(exchange, json(response)) : null;
+      // An Appointment that says which one it replaces (BaRS `replaces`): a re-booking, told by the wire.
+      const replaces = (Array.isArray(appointment?.replaces) ? (appointment.replaces as unknown[]) : [])
+        .map((r) => (isObject(r) && typeof r.reference === 'string' ? r.reference : null))
+        .filter((r): r is string => r !== null);
+      const attempted = event('booking.attempted', {
+        outcome: outcome.outcome,
+        issueCodes: outcome.issueCodes,
+        detailCodes: outcome.detailCodes,
+        ...(outcome.raisedBy ? { raisedBy: outcome.raisedBy } : {}),
+        ...(outcome.diagnostics ? { diagnostics: outcome.diagnostics } : {}),
+        appointmentId: booked,
+        slotStart: start?.toISOString() ?? null,
+        ...(useCases.length > 0 ? { useCase: useCases[0] } : {}),
+        ...(replaces.length > 0 ? { replaces } : {}),
+      });
+      if (outcome.outcome !== 'booked' || replaces.length === 0) return [attempted];
       return [
-        event('booking.attempted', {
-          outcome: outcome.outcome,
-          issueCodes: outcome.issueCodes,
-          detailCodes: outcome.detailCodes,
-          ...(outcome.raisedBy ? { raisedBy: outcome.raisedBy } : {}),
-          ...(outcome.diagnostics ? { diagnostics: outcome.diagnostics } : {}),
-          appointmentId: outcome.outcome === 'booked' ? appointmentId(exchange, json(response)) : null,
-          slotStart: start?.toISOString() ?? null,
-          ...(useCases.length > 0 ? { useCase: useCases[0] } : {}),
-          ...(Array.isArray(appointment?.replaces) ? { replaces: appointment.replaces as unknown[] } : {}),
-        }),
+        attempted,
+        event('booking.rebooked', { appointmentId: booked, replaces, how: 'replaces' }, {}, 1),
       ];
     }
     case 'cancel':

@@ -249,6 +249,46 @@ describe('deriveEvents on the published examples', () => {
     expect(none).toMatchObject({ attributes: { outcome: 'transport_error' }, data_quality: [] });
   });
 
+  it('a booking whose Appointment replaces another is a re-booking too (when it was booked)', () => {
+    const message = structuredClone(fixture('bars/process-message-booking-request.json'));
+    const appointment = message.entry.find((e: any) => e.resource.resourceType === 'Appointment').resource;
+    appointment.replaces = [{ reference: 'Appointment/old-1' }];
+    const request = {
+      dialect: 'bars',
+      method: 'POST',
+      path: '/$process-message',
+      request_body: JSON.stringify(message),
+      response_body: JSON.stringify(fixture('bars/process-message-booking-response.json')),
+    };
+    const [attempted, rebooked, ...more] = deriveEvents(exchange(request), tables);
+    expect(more).toEqual([]);
+    expect(attempted).toMatchObject({
+      type: 'booking.attempted',
+      ordinal: 0,
+      attributes: { replaces: ['Appointment/old-1'] },
+    });
+    expect(rebooked).toMatchObject({
+      type: 'booking.rebooked',
+      ordinal: 1,
+      attributes: {
+        appointmentId: 'e284470a-6695-4c95-b2ad-fa26b3a486c7',
+        replaces: ['Appointment/old-1'],
+        how: 'replaces',
+      },
+    });
+    expect(rebooked!.id).not.toBe(attempted!.id);
+    // Refused: no re-booking happened.
+    const refused = deriveEvents(
+      exchange({
+        ...request,
+        response_status: 409,
+        response_body: JSON.stringify(fixture('bars/operation-outcomes/409-REC_CONFLICT-conflict.json')),
+      }),
+      tables,
+    );
+    expect(refused.map((e) => e.type)).toEqual(['booking.attempted']);
+  });
+
   it('keeps an appointment id that is not valid percent-encoding as it was sent', () => {
     expect(deriveEvents(exchange({ path: '/Appointment/%ZZ' }), tables)[0]).toMatchObject({
       type: 'appointment.read',
