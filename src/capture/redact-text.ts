@@ -1,92 +1,21 @@
 import { isValidNhsNumber } from '../fhir/nhs-number.js';
 import {
-  HASH_PREFIX,
-  NHS_SYSTEMS,
-  REMOVED,
-  URL_KEYS,
-  redactUrl,
-  type Redacted,
-  type RedactionRules,
-} from './redact.js';
-
-/** Thrown inside the scanner when it meets something it leaves to the reference redactor. */
-const GIVE_UP = new Error('left to the reference redactor');
+  CLOSE_ARRAY,
+  CLOSE_OBJECT,
+  COLON,
+  COMMA,
+  GIVE_UP,
+  isDigit,
+  JsonTextReader,
+  OPEN_ARRAY,
+  OPEN_OBJECT,
+  QUOTE,
+} from './json-text.js';
+import { HASH_PREFIX, NHS_SYSTEMS, redactUrl, type Redacted, type RedactionRules } from './redact.js';
+import { DECIDING, K, keyKind, NHS_SYSTEM_LIST, PATIENT } from './redaction-keys.js';
 
 /** A member of an object kept, replaced by new text, or removed. */
 type Fate = null | string | false;
-
-const QUOTE = 0x22;
-const BACKSLASH = 0x5c;
-const COMMA = 0x2c;
-const COLON = 0x3a;
-const OPEN_OBJECT = 0x7b;
-const CLOSE_OBJECT = 0x7d;
-const OPEN_ARRAY = 0x5b;
-const CLOSE_ARRAY = 0x5d;
-
-const isDigit = (c: number): boolean => c >= 0x30 && c <= 0x39;
-
-/** What a key means to redaction (flags, so the keys rules depend on can be tracked in one number). */
-const K = {
-  Other: 0,
-  GiveUp: 1,
-  System: 2,
-  Reference: 4,
-  ResourceType: 8,
-  Removed: 16,
-  Name: 32,
-  Display: 64,
-  Id: 128,
-  Value: 256,
-  Diagnostics: 512,
-  BirthDate: 1024,
-  Url: 2048,
-  Contained: 4096,
-} as const;
-
-const NHS_SYSTEM_LIST = [...NHS_SYSTEMS];
-const PATIENT = ['Patient'];
-
-/** Keys that decide a sibling's fate: one object may hold each only once. */
-const DECIDING = K.System | K.Reference | K.ResourceType | K.Display | K.Id | K.Value;
-
-const KEYWORDS: [string, number][] = [
-  ...[...REMOVED].filter((key) => key !== 'name').map((key): [string, number] => [key, K.Removed]),
-  ...[...URL_KEYS].filter((key) => key !== 'reference').map((key): [string, number] => [key, K.Url]),
-  ['name', K.Name],
-  ['display', K.Display],
-  ['id', K.Id],
-  ['value', K.Value],
-  ['system', K.System],
-  ['reference', K.Reference],
-  ['resourceType', K.ResourceType],
-  ['diagnostics', K.Diagnostics],
-  ['birthDate', K.BirthDate],
-  ['deceasedDateTime', K.BirthDate],
-  ['contained', K.Contained],
-  // JSON.parse makes `__proto__` an own key, which a walk cannot copy faithfully: left to the reference.
-  ['__proto__', K.GiveUp],
-];
-
-/** The keywords by length and first character, so most keys are told apart without a string made. */
-const BY_SHAPE: ([string, number][] | null)[] = Array.from({ length: 32 << 7 }, () => null);
-for (const [word, kind] of KEYWORDS)
-  (BY_SHAPE[(word.length << 7) | word.charCodeAt(0)] ??= []).push([word, kind]);
-
-/** The kind of the (unescaped) key text[start, end). Keys that look like array indices are left to the reference: objects order them first. */
-function keyKind(text: string, start: number, end: number): number {
-  const first = text.charCodeAt(start);
-  if (isDigit(first)) return K.GiveUp;
-  const length = end - start;
-  if (length > 31 || first > 127) return K.Other;
-  const candidates = BY_SHAPE[(length << 7) | first];
-  if (!candidates) return K.Other;
-  for (let i = 0; i < candidates.length; i += 1) {
-    const [word, kind] = candidates[i]!;
-    if (text.startsWith(word, start)) return kind;
-  }
-  return K.Other;
-}
 
 /**
  * Redaction straight over JSON text, by the same rules as `redactFhir` (which stays the reference and
@@ -110,15 +39,9 @@ export function redactJsonText(text: string, rules: RedactionRules): Redacted<st
   }
 }
 
-class TextRedactor {
-  #pos = 0;
-  #nextBackslash = -1;
-  #nextControl = -1;
+class TextRedactor extends JsonTextReader {
   #nextQuery = -1;
   #nextPatient = -1;
-  // Raw control characters are not allowed inside JSON strings.
-  // eslint-disable-next-line no-control-regex
-  readonly #controls = /[\u0000-\u001f]/g;
   /** Member spans of the objects being read: key start, value start, value end (a shared stack). */
   readonly #spans: number[] = [];
   /** Where each member's key ends (after its closing quote). */
@@ -130,29 +53,20 @@ class TextRedactor {
   readonly #hashes: [number, string][] = [];
 
   constructor(
-    private readonly text: string,
+    text: string,
     private readonly rules: RedactionRules,
-  ) {}
+  ) {
+    super(text);
+  }
 
   run(): Redacted<string> {
-    this.#space();
+    this.space();
     const out = this.#value(false);
-    this.#space();
-    if (this.#pos !== this.text.length) throw GIVE_UP;
+    this.space();
+    if (this.pos !== this.text.length) throw GIVE_UP;
     const seen = new Set<string>();
     for (const [, hash] of this.#hashes.sort((a, b) => a[0] - b[0])) seen.add(hash);
     return { value: out ?? this.text, patientHashes: [...seen] };
-  }
-
-  #space(): void {
-    const text = this.text;
-    let pos = this.#pos;
-    for (;;) {
-      const c = text.charCodeAt(pos);
-      if (c !== 0x20 && c !== 0x0a && c !== 0x0d && c !== 0x09) break;
-      pos += 1;
-    }
-    this.#pos = pos;
   }
 
   /** `hash:<keyed hash>` for an NHS number or patient id found at `at`. */
@@ -164,33 +78,33 @@ class TextRedactor {
 
   /** A value with redaction applied: its new text, or null when its text is kept. */
   #value(contained: boolean): string | null {
-    const c = this.text.charCodeAt(this.#pos);
+    const c = this.text.charCodeAt(this.pos);
     if (c === OPEN_OBJECT) return this.#object(contained);
     if (c === OPEN_ARRAY) return this.#array(contained);
-    this.#primitive();
+    this.primitive();
     return null;
   }
 
   #array(contained: boolean): string | null {
     const text = this.text;
-    const start = this.#pos;
-    this.#pos += 1;
-    this.#space();
-    if (text.charCodeAt(this.#pos) === CLOSE_ARRAY) {
-      this.#pos += 1;
+    const start = this.pos;
+    this.pos += 1;
+    this.space();
+    if (text.charCodeAt(this.pos) === CLOSE_ARRAY) {
+      this.pos += 1;
       return null;
     }
     let edits: (number | string)[] | null = null;
     for (;;) {
-      const itemStart = this.#pos;
+      const itemStart = this.pos;
       const out = this.#value(contained);
-      if (out !== null) (edits ??= []).push(itemStart, this.#pos, out);
-      this.#space();
-      const c = text.charCodeAt(this.#pos);
-      this.#pos += 1;
+      if (out !== null) (edits ??= []).push(itemStart, this.pos, out);
+      this.space();
+      const c = text.charCodeAt(this.pos);
+      this.pos += 1;
       if (c === CLOSE_ARRAY) break;
       if (c !== COMMA) throw GIVE_UP;
-      this.#space();
+      this.space();
     }
     if (edits === null) return null;
     let out = '';
@@ -199,17 +113,17 @@ class TextRedactor {
       out += text.slice(last, edits[i] as number) + (edits[i + 2] as string);
       last = edits[i + 1] as number;
     }
-    return out + text.slice(last, this.#pos);
+    return out + text.slice(last, this.pos);
   }
 
   /** An object (`contained`: an item of a `contained` list, whose Patient ids are local). */
   #object(contained: boolean): string | null {
     const text = this.text;
     const rules = this.rules;
-    this.#pos += 1;
-    this.#space();
-    if (text.charCodeAt(this.#pos) === CLOSE_OBJECT) {
-      this.#pos += 1;
+    this.pos += 1;
+    this.space();
+    if (text.charCodeAt(this.pos) === CLOSE_OBJECT) {
+      this.pos += 1;
       return null;
     }
     const base = this.#members;
@@ -224,26 +138,26 @@ class TextRedactor {
     let id = -1;
     let value = -1;
     for (;;) {
-      if (text.charCodeAt(this.#pos) !== QUOTE) throw GIVE_UP;
-      const keyStart = this.#pos;
-      if (this.#string()) throw GIVE_UP;
-      const keyEnd = this.#pos;
+      if (text.charCodeAt(this.pos) !== QUOTE) throw GIVE_UP;
+      const keyStart = this.pos;
+      if (this.string()) throw GIVE_UP;
+      const keyEnd = this.pos;
       const key = keyKind(text, keyStart + 1, keyEnd - 1);
       if (key === K.GiveUp) throw GIVE_UP;
-      this.#space();
-      if (text.charCodeAt(this.#pos) !== COLON) throw GIVE_UP;
-      this.#pos += 1;
-      this.#space();
-      const valueStart = this.#pos;
+      this.space();
+      if (text.charCodeAt(this.pos) !== COLON) throw GIVE_UP;
+      this.pos += 1;
+      this.space();
+      const valueStart = this.pos;
       const first = text.charCodeAt(valueStart);
       const isString = first === QUOTE;
       let fate: Fate = null;
       if (key === K.Other) {
         if (first === OPEN_OBJECT) fate = this.#object(false);
         else if (first === OPEN_ARRAY) fate = this.#array(false);
-        else this.#primitive();
+        else this.primitive();
       } else if (key === K.Removed || (key === K.Name && !isString)) {
-        this.#skip();
+        this.skip();
         fate = false;
       } else if (
         key === K.Display ||
@@ -260,12 +174,12 @@ class TextRedactor {
           display = index;
           displayHashes = this.#hashes.length;
           if (first === OPEN_OBJECT || first === OPEN_ARRAY) fate = this.#value(false);
-          else this.#primitive();
+          else this.primitive();
           displayHashesEnd = this.#hashes.length;
         } else {
           if (key === K.Id) id = index;
           else value = index;
-          this.#primitive(); // a string, or (for a value) a number
+          this.primitive(); // a string, or (for a value) a number
         }
       } else {
         if ((key & DECIDING) !== 0) {
@@ -276,23 +190,23 @@ class TextRedactor {
           fate = this.#value(key === K.Contained);
         } else {
           // Most strings are judged in place, with no copy made: only the rare ones that matter are decoded.
-          const escaped = this.#string();
-          const end = this.#pos;
+          const escaped = this.string();
+          const end = this.pos;
           switch (key) {
             case K.System:
               isNhsSystem = escaped
-                ? NHS_SYSTEMS.has(this.#decoded(valueStart, end))
+                ? NHS_SYSTEMS.has(this.decoded(valueStart, end))
                 : this.#oneOf(NHS_SYSTEM_LIST, valueStart + 1, end - 1);
               break;
             case K.ResourceType:
               isPatientType = escaped
-                ? this.#decoded(valueStart, end) === 'Patient'
+                ? this.decoded(valueStart, end) === 'Patient'
                 : this.#oneOf(PATIENT, valueStart + 1, end - 1);
               break;
             case K.Diagnostics: {
               // Free text that is kept (a provider's diagnostics): NHS numbers in it are hashed.
               let hashed = false;
-              const replaced = this.#decoded(valueStart, end).replace(
+              const replaced = this.decoded(valueStart, end).replace(
                 /\b\d{3}[ -]?\d{3}[ -]?\d{4}\b/g,
                 (match) => {
                   if (!isValidNhsNumber(match)) return match;
@@ -304,7 +218,7 @@ class TextRedactor {
               break;
             }
             case K.BirthDate: {
-              const date = this.#decoded(valueStart, end);
+              const date = this.decoded(valueStart, end);
               fate = rules.birthDateAsYear && /^\d{4}/.test(date) ? JSON.stringify(date.slice(0, 4)) : false;
               break;
             }
@@ -312,7 +226,7 @@ class TextRedactor {
             case K.Url:
               if (key === K.Reference) isReference = true;
               if (escaped || this.#mayNamePatient(valueStart, end)) {
-                const url = this.#decoded(valueStart, end);
+                const url = this.decoded(valueStart, end);
                 if (url.includes('?') || /(^|\/)Patient\//.test(url)) {
                   const redacted = redactUrl(url, rules);
                   for (const hashed of redacted.patientHashes) this.#hashes.push([valueStart, hashed]);
@@ -323,14 +237,14 @@ class TextRedactor {
         }
       }
       this.#keyEnds[this.#members] = keyEnd;
-      this.#push(keyStart, valueStart, this.#pos, fate);
+      this.#push(keyStart, valueStart, this.pos, fate);
       if (fate !== null) changed = true;
-      this.#space();
-      const c = text.charCodeAt(this.#pos);
-      this.#pos += 1;
+      this.space();
+      const c = text.charCodeAt(this.pos);
+      this.pos += 1;
       if (c === CLOSE_OBJECT) break;
       if (c !== COMMA) throw GIVE_UP;
-      this.#space();
+      this.space();
     }
     // A Reference's display names its target: for a patient or a practitioner, a person.
     if (display >= 0 && isReference) {
@@ -341,7 +255,7 @@ class TextRedactor {
     // A contained resource's id is local (`#P1`); any other Patient id names a person.
     if (id >= 0 && isPatientType && !contained) {
       const at = this.#spans[id * 3 + 1]!;
-      this.#fates[id] = JSON.stringify(this.#hashed(at, this.#decoded(at, this.#spans[id * 3 + 2]!)));
+      this.#fates[id] = JSON.stringify(this.#hashed(at, this.decoded(at, this.#spans[id * 3 + 2]!)));
       changed = true;
     }
     if (value >= 0 && isNhsSystem) {
@@ -350,7 +264,7 @@ class TextRedactor {
       // A number's text is the number as JavaScript writes it only when it is a plain integer.
       const number = text.charCodeAt(at) !== QUOTE ? text.slice(at, end) : undefined;
       if (number !== undefined && String(Number(number)) !== number) throw GIVE_UP;
-      this.#fates[value] = JSON.stringify(this.#hashed(at, number ?? this.#decoded(at, end)));
+      this.#fates[value] = JSON.stringify(this.#hashed(at, number ?? this.decoded(at, end)));
       changed = true;
     }
     const end = this.#members;
@@ -426,134 +340,5 @@ class TextRedactor {
       this.#nextPatient = at < 0 ? this.text.length : at;
     }
     return this.#nextQuery < end || this.#nextPatient < end;
-  }
-
-  /** The string literal text[start, end), decoded. */
-  #decoded(start: number, end: number): string {
-    const raw = this.text.slice(start + 1, end - 1);
-    return raw.includes('\\') ? (JSON.parse(this.text.slice(start, end)) as string) : raw;
-  }
-
-  /** Validates any value without redacting it (a member that is removed whole). */
-  #skip(): void {
-    const text = this.text;
-    const c = text.charCodeAt(this.#pos);
-    if (c !== OPEN_OBJECT && c !== OPEN_ARRAY) {
-      this.#primitive();
-      return;
-    }
-    const close = c === OPEN_OBJECT ? CLOSE_OBJECT : CLOSE_ARRAY;
-    this.#pos += 1;
-    this.#space();
-    if (text.charCodeAt(this.#pos) === close) {
-      this.#pos += 1;
-      return;
-    }
-    for (;;) {
-      if (c === OPEN_OBJECT) {
-        if (text.charCodeAt(this.#pos) !== QUOTE) throw GIVE_UP;
-        this.#string();
-        this.#space();
-        if (text.charCodeAt(this.#pos) !== COLON) throw GIVE_UP;
-        this.#pos += 1;
-        this.#space();
-      }
-      this.#skip();
-      this.#space();
-      const next = text.charCodeAt(this.#pos);
-      this.#pos += 1;
-      if (next === close) return;
-      if (next !== COMMA) throw GIVE_UP;
-      this.#space();
-    }
-  }
-
-  /** A string, number, true, false or null; anything else is not JSON. */
-  #primitive(): void {
-    const text = this.text;
-    const c = text.charCodeAt(this.#pos);
-    if (c === QUOTE) {
-      this.#string();
-    } else if (c === 0x74 /* t */ && text.startsWith('true', this.#pos)) {
-      this.#pos += 4;
-    } else if (c === 0x66 /* f */ && text.startsWith('false', this.#pos)) {
-      this.#pos += 5;
-    } else if (c === 0x6e /* n */ && text.startsWith('null', this.#pos)) {
-      this.#pos += 4;
-    } else {
-      this.#number();
-    }
-  }
-
-  /** -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)? */
-  #number(): void {
-    const text = this.text;
-    let pos = this.#pos;
-    if (text.charCodeAt(pos) === 0x2d) pos += 1;
-    const first = text.charCodeAt(pos);
-    if (first === 0x30) pos += 1;
-    else if (first >= 0x31 && first <= 0x39) while (isDigit(text.charCodeAt(pos))) pos += 1;
-    else throw GIVE_UP;
-    if (text.charCodeAt(pos) === 0x2e) {
-      pos += 1;
-      if (!isDigit(text.charCodeAt(pos))) throw GIVE_UP;
-      while (isDigit(text.charCodeAt(pos))) pos += 1;
-    }
-    const e = text.charCodeAt(pos);
-    if (e === 0x65 || e === 0x45) {
-      pos += 1;
-      const sign = text.charCodeAt(pos);
-      if (sign === 0x2b || sign === 0x2d) pos += 1;
-      if (!isDigit(text.charCodeAt(pos))) throw GIVE_UP;
-      while (isDigit(text.charCodeAt(pos))) pos += 1;
-    }
-    this.#pos = pos;
-  }
-
-  /**
-   * Moves past the string literal at the position (a quote), checking it as JSON.parse would: no raw
-   * control characters, only JSON's escapes. Returns whether it had any escape.
-   */
-  #string(): boolean {
-    const text = this.text;
-    let from = this.#pos + 1;
-    let escaped = false;
-    for (;;) {
-      const quote = text.indexOf('"', from);
-      if (quote < 0) throw GIVE_UP;
-      if (this.#nextControl < from) {
-        this.#controls.lastIndex = from;
-        this.#nextControl = this.#controls.exec(text)?.index ?? text.length;
-      }
-      if (this.#nextControl < quote) throw GIVE_UP;
-      if (this.#nextBackslash < from) {
-        const at = text.indexOf('\\', from);
-        this.#nextBackslash = at < 0 ? text.length : at;
-      }
-      if (this.#nextBackslash > quote) {
-        this.#pos = quote + 1;
-        return escaped;
-      }
-      escaped = true;
-      const at = this.#nextBackslash;
-      const c = text.charCodeAt(at + 1);
-      if (c === 0x75 /* u */) {
-        if (!/^[0-9a-fA-F]{4}$/.test(text.slice(at + 2, at + 6))) throw GIVE_UP;
-        from = at + 6;
-      } else if (
-        c === QUOTE ||
-        c === BACKSLASH ||
-        c === 0x2f ||
-        c === 0x62 ||
-        c === 0x66 ||
-        c === 0x6e ||
-        c === 0x72 ||
-        c === 0x74
-      ) {
-        from = at + 2;
-      } else {
-        throw GIVE_UP;
-      }
-    }
   }
 }
