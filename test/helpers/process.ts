@@ -1,5 +1,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { ENV_OVERRIDES } from '../../src/config/config.loader.js';
+import { createTestDatabase, TEST_ENGINE } from './store.js';
 
 /** A collector (or other entry point) running as its own process, with what it printed. */
 export interface Spawned {
@@ -60,4 +64,18 @@ export async function waitFor(
     }
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
+}
+
+/**
+ * The environment for a collector or command process with a store of its own: a new data directory,
+ * and when the suite runs on PostgreSQL a new database (`drop` removes it). `env` is added.
+ */
+export async function processStore(
+  prefix: string,
+  env: Record<string, string> = {},
+): Promise<{ env: Record<string, string>; drop: () => Promise<void> }> {
+  const own = { DATA_DIR: mkdtempSync(path.join(tmpdir(), `${prefix}-`)), ...env };
+  if (TEST_ENGINE !== 'postgres') return { env: own, drop: () => Promise.resolve() };
+  const database = await createTestDatabase();
+  return { env: { ...own, DATABASE_URL: database.url }, drop: database.drop };
 }

@@ -85,3 +85,32 @@ export function issueOf(body: any): { code: string | undefined; issue: string; e
     ...(issue.expression ? { expression: issue.expression[0] } : {}),
   };
 }
+
+/** A GP Connect Appointment as the specification asks for one: booking organisation, patient reference. */
+export function gpConnectAppointment(slot: any, patientId: string): any {
+  return {
+    resourceType: 'Appointment',
+    meta: { profile: ['https://fhir.nhs.uk/STU3/StructureDefinition/GPConnect-Appointment-1'] },
+    contained: [
+      {
+        resourceType: 'Organization',
+        id: '1',
+        identifier: [{ system: 'https://fhir.nhs.uk/Id/ods-organization-code', value: 'A99999' }],
+        name: 'NHS 111 Test Service',
+        telecom: [{ system: 'phone', value: '0300 000 0000' }],
+      },
+    ],
+    extension: [
+      {
+        url: 'https://fhir.nhs.uk/STU3/StructureDefinition/Extension-GPConnect-BookingOrganisation-1',
+        valueReference: { reference: '#1' },
+      },
+    ],
+    status: 'booked',
+    start: slot.start,
+    end: slot.end,
+    slot: [{ reference: `Slot/${slot.id}` }],
+    created: '2026-11-22T09:00:00+00:00',
+    participant: [{ actor: { reference: `Patient/${patientId}` }, status: 'accepted' }],
+  };
+}

@@ -6,7 +6,7 @@ import { createLogger } from '../../src/logger.js';
 import { startCollector, type RunningCollector } from '../../src/server.js';
 import { testConfig } from '../helpers/app.js';
 import { personalValues } from '../helpers/personal.js';
-import { fixture } from '../helpers/sandbox.js';
+import { fixture, gpConnectAppointment } from '../helpers/sandbox.js';
 import { createTestDatabase, TEST_ENGINE } from '../helpers/store.js';
 
 let collector: RunningCollector;
@@ -312,29 +312,7 @@ describe('the events of a booking journey, through the collector', () => {
     );
     expect(search.status).toBe(200);
     const slot = search.body.entry.map((e: any) => e.resource).find((r: any) => r.resourceType === 'Slot');
-    const appointment = {
-      resourceType: 'Appointment',
-      contained: [
-        {
-          resourceType: 'Organization',
-          id: '1',
-          identifier: [{ system: 'https://fhir.nhs.uk/Id/ods-organization-code', value: 'A99999' }],
-          name: 'NHS 111 Test Service',
-        },
-      ],
-      extension: [
-        {
-          url: 'https://fhir.nhs.uk/STU3/StructureDefinition/Extension-GPConnect-BookingOrganisation-1',
-          valueReference: { reference: '#1' },
-        },
-      ],
-      status: 'booked',
-      start: slot.start,
-      end: slot.end,
-      slot: [{ reference: `Slot/${slot.id}` }],
-      created: `${date}T07:00:00+00:00`,
-      participant: [{ actor: { reference: 'Patient/P9434765919' }, status: 'accepted' }],
-    };
+    const appointment = gpConnectAppointment(slot, 'P9434765919');
     const book = () =>
       call('/fhir/sandbox-gpconnect/Appointment', {
         body: appointment,

@@ -1,8 +1,4 @@
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { spawnEntry } from '../helpers/process.js';
-import { createTestDatabase, TEST_ENGINE } from '../helpers/store.js';
+import { processStore, spawnEntry } from '../helpers/process.js';
 
 async function run(args: string[], env: Record<string, string>) {
   const cli = spawnEntry('src/cli/migrate.ts', args, env);
@@ -12,13 +8,7 @@ async function run(args: string[], env: Record<string, string>) {
 
 describe('npm run migrate', () => {
   it('reports pending migrations with --check (exit 1), applies them, then finds nothing to do', async () => {
-    const env: Record<string, string> = { DATA_DIR: mkdtempSync(path.join(tmpdir(), 'collector-migrate-')) };
-    let drop: (() => Promise<void>) | undefined;
-    if (TEST_ENGINE === 'postgres') {
-      const database = await createTestDatabase();
-      env.DATABASE_URL = database.url;
-      drop = database.drop;
-    }
+    const { env, drop } = await processStore('collector-migrate');
     try {
       const before = await run(['--check'], env);
       expect(before).toMatchObject({ code: 1 });
@@ -30,7 +20,7 @@ describe('npm run migrate', () => {
       expect(again.out).toContain('schema is up to date; nothing to apply');
       expect((await run(['--check'], env)).code).toBe(0);
     } finally {
-      await drop?.();
+      await drop();
     }
   }, 120_000); // four commands, each a Node process starting tsx
 });

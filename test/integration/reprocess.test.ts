@@ -8,9 +8,9 @@ import { createLogger } from '../../src/logger.js';
 import { createPatientHasher } from '../../src/privacy/patient-hash.js';
 import { openStore } from '../../src/store/store.js';
 import { observedExchange } from '../helpers/observed.js';
-import { spawnEntry, waitFor } from '../helpers/process.js';
+import { processStore, spawnEntry, waitFor } from '../helpers/process.js';
 import { fixture } from '../helpers/sandbox.js';
-import { createTestDatabase, openTestStore, TEST_ENGINE, type TestStore } from '../helpers/store.js';
+import { openTestStore, type TestStore } from '../helpers/store.js';
 
 let store: TestStore;
 beforeAll(async () => {
@@ -84,18 +84,11 @@ describe('reprocess', () => {
 
 describe('npm run reprocess', () => {
   it('rebuilds events on a store filled by sandbox traffic through the collector, with a progress line', async () => {
-    const env: Record<string, string> = {
-      DATA_DIR: mkdtempSync(path.join(tmpdir(), 'collector-reprocess-')),
+    const { env, drop } = await processStore('collector-reprocess', {
       PORT: '0',
       HOST: '127.0.0.1',
       LOG_LEVEL: 'warn',
-    };
-    let drop: (() => Promise<void>) | undefined;
-    if (TEST_ENGINE === 'postgres') {
-      const database = await createTestDatabase();
-      env.DATABASE_URL = database.url;
-      drop = database.drop;
-    }
+    });
     try {
       const collector = spawnEntry('src/main.ts', [], env);
       const [, url] = await waitFor(collector, /listening on (http:\/\/\S+)/, 60_000);
@@ -130,7 +123,7 @@ describe('npm run reprocess', () => {
       expect(await bad.exited).toBe(2);
       expect(bad.stderr()).toContain('--from: found "yesterday"; expected a date (2026-11-01)');
     } finally {
-      await drop?.();
+      await drop();
     }
   }, 150_000);
 });

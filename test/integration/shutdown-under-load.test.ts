@@ -1,25 +1,15 @@
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { openStore } from '../../src/store/store.js';
-import { spawnEntry, waitFor } from '../helpers/process.js';
-import { createTestDatabase, TEST_ENGINE } from '../helpers/store.js';
+import { processStore, spawnEntry, waitFor } from '../helpers/process.js';
 
 describe('SIGTERM under load', () => {
   it('loses nothing: every exchange the consumers were answered is in the store', async () => {
-    const dataDir = mkdtempSync(path.join(tmpdir(), 'collector-sigterm-'));
-    const env: Record<string, string> = {
-      DATA_DIR: dataDir,
+    const { env, drop } = await processStore('collector-sigterm', {
       PORT: '0',
       HOST: '127.0.0.1',
       LOG_LEVEL: 'warn',
-    };
-    let drop: (() => Promise<void>) | undefined;
-    if (TEST_ENGINE === 'postgres') {
-      const database = await createTestDatabase();
-      env.DATABASE_URL = database.url;
-      drop = database.drop;
-    }
+    });
+    const dataDir = env.DATA_DIR!;
     const collector = spawnEntry('src/main.ts', [], env);
     try {
       const [, url] = await waitFor(collector, /listening on (http:\/\/\S+)/);
@@ -66,7 +56,7 @@ describe('SIGTERM under load', () => {
       }
     } finally {
       collector.child.kill('SIGKILL');
-      await drop?.();
+      await drop();
     }
   }, 60_000);
 });
