@@ -3,7 +3,7 @@ import type { DerivationTables } from '../derive/tables.js';
 import type { ObservedExchange } from '../proxy/exchange.js';
 import type { NewEventRow } from '../store/tables/event.table.js';
 import type { ExchangeRow, NewExchangeRow } from '../store/tables/exchange.table.js';
-import { exchangeRow } from './exchange-row.js';
+import { exchangeRow, withoutNul } from './exchange-row.js';
 import type { RedactionRules } from './redact.js';
 import { withReadableBodies } from './stored-body.js';
 
@@ -60,7 +60,7 @@ export function captureExchange(
     },
     events: events.map((event) => ({
       ...event,
-      attributes: JSON.stringify(event.attributes ?? {}, withoutNul),
+      attributes: JSON.stringify(event.attributes ?? {}, cleanStrings),
     })),
   };
 }
@@ -70,7 +70,7 @@ export function eventsOfStored(row: ExchangeRow, tables: DerivationTables): NewE
   return safely(() => {
     const readable = withReadableBodies(row);
     return deriveEvents(derivable(row, readable.request_body, readable.response_body), tables);
-  }).map((event) => JSON.parse(JSON.stringify(event, withoutNul)) as NewEventRow);
+  }).map((event) => JSON.parse(JSON.stringify(event, cleanStrings)) as NewEventRow);
 }
 
 /**
@@ -89,13 +89,12 @@ function safely(derive: () => NewEventRow[]): NewEventRow[] {
   }
 }
 
-/** PostgreSQL keeps no NUL in text or jsonb: a value a consumer or provider sent with one loses it. */
+/** A derived value as PostgreSQL can keep it (no NUL in text or jsonb; see exchange-row's `withoutNul`). */
 function clean<T>(value: T): T {
-  return (
-    typeof value === 'string' && value.includes('\u0000') ? value.replaceAll('\u0000', '') : value
-  ) as T;
+  return (typeof value === 'string' ? withoutNul(value) : value) as T;
 }
 
-function withoutNul(_key: string, value: unknown): unknown {
+/** A JSON.stringify replacer that cleans every string. */
+function cleanStrings(_key: string, value: unknown): unknown {
   return clean(value);
 }

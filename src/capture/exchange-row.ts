@@ -97,7 +97,7 @@ function nullableClean(value: string | undefined): string | null {
 }
 
 /** PostgreSQL text cannot hold NUL: it is removed from every stored string (a consumer can send it). */
-function withoutNul(value: string): string {
+export function withoutNul(value: string): string {
   return value.includes('\u0000') ? value.split('\u0000').join('') : value;
 }
 

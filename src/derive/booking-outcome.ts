@@ -1,3 +1,4 @@
+import { isObject } from '../fhir/json.js';
 import type { Dialect } from '../fhir/classify.js';
 
 /** How a booking attempt ended (reports.md, terms). */
@@ -40,9 +41,6 @@ export interface OutcomeInput {
   /** The parsed response body, when there was one. */
   body?: unknown;
 }
-
-const isObject = (v: unknown): v is Record<string, unknown> =>
-  typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** The OperationOutcomes in a response: the body itself, or entries of a Bundle (a BaRS response message). */
 function outcomes(body: unknown): Record<string, unknown>[] {

@@ -1,3 +1,4 @@
+import { entryResources, isObject } from '../fhir/json.js';
 import { createHash } from 'node:crypto';
 import { classify, seenBody, type Dialect, type SeenBody } from '../fhir/classify.js';
 import { fhirDatePeriod } from '../fhir/fhir-time.js';
@@ -34,9 +35,6 @@ export interface DerivableExchange {
   patient_hash: string | null;
 }
 
-const isObject = (v: unknown): v is Record<string, unknown> =>
-  typeof v === 'object' && v !== null && !Array.isArray(v);
-
 const BARS_USE_CASES = 'https://fhir.nhs.uk/CodeSystem/usecases-categories-bars';
 const DX_SYSTEM = 'https://fhir.nhs.uk/CodeSystem/pathways-dx-codes';
 
@@ -52,13 +50,6 @@ function seen(body: string | Buffer | null, contentType: string | undefined): Se
 
 function json(body: SeenBody): unknown {
   return body.kind === 'json' ? body.value : undefined;
-}
-
-function resources(bundle: unknown): Record<string, unknown>[] {
-  if (!isObject(bundle) || !Array.isArray(bundle.entry)) return [];
-  return (bundle.entry as unknown[]).flatMap((e) =>
-    isObject(e) && isObject(e.resource) ? [e.resource] : [],
-  );
 }
 
 function instant(value: unknown): Date | null {
@@ -90,7 +81,7 @@ function codes(concepts: unknown, system: string): string[] {
 /** The Appointment a request or response is about: the resource itself, or one in a message Bundle. */
 function appointmentIn(body: unknown): Record<string, unknown> | undefined {
   if (isObject(body) && body.resourceType === 'Appointment') return body;
-  return resources(body).find((r) => r.resourceType === 'Appointment');
+  return entryResources(body).find((r) => r.resourceType === 'Appointment');
 }
 
 /** An appointment id: from the path, the Location header, or the response's Appointment. */
@@ -118,7 +109,7 @@ function bookedStart(request: unknown): Date | null {
   const contained: unknown[] = Array.isArray(appointment?.contained)
     ? (appointment.contained as unknown[])
     : [];
-  const slots = [...contained, ...resources(request)];
+  const slots = [...contained, ...entryResources(request)];
   for (const slot of slots)
     if (isObject(slot) && slot.resourceType === 'Slot') {
       const at = instant(slot.start);
@@ -268,13 +259,13 @@ export function deriveEvents(exchange: DerivableExchange, tables: DerivationTabl
     case 'read-appointment':
       return [event('appointment.read', { appointmentId: appointmentId(exchange, json(response)) })];
     case 'list-appointments': {
-      const listed = resources(json(response)).filter((r) => r.resourceType === 'Appointment').length;
+      const listed = entryResources(json(response)).filter((r) => r.resourceType === 'Appointment').length;
       return [event('appointments.listed', { listed })];
     }
     case 'capability':
       return [event('capability.read', {})];
     case 'referral': {
-      const all = resources(json(request));
+      const all = entryResources(json(request));
       const serviceRequest = all.find((r) => r.resourceType === 'ServiceRequest');
       const carePlan = all.find((r) => r.resourceType === 'CarePlan');
       const dx = (Array.isArray(carePlan?.activity) ? (carePlan.activity as unknown[]) : []).flatMap((a) =>

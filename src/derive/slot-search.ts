@@ -1,3 +1,4 @@
+import { isObject } from '../fhir/json.js';
 import { fhirDatePeriod } from '../fhir/fhir-time.js';
 
 /** A free slot a search offered. */
@@ -60,9 +61,6 @@ export interface SlotSearchFacts {
   /** Slots left out because their start was missing or not a date. */
   unreadableSlots: number;
 }
-
-const isObject = (v: unknown): v is Record<string, unknown> =>
-  typeof v === 'object' && v !== null && !Array.isArray(v);
 
 function params(query: string | null | undefined): [string, string][] {
   if (!query) return [];

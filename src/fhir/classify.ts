@@ -1,3 +1,5 @@
+import { entryResources, isObject } from './json.js';
+
 /**
  * Classification: what one captured exchange was, from its method, path, query, headers, status and
  * bodies, in any of the three dialects. Pure. Headers that name the interaction (`Ssp-InteractionID`,
@@ -76,17 +78,9 @@ function segments(path: string): string[] {
     });
 }
 
-const isObject = (v: unknown): v is Record<string, unknown> =>
-  typeof v === 'object' && v !== null && !Array.isArray(v);
-
-function resources(bundle: unknown): Record<string, unknown>[] {
-  if (!isObject(bundle) || !Array.isArray(bundle.entry)) return [];
-  return bundle.entry.flatMap((e: unknown) => (isObject(e) && isObject(e.resource) ? [e.resource] : []));
-}
-
 /** A BaRS message: its event code and the focus resources (by reference, else every resource). */
 function message(body: unknown): { event?: string; focus: Record<string, unknown>[] } {
-  const all = resources(body);
+  const all = entryResources(body);
   const header = all.find((r) => r.resourceType === 'MessageHeader');
   if (!header) return { focus: [] };
   const coding = header.eventCoding;
@@ -214,7 +208,7 @@ export function classify(input: ClassifyInput): Classification {
     } else if (event === 'booking-request') {
       const appointment =
         focus.find((r) => r.resourceType === 'Appointment') ??
-        resources(body).find((r) => r.resourceType === 'Appointment');
+        entryResources(body).find((r) => r.resourceType === 'Appointment');
       status = typeof appointment?.status === 'string' ? appointment.status : undefined;
       interaction = status === 'booked' ? 'book' : status && CANCELLED.has(status) ? 'cancel' : 'update';
     }

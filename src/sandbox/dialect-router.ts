@@ -4,7 +4,7 @@ import { FAULT_HEADER, planFaults, plannedFailure, type FaultPlan, type Interact
 import { failure, FAILURE_FOR_STATUS, SandboxError } from './outcomes.js';
 import { Linker } from './resources.js';
 import { sendSandbox, type SandboxResponse } from './respond.js';
-import { object, objects, text } from './json.js';
+import { object, objects, text } from '../fhir/json.js';
 import type { SandboxContext } from './sandbox-context.js';
 
 /** A sandbox handler: reads the request, answers, or throws a SandboxError. */

@@ -2,7 +2,7 @@ import type { Request } from 'express';
 import { isValidNhsNumber, NHS_NUMBER_SYSTEM } from '../fhir/nhs-number.js';
 import type { CancelResult, StoredAppointment } from './diary.js';
 import type { Interaction } from './faults.js';
-import { object, objects, text, type Json } from './json.js';
+import { object, objects, text, type Json } from '../fhir/json.js';
 import { failure } from './outcomes.js';
 import { appointmentResource, searchset, type Linker } from './resources.js';
 import type { SandboxResponse } from './respond.js';

@@ -4,7 +4,7 @@ import { isValidNhsNumber, NHS_NUMBER_SYSTEM } from '../../fhir/nhs-number.js';
 import type { StoredAppointment } from '../diary.js';
 import type { Interaction } from '../faults.js';
 import { parseFhirDate } from '../../fhir/fhir-time.js';
-import { object, objects, text, type Json } from '../json.js';
+import { object, objects, text, type Json } from '../../fhir/json.js';
 import { failure } from '../outcomes.js';
 import { appointmentResource, slotResource, type Linker } from '../resources.js';
 import type { SandboxResponse } from '../respond.js';

@@ -20,3 +20,10 @@ export function objects(value: unknown): Json[] {
 export function object(value: unknown): Json | undefined {
   return isObject(value) ? value : undefined;
 }
+
+/** The resources of a Bundle's entries (none for anything that is not one). */
+export function entryResources(bundle: unknown): Json[] {
+  return isObject(bundle)
+    ? objects(bundle.entry).flatMap((e) => (isObject(e.resource) ? [e.resource] : []))
+    : [];
+}
