@@ -1,6 +1,7 @@
 import type { Migration } from 'kysely';
 import * as m0001 from './0001_initial.js';
 import * as m0002 from './0002_compressed_bodies.js';
+import * as m0003 from './0003_episode_stitching.js';
 
 /**
  * Every migration, by its ordered name. Listed statically (not read from the folder at run time) so the
@@ -9,4 +10,5 @@ import * as m0002 from './0002_compressed_bodies.js';
 export const migrations: Record<string, Migration> = {
   '0001_initial': m0001,
   '0002_compressed_bodies': m0002,
+  '0003_episode_stitching': m0003,
 };

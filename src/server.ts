@@ -9,6 +9,8 @@ import { loadOrCreateSecretFile } from './config/secret-file.js';
 import type { Lifecycle } from './health/health.routes.js';
 import type { Logger } from './logger.js';
 import { CapturePipeline } from './capture/capture-pipeline.js';
+import { EpisodeStitcher } from './derive/episode-stitcher.js';
+import { loadDerivationTables } from './derive/tables.js';
 import { captureReadiness } from './capture/capture.readiness.js';
 import { createPatientHasher } from './privacy/patient-hash.js';
 import { Forwarder } from './proxy/forward.js';
@@ -27,6 +29,7 @@ export interface RunningCollector {
   config: Config;
   sandbox?: Sandbox;
   capture: CapturePipeline;
+  stitcher: EpisodeStitcher;
   /** Stops taking connections, lets in-flight requests finish (up to the grace period), closes the store. */
   stop(): Promise<void>;
 }
@@ -202,9 +205,17 @@ export async function startCollector(options: StartOptions): Promise<RunningColl
     tables: config.tables,
     logger,
     workerSecret: hashSecret,
+    onWritten: () => stitcher.poke(),
+  });
+  const stitcher = new EpisodeStitcher({
+    store: () => store,
+    tables: loadDerivationTables(config.tables),
+    episodes: config.episodes,
+    logger,
   });
   await capture.start();
-  const metrics = new CollectorMetrics(capture);
+  stitcher.start();
+  const metrics = new CollectorMetrics(capture, stitcher);
   const forwarder = new Forwarder({
     captureCapBytes: config.redaction.maxBodyBytes,
     onExchange: (exchange) => {
@@ -251,6 +262,7 @@ export async function startCollector(options: StartOptions): Promise<RunningColl
       await forwarder.settled();
       await capture.drain();
       await capture.close();
+      await stitcher.stop();
       await forwarder.close();
       await store.close();
       logger.info('stopped');
@@ -264,6 +276,7 @@ export async function startCollector(options: StartOptions): Promise<RunningColl
     server,
     config: effective,
     capture,
+    stitcher,
     ...(sandbox ? { sandbox } : {}),
     stop,
   };

@@ -31,6 +31,8 @@ export interface CaptureOptions {
    * body). Without it, exchanges are redacted inline.
    */
   workerSecret?: string;
+  /** Told after each batch is written to the store (episode stitching follows). */
+  onWritten?: () => void;
 }
 
 /** What the pipeline has done since start, for /metrics and /readyz. */
@@ -51,8 +53,8 @@ export interface CaptureCounters {
  */
 export class CapturePipeline {
   readonly counters: CaptureCounters = { captured: 0, written: 0, spooled: 0, replayed: 0, dropped: 0 };
-  readonly #options: Required<Omit<CaptureOptions, 'store' | 'workerSecret' | 'tables'>> &
-    Pick<CaptureOptions, 'store'>;
+  readonly #options: Required<Omit<CaptureOptions, 'store' | 'workerSecret' | 'tables' | 'onWritten'>> &
+    Pick<CaptureOptions, 'store' | 'onWritten'>;
   readonly #redactor: Redactor;
   readonly #tables: DerivationTables;
   #queue: CapturedExchange[] = [];
@@ -258,6 +260,7 @@ export class CapturePipeline {
             .execute();
       });
     this.#lastBatchMs = Number(process.hrtime.bigint() - started) / 1e6;
+    this.#options.onWritten?.();
   }
 
   async #write(batch: CapturedExchange[]): Promise<void> {

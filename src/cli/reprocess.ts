@@ -1,6 +1,7 @@
 import { loadConfig } from '../config/config.loader.js';
 import { openConfiguredStore, runCommand, UsageError } from './run-command.js';
 import { RULE_VERSION } from '../derive/derive.js';
+import { stitchOptions } from '../derive/episode-stitcher.js';
 import { reprocess } from '../derive/reprocess.js';
 import { loadDerivationTables } from '../derive/tables.js';
 import { fhirDatePeriod } from '../fhir/fhir-time.js';
@@ -51,9 +52,11 @@ async function main(): Promise<number> {
       from,
       to,
       onProgress: ({ done, total, events }) => say(`  ${done}/${total} exchanges, ${events} events`),
+      stitch: stitchOptions(config.episodes),
+      onStitched: (stitched) => say(`  ${stitched} events stitched into episodes`),
     });
     process.stdout.write(
-      `done: ${result.exchanges} exchanges, ${result.events} events in ${((Date.now() - started) / 1000).toFixed(1)} s\n`,
+      `done: ${result.exchanges} exchanges, ${result.events} events (${result.stitched} stitched into episodes) in ${((Date.now() - started) / 1000).toFixed(1)} s\n`,
     );
     return 0;
   } finally {

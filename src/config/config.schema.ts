@@ -96,6 +96,16 @@ export const configSchema = {
         population: { type: 'string', minLength: 1 },
       },
     },
+    episodes: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        windowMinutes: { type: 'integer', minimum: 1, maximum: 10080, default: 720 },
+        encounterWindowMinutes: { type: 'integer', minimum: 1, maximum: 1440, default: 60 },
+        maxEvents: { type: 'integer', minimum: 10, default: 2000 },
+      },
+    },
     shutdownGraceMs: { type: 'integer', minimum: 0, default: 10000 },
     shutdownDrainMs: { type: 'integer', minimum: 0, default: 0 },
     sandbox: {

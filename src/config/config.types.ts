@@ -36,6 +36,16 @@ export interface TablesConfig {
   population?: string;
 }
 
+/** How episodes (one 111 case) and encounters (one call) are stitched (reports.md, terms). */
+export interface EpisodesConfig {
+  /** Events for the same patient (keyed NHS number hash) this close join one episode. */
+  windowMinutes: number;
+  /** Events for the same patient without a call key this close form one encounter. */
+  encounterWindowMinutes: number;
+  /** An episode this large (a correlation key reused for everything) is joined but no longer resolved. */
+  maxEvents: number;
+}
+
 /** One configured fault of the sandbox provider (see README, fault injection). */
 export interface SandboxFaultConfig {
   dialect?: Dialect;
@@ -79,6 +89,7 @@ export interface Config {
   /** Secret for the keyed hash of NHS numbers; generated under `dataDir` when absent. */
   hashSecret?: string;
   tables: TablesConfig;
+  episodes: EpisodesConfig;
   shutdownGraceMs: number;
   /** After SIGTERM, how long /readyz reports SHUTTING_DOWN while still serving, before the listener closes. */
   shutdownDrainMs: number;

@@ -4,6 +4,7 @@ import { classify, seenBody, type Dialect, type SeenBody } from '../fhir/classif
 import { fhirDatePeriod } from '../fhir/fhir-time.js';
 import type { NewEventRow } from '../store/tables/event.table.js';
 import { bookingOutcome } from './booking-outcome.js';
+import { correlationKeys } from './correlation-keys.js';
 import { deadlineOf } from './dispositions.js';
 import { slotSearchFacts, withBreach } from './slot-search.js';
 import type { DerivationTables } from './tables.js';
@@ -12,7 +13,7 @@ import type { DerivationTables } from './tables.js';
  * The version of these rules, stored on every event: events are rebuilt (`npm run reprocess`) when it
  * or the tables change, and a rebuild under one version gives the same events, with the same ids.
  */
-export const RULE_VERSION = '2026-11-22.1';
+export const RULE_VERSION = '2026-11-22.2';
 
 /** A stored exchange with its bodies readable (see stored-body.ts), as derivation takes it. */
 export interface DerivableExchange {
@@ -119,7 +120,7 @@ function bookedStart(request: unknown): Date | null {
 }
 
 /** A stable event id from the exchange, the rule version and the event's place among the exchange's events. */
-function eventId(sourceId: string, ordinal: number): string {
+export function eventId(sourceId: string, ordinal: number): string {
   const hex = createHash('sha256').update(`${sourceId}|${RULE_VERSION}|${ordinal}`).digest('hex');
   // A UUID of version 8 (RFC 9562: custom), variant 10.
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-8${hex.slice(13, 16)}-${((parseInt(hex[16]!, 16) & 0x3) | 0x8).toString(16)}${hex.slice(17, 20)}-${hex.slice(20, 32)}`;
@@ -181,6 +182,12 @@ export function deriveEvents(exchange: DerivableExchange, tables: DerivationTabl
       ...attributes,
     },
     data_quality: [...new Set(flags)],
+    correlation_keys: correlationKeys({
+      provider: exchange.provider_id,
+      headers: exchange.request_headers,
+      request: json(request),
+      appointmentId: typeof attributes.appointmentId === 'string' ? attributes.appointmentId : null,
+    }),
   });
 
   switch (classification.interaction) {

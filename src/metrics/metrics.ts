@@ -1,5 +1,6 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { CapturePipeline } from '../capture/capture-pipeline.js';
+import type { EpisodeStitcher } from '../derive/episode-stitcher.js';
 import type { ObservedExchange } from '../proxy/exchange.js';
 import { interactionKind } from './interaction-kind.js';
 
@@ -13,7 +14,7 @@ export class CollectorMetrics {
   readonly #upstream: Histogram<'provider'>;
   readonly #outcomes: Counter<'provider' | 'outcome'>;
 
-  constructor(capture?: CapturePipeline) {
+  constructor(capture?: CapturePipeline, stitcher?: EpisodeStitcher) {
     collectDefaultMetrics({ register: this.registry, prefix: 'collector_' });
     const registers = [this.registry];
     this.#requests = new Counter({
@@ -86,6 +87,16 @@ export class CollectorMetrics {
         },
       });
     }
+    if (stitcher)
+      new Gauge({
+        name: 'collector_episode_stitching',
+        help: 'Episode stitching since start: events stitched, episodes opened and merged, events updated, oversized episodes, failed runs',
+        labelNames: ['what'],
+        registers,
+        collect() {
+          for (const [what, count] of Object.entries(stitcher.totals)) this.set({ what }, count);
+        },
+      });
   }
 
   /** Counts one exchange once it is over (called after the consumer has its answer). */

@@ -24,7 +24,7 @@ describe('0002_compressed_bodies', () => {
     await row(ids[0]!, '{"resourceType":"Appointment"}', 'utf8');
     await row(ids[1]!, binary.toString('base64'), 'base64');
 
-    expect(await runMigrations(store.db)).toEqual(['0002_compressed_bodies']);
+    await migrateTo(store.db, '0002_compressed_bodies');
     const after = (
       await store.db.selectFrom('exchanges').selectAll().where('id', 'in', ids).orderBy('id').execute()
     ).map(withReadableBodies);
@@ -42,6 +42,41 @@ describe('0002_compressed_bodies', () => {
       { request_body: '{"resourceType":"Appointment"}', request_body_encoding: 'utf8' },
       { request_body: binary.toString('base64'), request_body_encoding: 'base64' },
     ]);
+    await runMigrations(store.db);
+  });
+});
+
+describe('0003_episode_stitching', () => {
+  it('gives events their correlation keys and encounter, unstitched ones an index; down takes them away', async () => {
+    await migrateTo(store.db, '0002_compressed_bodies');
+    const id = '018f0000-0000-7000-8000-0000000000e1';
+    const source = '018f0000-0000-7000-8000-0000000000e2';
+    await sql`insert into events (id, occurred_at, type, source_kind, source_id, rule_version)
+              values (${id}, now(), 'slot.searched', 'exchange', ${source}, 'old')`.execute(store.db);
+    expect(await runMigrations(store.db)).toEqual(['0003_episode_stitching']);
+    const event = await store.db
+      .selectFrom('events')
+      .select(['correlation_keys', 'encounter_id'])
+      .where('id', '=', id)
+      .executeTakeFirstOrThrow();
+    expect(event).toEqual({ correlation_keys: [], encounter_id: null });
+    const indexes = async () =>
+      (
+        await sql<{
+          indexname: string;
+        }>`select indexname from pg_indexes where tablename = 'events' and schemaname = current_schema()`.execute(
+          store.db,
+        )
+      ).rows.map((r) => r.indexname);
+    expect(await indexes()).toContain('events_unstitched_idx');
+
+    await migrateTo(store.db, '0002_compressed_bodies');
+    expect(await indexes()).not.toContain('events_unstitched_idx');
+    const { rows } = await sql<{ column_name: string }>`
+      select column_name from information_schema.columns where table_name = 'events' and table_schema = current_schema()`.execute(
+      store.db,
+    );
+    expect(rows.map((r) => r.column_name)).not.toContain('correlation_keys');
     await runMigrations(store.db);
   });
 });

@@ -55,7 +55,7 @@ describe('reprocess', () => {
       pageSize: 3,
       onProgress: (p) => progress.push(p.done),
     });
-    expect(first).toEqual({ exchanges: 8, events: 8 });
+    expect(first).toEqual({ exchanges: 8, events: 8, stitched: 0 });
     expect(progress).toEqual([3, 6, 8]);
     const strip = (rows: Awaited<ReturnType<typeof eventsNow>>) =>
       rows.map(({ recorded_at: _r, ...rest }) => rest);
@@ -105,7 +105,8 @@ describe('npm run reprocess', () => {
       expect(await cli.exited).toBe(0);
       expect(cli.stderr()).toMatch(/reprocessing exchanges received from 2020-01-01T00:00:00.000Z/);
       expect(cli.stderr()).toMatch(/3\/3 exchanges, 3 events/);
-      expect(cli.stdout()).toMatch(/^done: 3 exchanges, 3 events in [\d.]+ s$/m);
+      expect(cli.stderr()).toMatch(/3 events stitched into episodes/);
+      expect(cli.stdout()).toMatch(/^done: 3 exchanges, 3 events \(3 stitched into episodes\) in [\d.]+ s$/m);
 
       const reopened = await openStore(
         env.DATABASE_URL
@@ -113,8 +114,14 @@ describe('npm run reprocess', () => {
           : { pgliteDir: path.join(env.DATA_DIR!, 'pglite') },
       );
       try {
-        const types = await reopened.db.selectFrom('events').select('type').orderBy('occurred_at').execute();
+        const types = await reopened.db
+          .selectFrom('events')
+          .select(['type', 'episode_id', 'encounter_id'])
+          .orderBy('occurred_at')
+          .execute();
         expect(types.map((t) => t.type)).toEqual(['slot.searched', 'capability.read', 'appointment.read']);
+        // Rebuilt events are stitched again: none is left without its episode and call.
+        expect(types.filter((t) => t.episode_id === null || t.encounter_id === null)).toEqual([]);
       } finally {
         await reopened.close();
       }

@@ -21,6 +21,10 @@ export interface EventTable {
   patient_hash: string | null;
   attributes: JsonWithDefault;
   data_quality: WithDefault<string[]>;
+  /** Correlation keys (`kind:value`) the event was derived with; episodes are stitched by them. */
+  correlation_keys: WithDefault<string[]>;
+  /** The encounter (one call) it belongs to, once stitched: the id of the encounter's first event. */
+  encounter_id: string | null;
   recorded_at: GeneratedTimestamp;
 }
 
