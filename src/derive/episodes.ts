@@ -279,7 +279,10 @@ export function resolveEpisode(
 
   // Cancellations: the booking they undo (same provider and appointment), how long after it, in which call.
   const booked = bookings.filter((b) => b.attributes.outcome === 'booked' && str(b.attributes.appointmentId));
-  const cancellations = events.filter((e) => e.type === 'booking.cancelled');
+  // Only cancellations the provider accepted (a refused one, 409 or 412, cancelled nothing).
+  const cancellations = events.filter(
+    (e) => e.type === 'booking.cancelled' && e.attributes.succeeded === true,
+  );
   const bookingOf = new Map<string, EpisodeEvent | undefined>();
   for (const cancel of cancellations) {
     const appointment = str(cancel.attributes.appointmentId);

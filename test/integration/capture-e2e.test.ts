@@ -175,13 +175,50 @@ describe('sandbox traffic through the collector, captured', () => {
 /** The events of the exchanges sharing a call key, in the order the exchanges came (after a drain). */
 async function journeyEvents(key: 'trace_id' | 'correlation_id', value: string) {
   await collector.capture.drain();
+  await collector.stitcher.settled();
   return collector.store.db
     .selectFrom('events')
     .innerJoin('exchanges', 'exchanges.id', 'events.source_id')
-    .select(['events.type', 'events.attributes', 'events.service_id', 'events.data_quality'])
+    .select([
+      'events.type',
+      'events.attributes',
+      'events.service_id',
+      'events.data_quality',
+      'events.episode_id',
+      'events.encounter_id',
+      'events.ordinal',
+      'exchanges.episode_id as exchange_episode_id',
+    ])
     .where(`exchanges.${key}`, '=', value)
     .orderBy('exchanges.received_at')
+    .orderBy('events.ordinal')
     .execute();
+}
+
+/**
+ * What the journey's episode says: one episode and one call for all of it (exchanges included), the
+ * accepted cancellation timed against its booking, and the new booking in the same call made a re-booking.
+ */
+function expectOneCallRebooked(events: Awaited<ReturnType<typeof journeyEvents>>, cancelled: string) {
+  expect(new Set(events.map((e) => e.episode_id)).size).toBe(1);
+  expect(events[0]!.episode_id).not.toBeNull();
+  expect(new Set(events.map((e) => e.exchange_episode_id))).toEqual(new Set([events[0]!.episode_id]));
+  expect(new Set(events.map((e) => e.encounter_id)).size).toBe(1);
+  const accepted = events.filter(
+    (e) => e.type === 'booking.cancelled' && (e.attributes as { succeeded: boolean }).succeeded,
+  );
+  expect(accepted).toHaveLength(1);
+  expect(accepted[0]!.attributes).toMatchObject({
+    appointmentId: cancelled,
+    bookedAt: expect.any(String),
+    sinceBookingSeconds: expect.any(Number),
+    sameEncounter: true,
+    partOfRebooking: true,
+  });
+  const rebooked = events.filter((e) => e.type === 'booking.rebooked');
+  expect(rebooked).toHaveLength(1);
+  expect(rebooked[0]).toMatchObject({ ordinal: 100 });
+  expect(rebooked[0]!.attributes).toMatchObject({ replaces: [cancelled], how: 'cancel-and-book' });
 }
 
 /** An event as [type, outcome or succeeded, appointment id]. */
@@ -235,7 +272,9 @@ describe('the events of a booking journey, through the collector', () => {
     expect((await put('W/"1"')).status).toBe(200);
     expect((await book(slot, `${trace}-3`)).status).toBe(201);
 
-    const events = await journeyEvents('trace_id', trace);
+    const all = await journeyEvents('trace_id', trace);
+    expectOneCallRebooked(all, id);
+    const events = all.filter((e) => e.type !== 'booking.rebooked');
     const seen = events.map(step);
     expect(seen).toEqual([
       ['slot.searched', true, null],
@@ -287,7 +326,9 @@ describe('the events of a booking journey, through the collector', () => {
     const rebooked = await send(message(`${journey}-b5`), `${journey}-5`);
     expect(rebooked.status).toBe(200);
 
-    const events = await journeyEvents('correlation_id', journey);
+    const all = await journeyEvents('correlation_id', journey);
+    expectOneCallRebooked(all, appointment.id);
+    const events = all.filter((e) => e.type !== 'booking.rebooked');
     expect(events.map((e) => [...step(e), e.service_id])).toEqual([
       ['slot.searched', true, null, '2000072490'],
       ['booking.attempted', 'booked', appointment.id, '2000072490'],
@@ -339,7 +380,9 @@ describe('the events of a booking journey, through the collector', () => {
     expect((await cancel(cancelled, 'W/"1"')).status).toBe(200);
     expect((await book()).status).toBe(201);
 
-    const events = await journeyEvents('trace_id', trace);
+    const all = await journeyEvents('trace_id', trace);
+    expectOneCallRebooked(all, id);
+    const events = all.filter((e) => e.type !== 'booking.rebooked');
     expect(events.map((e) => step(e).slice(0, 2))).toEqual([
       ['slot.searched', true],
       ['booking.attempted', 'booked'],

@@ -1,0 +1,380 @@
+import fc from 'fast-check';
+import { correlationKeys } from '../../src/derive/correlation-keys.js';
+import { deriveEvents, type DerivableExchange } from '../../src/derive/derive.js';
+import { encounters, resolveEpisode, type EpisodeEvent } from '../../src/derive/episodes.js';
+import { loadDerivationTables } from '../../src/derive/tables.js';
+import { fixture } from '../helpers/sandbox.js';
+
+const tables = loadDerivationTables({});
+const rules = { encounterWindowMs: 60 * 60_000 };
+const JSON_TYPE = { 'content-type': 'application/fhir+json' };
+
+let n = 0;
+/** The events of one exchange, as the episode sees them once stored. */
+function events(over: Partial<DerivableExchange>): EpisodeEvent[] {
+  n += 1;
+  const exchange: DerivableExchange = {
+    id: `0190b2a0-0000-7000-8000-${String(n).padStart(12, '0')}`,
+    received_at: '2021-10-06T08:00:00.000Z',
+    provider_id: 'utc',
+    dialect: 'bars',
+    method: 'GET',
+    path: '/base/metadata',
+    query: null,
+    request_headers: JSON_TYPE,
+    request_body: null,
+    response_status: 200,
+    response_headers: JSON_TYPE,
+    response_body: null,
+    transport_outcome: 'ok',
+    provider_answered: true,
+    consumer_org: 'NHS111',
+    patient_hash: null,
+    ...over,
+  };
+  return deriveEvents(exchange, tables).map((e) => ({
+    ...(e as unknown as EpisodeEvent),
+    occurred_at: new Date(e.occurred_at as Date),
+    ordinal: e.ordinal ?? 0,
+    attributes: e.attributes as Record<string, unknown>,
+    data_quality: e.data_quality ?? [],
+    correlation_keys: e.correlation_keys ?? [],
+    encounter_id: null,
+  }));
+}
+
+/** The BaRS referral example, due by `end`, with its ServiceRequest id. */
+function referral(end: string) {
+  const bundle = fixture('bars/process-message-referral-validation-request.json');
+  const request = bundle.entry.find((e: any) => e.resource.resourceType === 'ServiceRequest');
+  request.resource.occurrencePeriod.end = end;
+  return { bundle, serviceRequest: String(request.fullUrl).slice('urn:uuid:'.length) };
+}
+
+/** The BaRS booking example, based on a referral, for the slot starting at `start`. */
+function bookingBundle(serviceRequest: string | null, start: string, replaces?: string) {
+  const bundle = fixture('bars/process-message-booking-request.json');
+  const appointment = bundle.entry.find((e: any) => e.resource.resourceType === 'Appointment').resource;
+  appointment.start = start;
+  if (serviceRequest) appointment.basedOn = [{ reference: `ServiceRequest/${serviceRequest}` }];
+  if (replaces) appointment.replaces = [{ reference: `Appointment/${replaces}` }];
+  return bundle;
+}
+
+const booked = (id: string) => ({
+  response_status: 201,
+  response_headers: { ...JSON_TYPE, location: `https://utc.example/base/Appointment/${id}/_history/1` },
+});
+
+/** One patient's BaRS contact: a search, the referral, a booking of the 10:00 slot (times are when each was seen). */
+function barsContact(call = '5b1c7f44-0000-4000-8000-000000000001') {
+  const { bundle, serviceRequest } = referral('2021-10-06T10:30:00+00:00');
+  const headers = { ...JSON_TYPE, 'x-correlation-id': call };
+  const search = events({
+    received_at: '2021-10-06T08:00:00Z',
+    path: '/base/Slot',
+    query: 'status=free&start=ge2021-10-06T08:00:00Z&start=le2021-10-06T12:00:00Z',
+    request_headers: headers,
+    response_body: JSON.stringify(fixture('bars/slot-search-response.json')),
+  });
+  const made = events({
+    received_at: '2021-10-06T08:01:00Z',
+    method: 'POST',
+    path: '/base/$process-message',
+    request_headers: headers,
+    request_body: JSON.stringify(bundle),
+  });
+  const book = events({
+    received_at: '2021-10-06T08:02:00Z',
+    method: 'POST',
+    path: '/base/$process-message',
+    request_headers: headers,
+    request_body: JSON.stringify(bookingBundle(serviceRequest, '2021-10-06T10:00:00+00:00')),
+    ...booked('A1'),
+  });
+  return { search: search[0]!, referral: made[0]!, booking: book[0]!, serviceRequest };
+}
+
+describe('correlation keys', () => {
+  it('STU3: the Ssp-TraceID and the CDA document the booking points at; the appointment once booked', () => {
+    const keys = correlationKeys({
+      provider: 'ed',
+      headers: { 'ssp-traceid': '09A01679-2A5B-4C1D-9C4B-2BB3A1E1E2F9' },
+      request: fixture('stu3/appointment-book-request.json'),
+      appointmentId: 'A123',
+    });
+    expect(keys).toEqual([
+      'appointment:ed|a123',
+      'document:6b9c59dd-675b-4026-98db-f608ef501e6e',
+      'trace:09a01679-2a5b-4c1d-9c4b-2bb3a1e1e2f9',
+    ]);
+  });
+
+  it('BaRS referral: the correlation id, the ServiceRequest, the journey and the case number', () => {
+    const keys = correlationKeys({
+      provider: 'ed',
+      headers: { 'x-correlation-id': 'C-1' },
+      request: fixture('bars/process-message-referral-validation-request.json'),
+      appointmentId: null,
+    });
+    expect(keys).toEqual([
+      'case:sender1234',
+      'correlation:c-1',
+      'journey:d877b820-e72b-44d1-a627-195f54bfc606',
+      'servicerequest:236bb75d-90ef-461f-b71e-fde7f899802c',
+    ]);
+  });
+
+  it('follows basedOn and supportingInfo only to the resource type they must name', () => {
+    const bundle = {
+      resourceType: 'Bundle',
+      entry: [
+        {
+          fullUrl: 'urn:uuid:AAAA0000-0000-4000-8000-000000000001',
+          resource: {
+            resourceType: 'ServiceRequest',
+            supportingInfo: [
+              { reference: 'Appointment/APPT-9' },
+              { reference: 'urn:uuid:aaaa0000-0000-4000-8000-000000000002' }, // an Observation in the bundle
+              { reference: '#contained' },
+            ],
+          },
+        },
+        {
+          fullUrl: 'urn:uuid:aaaa0000-0000-4000-8000-000000000002',
+          resource: { resourceType: 'Observation' },
+        },
+        {
+          resource: {
+            resourceType: 'Appointment',
+            basedOn: [
+              { reference: 'https://x.example/fhir/ServiceRequest/SR-7/_history/3' },
+              { reference: 'CarePlan/CP-1' },
+            ],
+          },
+        },
+      ],
+    };
+    expect(correlationKeys({ provider: 'gp', headers: {}, request: bundle, appointmentId: null })).toEqual([
+      'appointment:gp|appt-9',
+      'servicerequest:aaaa0000-0000-4000-8000-000000000001',
+      'servicerequest:sr-7',
+    ]);
+  });
+
+  it('are written on every event of the exchange', () => {
+    const { booking, referral, serviceRequest } = barsContact();
+    expect(booking.correlation_keys).toEqual(
+      expect.arrayContaining([
+        `servicerequest:${serviceRequest}`,
+        'appointment:utc|a1',
+        'correlation:5b1c7f44-0000-4000-8000-000000000001',
+      ]),
+    );
+    expect(referral.correlation_keys).toContain(`servicerequest:${serviceRequest}`);
+  });
+});
+
+describe('encounters', () => {
+  const at = (minute: number, keys: string[], patient: string | null = 'p1'): EpisodeEvent => ({
+    ...barsContact().search,
+    id: `e${String(minute).padStart(4, '0')}`,
+    occurred_at: new Date(Date.UTC(2026, 10, 22, 9, minute)),
+    correlation_keys: keys,
+    patient_hash: patient,
+  });
+
+  it('one call per call key; without one, the nearest event of the same patient within the window', () => {
+    const list = [
+      at(0, ['trace:a']),
+      at(5, []), // 5 minutes after the first call: joins it
+      at(30, ['trace:b']),
+      at(40, []), // nearer the second call than the first
+      at(200, []), // beyond the window of anything: a call of its own
+      at(210, [], 'p2'), // another patient
+      at(300, ['trace:a', 'servicerequest:x']), // the first call's key again, much later: still the first call
+    ];
+    expect(encounters(list, rules.encounterWindowMs)).toEqual([
+      'e0000',
+      'e0000',
+      'e0030',
+      'e0030',
+      'e0200',
+      'e0210',
+      'e0000',
+    ]);
+  });
+});
+
+describe('resolveEpisode', () => {
+  it('a search takes the deadline of the referral that follows it; slots and the booking are marked against it', () => {
+    const { search, referral, booking } = barsContact();
+    const resolved = resolveEpisode([booking, search, referral], tables, rules);
+    const s = resolved.events.get(search.id)!;
+    expect(search).toMatchObject({ deadline_source: 'search-window', data_quality: ['deadline-inferred'] });
+    expect(s).toMatchObject({
+      disposition: 'Dx0122',
+      deadline: new Date('2021-10-06T10:30:00Z'),
+      deadline_source: 'referral',
+      data_quality: ['disposition-unknown'],
+    });
+    expect((s.attributes.slots as { wouldBreach: boolean }[]).map((slot) => slot.wouldBreach)).toEqual([
+      false,
+      false,
+      true,
+    ]);
+    const b = resolved.events.get(booking.id)!;
+    expect(b).toMatchObject({ deadline: new Date('2021-10-06T10:30:00Z'), deadline_source: 'referral' });
+    expect(b.attributes).toMatchObject({
+      outcome: 'booked',
+      slotStart: '2021-10-06T10:00:00.000Z',
+      wouldBreach: false,
+    });
+    // One call (one correlation id): every event has the search's encounter.
+    expect(new Set([...resolved.events.values()].map((e) => e.encounter_id))).toEqual(new Set([search.id]));
+    expect(resolved.episode).toMatchObject({
+      opened_at: new Date('2021-10-06T08:00:00Z'),
+      last_activity_at: new Date('2021-10-06T08:02:00Z'),
+      disposition: 'Dx0122',
+      deadline: new Date('2021-10-06T10:30:00Z'),
+      deadline_source: 'referral',
+      attributes: { events: 3, encounters: 1, referrals: 1, bookings: 1, cancellations: 0, rebookings: 0 },
+    });
+  });
+
+  it('without a referral a booking inherits the window of the search before it, marked inferred; a late slot breaches', () => {
+    const { search } = barsContact();
+    const late = events({
+      received_at: '2021-10-06T08:03:00Z',
+      method: 'POST',
+      path: '/base/$process-message',
+      request_body: JSON.stringify(bookingBundle(null, '2021-10-06T12:30:00+00:00')),
+      ...booked('A2'),
+    })[0]!;
+    const b = resolveEpisode([search, late], tables, rules).events.get(late.id)!;
+    expect(b).toMatchObject({
+      deadline: new Date('2021-10-06T12:00:00Z'),
+      deadline_source: 'search-window',
+      data_quality: ['deadline-inferred'],
+    });
+    expect(b.attributes.wouldBreach).toBe(true);
+  });
+
+  const cancel = (appointment: string, at: string, call: string) =>
+    events({
+      received_at: at,
+      dialect: 'stu3',
+      method: 'PUT',
+      path: `/base/Appointment/${appointment}`,
+      request_headers: { ...JSON_TYPE, 'x-correlation-id': call },
+      request_body: JSON.stringify({ ...fixture('stu3/appointment-cancel-request.json'), id: appointment }),
+    })[0]!;
+
+  it('a cancellation: when its booking was made, how long before, and whether in the same call', () => {
+    const { search, referral, booking } = barsContact();
+    const sameCall = cancel('A1', '2021-10-06T08:05:30Z', '5b1c7f44-0000-4000-8000-000000000001');
+    const resolved = resolveEpisode([search, referral, booking, sameCall], tables, rules);
+    expect(resolved.events.get(sameCall.id)!.attributes).toMatchObject({
+      appointmentId: 'A1',
+      bookedAt: '2021-10-06T08:02:00.000Z',
+      sinceBookingSeconds: 210,
+      sameEncounter: true,
+      partOfRebooking: false,
+    });
+    const later = cancel('A1', '2021-10-07T09:00:00Z', 'another-call');
+    expect(
+      resolveEpisode([search, referral, booking, later], tables, rules).events.get(later.id)!.attributes,
+    ).toMatchObject({
+      sinceBookingSeconds: 89_880,
+      sameEncounter: false,
+      partOfRebooking: false,
+    });
+    const unknown = cancel('Z9', '2021-10-06T08:05:30Z', 'another-call');
+    expect(resolveEpisode([unknown], tables, rules).events.get(unknown.id)!.attributes).toMatchObject({
+      bookedAt: null,
+      sinceBookingSeconds: null,
+      sameEncounter: null,
+    });
+  });
+
+  it('a cancellation and a new booking in one call are a re-booking, in either order', () => {
+    const { search, referral, booking, serviceRequest } = barsContact();
+    const call = '5b1c7f44-0000-4000-8000-000000000001';
+    const rebook = (at: string) =>
+      events({
+        received_at: at,
+        method: 'POST',
+        path: '/base/$process-message',
+        request_headers: { ...JSON_TYPE, 'x-correlation-id': call },
+        request_body: JSON.stringify(bookingBundle(serviceRequest, '2021-10-06T09:00:00+00:00')),
+        ...booked('A2'),
+      })[0]!;
+    for (const [cancelAt, bookAt] of [
+      ['2021-10-06T08:04:00Z', '2021-10-06T08:05:00Z'],
+      ['2021-10-06T08:05:00Z', '2021-10-06T08:04:00Z'],
+    ]) {
+      const undo = cancel('A1', cancelAt!, call);
+      const again = rebook(bookAt!);
+      const resolved = resolveEpisode([search, referral, booking, undo, again], tables, rules);
+      expect(resolved.made).toHaveLength(1);
+      expect(resolved.made[0]).toMatchObject({
+        type: 'booking.rebooked',
+        source_id: again.source_id,
+        occurred_at: again.occurred_at,
+        encounter_id: search.id,
+        deadline_source: 'referral',
+        attributes: { appointmentId: 'A2', replaces: ['A1'], how: 'cancel-and-book', cancellation: undo.id },
+      });
+      expect(resolved.events.get(undo.id)!.attributes.partOfRebooking).toBe(true);
+      expect(resolved.episode.attributes).toMatchObject({ bookings: 2, cancellations: 1, rebookings: 1 });
+    }
+  });
+
+  it('a booking that says what it replaces is a re-booking already: its cancellation is not paired again', () => {
+    const { search, referral, booking, serviceRequest } = barsContact();
+    const call = '5b1c7f44-0000-4000-8000-000000000001';
+    const undo = cancel('A1', '2021-10-06T08:04:00Z', call);
+    const replacing = events({
+      received_at: '2021-10-06T08:05:00Z',
+      method: 'POST',
+      path: '/base/$process-message',
+      request_headers: { ...JSON_TYPE, 'x-correlation-id': call },
+      request_body: JSON.stringify(bookingBundle(serviceRequest, '2021-10-06T09:00:00+00:00', 'A1')),
+      ...booked('A2'),
+    });
+    expect(replacing.map((e) => e.type)).toEqual(['booking.attempted', 'booking.rebooked']);
+    const resolved = resolveEpisode([search, referral, booking, undo, ...replacing], tables, rules);
+    expect(resolved.made).toEqual([]);
+    expect(resolved.events.get(undo.id)!.attributes.partOfRebooking).toBe(true);
+  });
+
+  it('gives the same answer whatever order the events arrive in, and ignores what it made before', () => {
+    const { search, referral, booking, serviceRequest } = barsContact();
+    const call = '5b1c7f44-0000-4000-8000-000000000001';
+    const undo = cancel('A1', '2021-10-06T08:04:00Z', call);
+    const again = events({
+      received_at: '2021-10-06T08:05:00Z',
+      method: 'POST',
+      path: '/base/$process-message',
+      request_headers: { ...JSON_TYPE, 'x-correlation-id': call },
+      request_body: JSON.stringify(bookingBundle(serviceRequest, '2021-10-06T09:00:00+00:00')),
+      ...booked('A2'),
+    })[0]!;
+    const all = [search, referral, booking, undo, again];
+    const canonical = (events: EpisodeEvent[]) => {
+      const r = resolveEpisode(events, tables, rules);
+      return JSON.stringify([[...r.events].sort(([a], [b]) => (a < b ? -1 : 1)), r.made, r.episode]);
+    };
+    const expected = canonical(all);
+    const made = resolveEpisode(all, tables, rules).made;
+    fc.assert(
+      fc.property(
+        fc.shuffledSubarray([...all, ...made], { minLength: all.length + made.length }),
+        (order) => {
+          expect(canonical(order)).toBe(expected);
+        },
+      ),
+      { numRuns: 100 },
+    );
+  });
+});
