@@ -302,7 +302,7 @@ export function resolveEpisode(
   const replaced = new Set(
     events
       .filter((e) => e.type === 'booking.rebooked')
-      .flatMap((e) => (Array.isArray(e.attributes.replaces) ? e.attributes.replaces : []))
+      .flatMap((e) => (Array.isArray(e.attributes.replaces) ? (e.attributes.replaces as unknown[]) : []))
       .map((r) => String(r).split('/').pop()),
   );
   const explicit = new Set(events.filter((e) => e.type === 'booking.rebooked').map((e) => e.source_id));

@@ -68,7 +68,7 @@ function episodeEvent(row: EventRow): EpisodeEvent {
     ...row,
     occurred_at: new Date(row.occurred_at),
     deadline: row.deadline ? new Date(row.deadline) : null,
-    attributes: (row.attributes ?? {}) as Record<string, unknown>,
+    attributes: row.attributes ?? {},
   };
 }
 

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { CapturePipeline } from '../../src/capture/capture-pipeline.js';
 import { reprocess } from '../../src/derive/reprocess.js';
+import { stitchAll } from '../../src/derive/stitch-episodes.js';
 import { loadDerivationTables } from '../../src/derive/tables.js';
 import { createLogger } from '../../src/logger.js';
 import { createPatientHasher } from '../../src/privacy/patient-hash.js';
@@ -79,6 +80,72 @@ describe('reprocess', () => {
     expect((await referralEvent()).data_quality).toContain('disposition-unknown');
     await reprocess(store.db, loadDerivationTables({ dispositions: local }), window);
     expect(await referralEvent()).toMatchObject({ disposition: 'DX0122', data_quality: [] });
+  });
+});
+
+describe('reprocess with episode stitching', () => {
+  it('puts rebuilt events back into the same episodes and calls, resolved the same; twice gives the same', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'reprocess-'));
+    const capture = new CapturePipeline({
+      store: () => store,
+      spoolFile: path.join(dir, 'spool.jsonl'),
+      rules,
+      logger: createLogger({ logLevel: 'silent' }),
+    });
+    await capture.start();
+    const at = (minute: number) => new Date(Date.UTC(2026, 10, 23, 10, minute));
+    const call = { 'x-correlation-id': 'reprocess-call' };
+    const exchanges = [
+      observedExchange({
+        provider: { dialect: 'bars' },
+        method: 'POST',
+        path: '/bars/$process-message',
+        requestHeaders: call,
+        requestBody: JSON.stringify(fixture('bars/process-message-referral-validation-request.json')),
+        status: 200,
+        receivedAt: at(0),
+      }),
+      observedExchange({ requestHeaders: call, receivedAt: at(1) }),
+      observedExchange({ requestHeaders: { 'x-correlation-id': 'another-call' }, receivedAt: at(2) }),
+    ];
+    for (const e of exchanges) capture.capture(e);
+    await capture.drain();
+    const tables = loadDerivationTables({});
+    const stitch = { windowMs: 12 * 3600_000, encounterWindowMs: 3600_000, maxEvents: 100 };
+    await stitchAll(store.db, tables, stitch);
+    const state = () =>
+      store.db
+        .selectFrom('events')
+        .select([
+          'id',
+          'source_id',
+          'type',
+          'episode_id',
+          'encounter_id',
+          'deadline',
+          'deadline_source',
+          'attributes',
+        ])
+        .where(
+          'source_id',
+          'in',
+          exchanges.map((e) => e.id),
+        )
+        .orderBy('id')
+        .execute();
+    const before = await state();
+    expect(before).toHaveLength(3);
+    // The referral and the first booking share a call: one episode; the other call is an episode of its own.
+    const episodeOf = (e: { id: string }) => before.find((b) => b.source_id === e.id)!.episode_id;
+    expect(episodeOf(exchanges[0]!)).not.toBeNull();
+    expect(episodeOf(exchanges[1]!)).toBe(episodeOf(exchanges[0]!));
+    expect(episodeOf(exchanges[2]!)).not.toBe(episodeOf(exchanges[0]!));
+    const window = { from: at(0), to: at(3) };
+    const first = await reprocess(store.db, tables, { ...window, stitch });
+    expect(first).toEqual({ exchanges: 3, events: 3, stitched: 3 });
+    expect(await state()).toEqual(before);
+    await reprocess(store.db, tables, { ...window, stitch });
+    expect(await state()).toEqual(before);
   });
 });
 

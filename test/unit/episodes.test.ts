@@ -4,34 +4,13 @@ import { deriveEvents, type DerivableExchange } from '../../src/derive/derive.js
 import { encounters, resolveEpisode, type EpisodeEvent } from '../../src/derive/episodes.js';
 import { loadDerivationTables } from '../../src/derive/tables.js';
 import { fixture } from '../helpers/sandbox.js';
+import * as journey from '../helpers/journey.js';
 
 const tables = loadDerivationTables({});
 const rules = { encounterWindowMs: 60 * 60_000 };
-const JSON_TYPE = { 'content-type': 'application/fhir+json' };
 
-let n = 0;
 /** The events of one exchange, as the episode sees them once stored. */
-function events(over: Partial<DerivableExchange>): EpisodeEvent[] {
-  n += 1;
-  const exchange: DerivableExchange = {
-    id: `0190b2a0-0000-7000-8000-${String(n).padStart(12, '0')}`,
-    received_at: '2021-10-06T08:00:00.000Z',
-    provider_id: 'utc',
-    dialect: 'bars',
-    method: 'GET',
-    path: '/base/metadata',
-    query: null,
-    request_headers: JSON_TYPE,
-    request_body: null,
-    response_status: 200,
-    response_headers: JSON_TYPE,
-    response_body: null,
-    transport_outcome: 'ok',
-    provider_answered: true,
-    consumer_org: 'NHS111',
-    patient_hash: null,
-    ...over,
-  };
+function events(exchange: DerivableExchange): EpisodeEvent[] {
   return deriveEvents(exchange, tables).map((e) => ({
     ...(e as unknown as EpisodeEvent),
     occurred_at: new Date(e.occurred_at as Date),
@@ -43,57 +22,19 @@ function events(over: Partial<DerivableExchange>): EpisodeEvent[] {
   }));
 }
 
-/** The BaRS referral example, due by `end`, with its ServiceRequest id. */
-function referral(end: string) {
-  const bundle = fixture('bars/process-message-referral-validation-request.json');
-  const request = bundle.entry.find((e: any) => e.resource.resourceType === 'ServiceRequest');
-  request.resource.occurrencePeriod.end = end;
-  return { bundle, serviceRequest: String(request.fullUrl).slice('urn:uuid:'.length) };
+/** One patient's BaRS contact (test/helpers/journey.ts), as events. */
+function barsContact() {
+  const contact = journey.barsContact();
+  const [search, referral, booking] = [contact.search, contact.referral, contact.booking].map(
+    (x) => events(x)[0]!,
+  );
+  return { search: search!, referral: referral!, booking: booking!, serviceRequest: contact.serviceRequest };
 }
 
-/** The BaRS booking example, based on a referral, for the slot starting at `start`. */
-function bookingBundle(serviceRequest: string | null, start: string, replaces?: string) {
-  const bundle = fixture('bars/process-message-booking-request.json');
-  const appointment = bundle.entry.find((e: any) => e.resource.resourceType === 'Appointment').resource;
-  appointment.start = start;
-  if (serviceRequest) appointment.basedOn = [{ reference: `ServiceRequest/${serviceRequest}` }];
-  if (replaces) appointment.replaces = [{ reference: `Appointment/${replaces}` }];
-  return bundle;
-}
-
-const booked = (id: string) => ({
-  response_status: 201,
-  response_headers: { ...JSON_TYPE, location: `https://utc.example/base/Appointment/${id}/_history/1` },
-});
-
-/** One patient's BaRS contact: a search, the referral, a booking of the 10:00 slot (times are when each was seen). */
-function barsContact(call = '5b1c7f44-0000-4000-8000-000000000001') {
-  const { bundle, serviceRequest } = referral('2021-10-06T10:30:00+00:00');
-  const headers = { ...JSON_TYPE, 'x-correlation-id': call };
-  const search = events({
-    received_at: '2021-10-06T08:00:00Z',
-    path: '/base/Slot',
-    query: 'status=free&start=ge2021-10-06T08:00:00Z&start=le2021-10-06T12:00:00Z',
-    request_headers: headers,
-    response_body: JSON.stringify(fixture('bars/slot-search-response.json')),
-  });
-  const made = events({
-    received_at: '2021-10-06T08:01:00Z',
-    method: 'POST',
-    path: '/base/$process-message',
-    request_headers: headers,
-    request_body: JSON.stringify(bundle),
-  });
-  const book = events({
-    received_at: '2021-10-06T08:02:00Z',
-    method: 'POST',
-    path: '/base/$process-message',
-    request_headers: headers,
-    request_body: JSON.stringify(bookingBundle(serviceRequest, '2021-10-06T10:00:00+00:00')),
-    ...booked('A1'),
-  });
-  return { search: search[0]!, referral: made[0]!, booking: book[0]!, serviceRequest };
-}
+const cancel = (appointment: string, at: string, call: string) =>
+  events(journey.cancellationOf(appointment, at, call))[0]!;
+const rebook = (serviceRequest: string, at: string, replaces?: string) =>
+  events(journey.rebookingOf(serviceRequest, at, journey.CALL, 'A2', replaces));
 
 describe('correlation keys', () => {
   it('STU3: the Ssp-TraceID and the CDA document the booking points at; the appointment once booked', () => {
@@ -244,13 +185,15 @@ describe('resolveEpisode', () => {
 
   it('without a referral a booking inherits the window of the search before it, marked inferred; a late slot breaches', () => {
     const { search } = barsContact();
-    const late = events({
-      received_at: '2021-10-06T08:03:00Z',
-      method: 'POST',
-      path: '/base/$process-message',
-      request_body: JSON.stringify(bookingBundle(null, '2021-10-06T12:30:00+00:00')),
-      ...booked('A2'),
-    })[0]!;
+    const late = events(
+      journey.exchangeOf({
+        received_at: '2021-10-06T08:03:00Z',
+        method: 'POST',
+        path: '/base/$process-message',
+        request_body: JSON.stringify(journey.bookingBundle(null, '2021-10-06T12:30:00+00:00')),
+        ...journey.booked('A2'),
+      }),
+    )[0]!;
     const b = resolveEpisode([search, late], tables, rules).events.get(late.id)!;
     expect(b).toMatchObject({
       deadline: new Date('2021-10-06T12:00:00Z'),
@@ -260,19 +203,9 @@ describe('resolveEpisode', () => {
     expect(b.attributes.wouldBreach).toBe(true);
   });
 
-  const cancel = (appointment: string, at: string, call: string) =>
-    events({
-      received_at: at,
-      dialect: 'stu3',
-      method: 'PUT',
-      path: `/base/Appointment/${appointment}`,
-      request_headers: { ...JSON_TYPE, 'x-correlation-id': call },
-      request_body: JSON.stringify({ ...fixture('stu3/appointment-cancel-request.json'), id: appointment }),
-    })[0]!;
-
   it('a cancellation: when its booking was made, how long before, and whether in the same call', () => {
     const { search, referral, booking } = barsContact();
-    const sameCall = cancel('A1', '2021-10-06T08:05:30Z', '5b1c7f44-0000-4000-8000-000000000001');
+    const sameCall = cancel('A1', '2021-10-06T08:05:30Z', journey.CALL);
     const resolved = resolveEpisode([search, referral, booking, sameCall], tables, rules);
     expect(resolved.events.get(sameCall.id)!.attributes).toMatchObject({
       appointmentId: 'A1',
@@ -299,22 +232,13 @@ describe('resolveEpisode', () => {
 
   it('a cancellation and a new booking in one call are a re-booking, in either order', () => {
     const { search, referral, booking, serviceRequest } = barsContact();
-    const call = '5b1c7f44-0000-4000-8000-000000000001';
-    const rebook = (at: string) =>
-      events({
-        received_at: at,
-        method: 'POST',
-        path: '/base/$process-message',
-        request_headers: { ...JSON_TYPE, 'x-correlation-id': call },
-        request_body: JSON.stringify(bookingBundle(serviceRequest, '2021-10-06T09:00:00+00:00')),
-        ...booked('A2'),
-      })[0]!;
+    const call = journey.CALL;
     for (const [cancelAt, bookAt] of [
       ['2021-10-06T08:04:00Z', '2021-10-06T08:05:00Z'],
       ['2021-10-06T08:05:00Z', '2021-10-06T08:04:00Z'],
     ]) {
       const undo = cancel('A1', cancelAt!, call);
-      const again = rebook(bookAt!);
+      const again = rebook(serviceRequest, bookAt!)[0]!;
       const resolved = resolveEpisode([search, referral, booking, undo, again], tables, rules);
       expect(resolved.made).toHaveLength(1);
       expect(resolved.made[0]).toMatchObject({
@@ -332,16 +256,9 @@ describe('resolveEpisode', () => {
 
   it('a booking that says what it replaces is a re-booking already: its cancellation is not paired again', () => {
     const { search, referral, booking, serviceRequest } = barsContact();
-    const call = '5b1c7f44-0000-4000-8000-000000000001';
+    const call = journey.CALL;
     const undo = cancel('A1', '2021-10-06T08:04:00Z', call);
-    const replacing = events({
-      received_at: '2021-10-06T08:05:00Z',
-      method: 'POST',
-      path: '/base/$process-message',
-      request_headers: { ...JSON_TYPE, 'x-correlation-id': call },
-      request_body: JSON.stringify(bookingBundle(serviceRequest, '2021-10-06T09:00:00+00:00', 'A1')),
-      ...booked('A2'),
-    });
+    const replacing = rebook(serviceRequest, '2021-10-06T08:05:00Z', 'A1');
     expect(replacing.map((e) => e.type)).toEqual(['booking.attempted', 'booking.rebooked']);
     const resolved = resolveEpisode([search, referral, booking, undo, ...replacing], tables, rules);
     expect(resolved.made).toEqual([]);
@@ -350,16 +267,9 @@ describe('resolveEpisode', () => {
 
   it('gives the same answer whatever order the events arrive in, and ignores what it made before', () => {
     const { search, referral, booking, serviceRequest } = barsContact();
-    const call = '5b1c7f44-0000-4000-8000-000000000001';
+    const call = journey.CALL;
     const undo = cancel('A1', '2021-10-06T08:04:00Z', call);
-    const again = events({
-      received_at: '2021-10-06T08:05:00Z',
-      method: 'POST',
-      path: '/base/$process-message',
-      request_headers: { ...JSON_TYPE, 'x-correlation-id': call },
-      request_body: JSON.stringify(bookingBundle(serviceRequest, '2021-10-06T09:00:00+00:00')),
-      ...booked('A2'),
-    })[0]!;
+    const again = rebook(serviceRequest, '2021-10-06T08:05:00Z')[0]!;
     const all = [search, referral, booking, undo, again];
     const canonical = (events: EpisodeEvent[]) => {
       const r = resolveEpisode(events, tables, rules);
