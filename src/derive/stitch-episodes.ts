@@ -1,6 +1,7 @@
 import { sql, type Kysely, type Transaction } from 'kysely';
 import { newId } from '../ids.js';
 import type { Database } from '../store/database.js';
+import type { NewEpisodeRow } from '../store/tables/episode.table.js';
 import type { EventRow, NewEventRow } from '../store/tables/event.table.js';
 import { EPISODE_ORDINAL, resolveEpisode, type EpisodeEvent, type EpisodeRules } from './episodes.js';
 import type { DerivationTables } from './tables.js';
@@ -87,7 +88,7 @@ export async function stitchBatch(
     await lock(trx);
     const pending = await trx
       .selectFrom('events')
-      .select(['id', 'occurred_at', 'source_kind', 'source_id', 'correlation_keys', 'patient_hash'])
+      .selectAll()
       .where('episode_id', 'is', null)
       .orderBy('occurred_at')
       .orderBy('id')
@@ -190,23 +191,19 @@ export async function stitchBatch(
     for (const id of linked) groupOf(episode(id)).episodes.push(id);
 
     const result: StitchResult = { ...EMPTY, stitched: pending.length };
-    const assignments: [string, string][] = [];
     const sourceAssignments: [string, string][] = [];
     const newKeys: { kind: string; value: string; episode_id: string; first_seen_at: Date }[] = [];
-    const touched = new Set<string>();
+    const newEpisodes = new Set<string>();
+    /** Per episode the batch touched: its events from this batch. */
+    const arriving = new Map<string, EpisodeEvent[]>();
+    const byId = new Map(pending.map((e) => [e.id, e]));
     const now = new Date();
     for (const group of groups.values()) {
       const ordered = group.episodes.sort((a, b) => opened.get(a)! - opened.get(b)! || (a < b ? -1 : 1));
       let survivor = ordered[0];
       if (!survivor) {
         survivor = newId();
-        const first = new Date(
-          Math.min(...group.events.map((id) => time(pending.find((e) => e.id === id)!.occurred_at))),
-        );
-        await trx
-          .insertInto('episodes')
-          .values({ id: survivor, opened_at: first, last_activity_at: first })
-          .execute();
+        newEpisodes.add(survivor);
         result.opened += 1;
       }
       const absorbed = ordered.slice(1);
@@ -214,8 +211,10 @@ export async function stitchBatch(
         await mergeEpisodes(trx, survivor, absorbed);
         result.merged += absorbed.length;
       }
-      touched.add(survivor);
-      for (const id of group.events) assignments.push([id, survivor]);
+      arriving.set(
+        survivor,
+        group.events.map((id) => episodeEvent(byId.get(id)!)),
+      );
       for (const id of group.sources) sourceAssignments.push([id, survivor]);
       for (const key of group.keys)
         if (!known.has(key)) {
@@ -223,23 +222,34 @@ export async function stitchBatch(
           newKeys.push({ kind, value, episode_id: survivor, first_seen_at: now });
         }
     }
-    await assign(trx, 'events', assignments);
     await assign(trx, 'exchanges', sourceAssignments);
+    const stored = await storedEvents(
+      trx,
+      [...arriving.keys()].filter((id) => !newEpisodes.has(id)),
+    );
+    // Episodes first (keys refer to them), then their keys.
+    const outcome = await resolveAndWrite(trx, arriving, stored, tables, options);
     for (let i = 0; i < newKeys.length; i += 1000)
       await trx
         .insertInto('episode_keys')
         .values(newKeys.slice(i, i + 1000))
         .onConflict((oc) => oc.columns(['kind', 'value']).doNothing())
         .execute();
-
-    for (const id of touched) {
-      const outcome = await resolveStored(trx, id, tables, options);
-      result.resolved += 1;
-      result.updated += outcome.updated;
-      if (outcome.oversized) result.oversized += 1;
-    }
-    return result;
+    return { ...result, ...outcome };
   });
+}
+
+/** The stored events of episodes, by episode. */
+async function storedEvents(trx: Transaction<Database>, ids: string[]): Promise<Map<string, EpisodeEvent[]>> {
+  const byEpisode = new Map<string, EpisodeEvent[]>(ids.map((id) => [id, []]));
+  for (let i = 0; i < ids.length; i += 500)
+    for (const row of await trx
+      .selectFrom('events')
+      .selectAll()
+      .where('episode_id', 'in', ids.slice(i, i + 500))
+      .execute())
+      byEpisode.get(row.episode_id!)!.push(episodeEvent(row));
+  return byEpisode;
 }
 
 /** Moves everything of the absorbed episodes (events, exchanges, keys) to the survivor, and drops them. */
@@ -262,10 +272,10 @@ async function mergeEpisodes(
   await trx.deleteFrom('episodes').where('id', 'in', absorbed).execute();
 }
 
-/** Sets the episode of rows by id, many at once. */
+/** Sets the episode of exchanges by id, many at once. */
 async function assign(
   trx: Transaction<Database>,
-  table: 'events' | 'exchanges',
+  table: 'exchanges',
   pairs: [string, string][],
 ): Promise<void> {
   for (let i = 0; i < pairs.length; i += 1000) {
@@ -317,83 +327,153 @@ function same(a: unknown, b: unknown): boolean {
   return a === b;
 }
 
-/** Resolves one stored episode again and writes the fields that changed; returns how many events changed. */
-export async function resolveStored(
+/** An event's new episode fields; attributes and flags only when they changed (else kept as stored). */
+interface EventWrite {
+  id: string;
+  occurred_at: Date;
+  episode_id: string;
+  encounter_id: string | null;
+  disposition: string | null;
+  deadline: Date | null;
+  deadline_source: string | null;
+  data_quality: string[] | null;
+  attributes: string | null;
+}
+
+/** Writes many events' episode fields in one statement per thousand. */
+async function writeEvents(trx: Transaction<Database>, writes: EventWrite[]): Promise<void> {
+  for (let i = 0; i < writes.length; i += 500) {
+    const values = sql.join(
+      writes
+        .slice(i, i + 500)
+        .map(
+          (w) =>
+            sql`(${w.id}::uuid, ${w.occurred_at}::timestamptz, ${w.episode_id}::uuid, ${w.encounter_id}::text, ${w.disposition}::text, ${w.deadline}::timestamptz, ${w.deadline_source}::text, ${w.data_quality}::text[], ${w.attributes}::jsonb)`,
+        ),
+    );
+    await sql`update events set episode_id = v.episode_id, encounter_id = v.encounter_id, disposition = v.disposition,
+        deadline = v.deadline, deadline_source = v.deadline_source,
+        data_quality = coalesce(v.data_quality, events.data_quality), attributes = coalesce(v.attributes, events.attributes)
+      from (values ${values}) as v(id, occurred_at, episode_id, encounter_id, disposition, deadline, deadline_source, data_quality, attributes)
+      where events.id = v.id and events.occurred_at = v.occurred_at`.execute(trx);
+  }
+}
+
+/**
+ * Resolves episodes (their stored events and those arriving now) and writes, set-wise, what changed:
+ * events' episode fields, the events episodes make, and the episode rows.
+ */
+async function resolveAndWrite(
   trx: Transaction<Database>,
-  episodeId: string,
+  arriving: Map<string, EpisodeEvent[]>,
+  stored: Map<string, EpisodeEvent[]>,
   tables: DerivationTables,
   options: StitchOptions,
-): Promise<{ updated: number; oversized: boolean }> {
-  const { count } = await trx
-    .selectFrom('events')
-    .select((eb) => eb.fn.countAll<number>().as('count'))
-    .where('episode_id', '=', episodeId)
-    .executeTakeFirstOrThrow();
-  if (Number(count) > options.maxEvents) {
-    await trx
-      .updateTable('episodes')
-      .set({ attributes: JSON.stringify({ events: Number(count), oversized: true }), updated_at: new Date() })
-      .where('id', '=', episodeId)
-      .execute();
-    return { updated: 0, oversized: true };
-  }
-  const rows = (await trx.selectFrom('events').selectAll().where('episode_id', '=', episodeId).execute()).map(
-    episodeEvent,
-  );
-  const resolution = resolveEpisode(rows, tables, options);
-  let updated = 0;
-  for (const row of rows) {
-    const next = resolution.events.get(row.id);
-    if (!next) continue;
-    if (
-      row.encounter_id === next.encounter_id &&
-      row.disposition === next.disposition &&
-      row.deadline_source === next.deadline_source &&
-      (row.deadline?.getTime() ?? null) === (next.deadline?.getTime() ?? null) &&
-      same(row.data_quality, next.data_quality) &&
-      same(row.attributes, next.attributes)
-    )
+): Promise<Pick<StitchResult, 'resolved' | 'updated' | 'oversized'>> {
+  const writes: EventWrite[] = [];
+  const made: NewEventRow[] = [];
+  const stale: string[] = [];
+  const episodes: NewEpisodeRow[] = [];
+  let oversized = 0;
+  const ids = new Set([...arriving.keys(), ...stored.keys()]);
+  for (const episodeId of ids) {
+    const fresh = arriving.get(episodeId) ?? [];
+    const freshIds = new Set(fresh.map((e) => e.id));
+    const events = [...(stored.get(episodeId) ?? []), ...fresh];
+    if (events.length > options.maxEvents) {
+      oversized += 1;
+      for (const e of fresh)
+        writes.push({
+          ...e,
+          episode_id: episodeId,
+          encounter_id: null,
+          data_quality: null,
+          attributes: null,
+        });
+      const times = events.map((e) => e.occurred_at.getTime());
+      episodes.push({
+        id: episodeId,
+        opened_at: new Date(Math.min(...times)),
+        last_activity_at: new Date(Math.max(...times)),
+        patient_hash: events.find((e) => e.patient_hash)?.patient_hash ?? null,
+        attributes: JSON.stringify({ events: events.length, oversized: true }),
+      });
       continue;
-    await trx
-      .updateTable('events')
-      .set({
+    }
+    const resolution = resolveEpisode(events, tables, options);
+    for (const e of events) {
+      const next = resolution.events.get(e.id);
+      if (!next) continue;
+      const attributesChanged = !same(e.attributes, next.attributes);
+      const flagsChanged = !same(e.data_quality, next.data_quality);
+      if (
+        !freshIds.has(e.id) &&
+        !attributesChanged &&
+        !flagsChanged &&
+        e.encounter_id === next.encounter_id &&
+        e.disposition === next.disposition &&
+        e.deadline_source === next.deadline_source &&
+        (e.deadline?.getTime() ?? null) === (next.deadline?.getTime() ?? null)
+      )
+        continue;
+      writes.push({
+        id: e.id,
+        occurred_at: e.occurred_at,
+        episode_id: episodeId,
         encounter_id: next.encounter_id,
         disposition: next.disposition,
         deadline: next.deadline,
         deadline_source: next.deadline_source,
-        data_quality: next.data_quality,
-        attributes: JSON.stringify(next.attributes),
-      })
-      .where('id', '=', row.id)
-      .where('occurred_at', '=', row.occurred_at)
-      .execute();
-    updated += 1;
-  }
-  // Events the episode makes: those no longer made go, new ones come, changed ones are rewritten.
-  const made = new Map(resolution.made.map((e) => [e.id, e]));
-  const stale = rows.filter((r) => r.ordinal >= EPISODE_ORDINAL && !made.has(r.id)).map((r) => r.id);
-  if (stale.length > 0) await trx.deleteFrom('events').where('id', 'in', stale).execute();
-  for (const e of made.values()) {
-    const had = rows.find((r) => r.id === e.id);
-    if (
-      had &&
-      same(
-        { ...madeRow(had, episodeId), attributes: had.attributes },
-        { ...madeRow(e, episodeId), attributes: e.attributes },
+        data_quality: flagsChanged ? next.data_quality : null,
+        attributes: attributesChanged ? JSON.stringify(next.attributes) : null,
+      });
+    }
+    // Events the episode makes: those no longer made go; new or changed ones are written afresh.
+    const wanted = new Map(resolution.made.map((e) => [e.id, e]));
+    for (const e of events) if (e.ordinal >= EPISODE_ORDINAL && !wanted.has(e.id)) stale.push(e.id);
+    for (const e of wanted.values()) {
+      const had = events.find((r) => r.id === e.id);
+      if (
+        had &&
+        same(
+          { ...madeRow(had, episodeId), attributes: had.attributes },
+          { ...madeRow(e, episodeId), attributes: e.attributes },
+        )
       )
-    )
-      continue;
-    if (had) await trx.deleteFrom('events').where('id', '=', e.id).execute();
-    await trx.insertInto('events').values(madeRow(e, episodeId)).execute();
-    updated += 1;
+        continue;
+      if (had) stale.push(had.id);
+      made.push(madeRow(e, episodeId));
+    }
+    const { episode } = resolution;
+    episodes.push({ id: episodeId, ...episode, attributes: JSON.stringify(episode.attributes) });
   }
-  const { episode } = resolution;
-  await trx
-    .updateTable('episodes')
-    .set({ ...episode, attributes: JSON.stringify(episode.attributes), updated_at: new Date() })
-    .where('id', '=', episodeId)
-    .execute();
-  return { updated: updated + stale.length, oversized: false };
+  // Every episode in one statement: new ones inserted, known ones rewritten.
+  const now = new Date();
+  for (let i = 0; i < episodes.length; i += 500)
+    await trx
+      .insertInto('episodes')
+      .values(episodes.slice(i, i + 500).map((e) => ({ ...e, updated_at: now })))
+      .onConflict((oc) =>
+        oc.column('id').doUpdateSet((eb) => ({
+          opened_at: eb.ref('excluded.opened_at'),
+          last_activity_at: eb.ref('excluded.last_activity_at'),
+          patient_hash: eb.ref('excluded.patient_hash'),
+          disposition: eb.ref('excluded.disposition'),
+          deadline: eb.ref('excluded.deadline'),
+          deadline_source: eb.ref('excluded.deadline_source'),
+          attributes: eb.ref('excluded.attributes'),
+          updated_at: eb.ref('excluded.updated_at'),
+        })),
+      )
+      .execute();
+  await writeEvents(trx, writes);
+  if (stale.length > 0) await trx.deleteFrom('events').where('id', 'in', stale).execute();
+  for (let i = 0; i < made.length; i += 500)
+    await trx
+      .insertInto('events')
+      .values(made.slice(i, i + 500))
+      .execute();
+  return { resolved: ids.size - oversized, updated: writes.length + made.length + stale.length, oversized };
 }
 
 /**
@@ -406,17 +486,14 @@ export async function refreshEpisodes(
   tables: DerivationTables,
   options: StitchOptions,
 ): Promise<void> {
-  for (const id of ids)
+  for (let i = 0; i < ids.length; i += 200)
     await db.transaction().execute(async (trx) => {
       await lock(trx);
-      const any = await trx
-        .selectFrom('events')
-        .select('id')
-        .where('episode_id', '=', id)
-        .limit(1)
-        .executeTakeFirst();
-      if (!any) await trx.deleteFrom('episodes').where('id', '=', id).execute();
-      else await resolveStored(trx, id, tables, options);
+      const stored = await storedEvents(trx, ids.slice(i, i + 200));
+      const empty = [...stored].filter(([, events]) => events.length === 0).map(([id]) => id);
+      if (empty.length > 0) await trx.deleteFrom('episodes').where('id', 'in', empty).execute();
+      for (const id of empty) stored.delete(id);
+      await resolveAndWrite(trx, new Map(), stored, tables, options);
     });
 }
 
