@@ -83,6 +83,7 @@ function safely(derive: () => NewEventRow[]): NewEventRow[] {
       ...event,
       service_id: clean(event.service_id),
       disposition: clean(event.disposition),
+      correlation_keys: event.correlation_keys?.map(clean),
     }));
   } catch {
     return [];

@@ -28,7 +28,7 @@ export interface EpisodeStitcherOptions {
  * up anything a failed run left. Failures are logged and retried, never thrown: events wait unstitched.
  */
 export class EpisodeStitcher {
-  readonly totals: StitchResult & { failures: number } = {
+  readonly totals: Record<keyof StitchResult | 'failures', number> = {
     stitched: 0,
     opened: 0,
     merged: 0,

@@ -36,6 +36,7 @@ describe('/metrics', () => {
       ).arrayBuffer();
     await (await fetch(`${collector.url}/fhir/sandbox-stu3/Appointment/none`)).arrayBuffer();
     await collector.capture.drain();
+    await collector.stitcher.settled();
     const res = await fetch(`${collector.url}/metrics`);
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toMatch(/^text\/plain; version=0\.0\.4/);
@@ -66,6 +67,10 @@ describe('/metrics', () => {
     ).toBe(4);
     expect(sample(text, 'collector_capture_exchanges', { result: 'written' })).toBe(4);
     expect(sample(text, 'collector_capture_exchanges', { result: 'dropped' })).toBe(0);
+    // Each exchange's event stitched into an episode (no keys, no patient: four episodes).
+    expect(sample(text, 'collector_episode_stitching', { what: 'stitched' })).toBe(4);
+    expect(sample(text, 'collector_episode_stitching', { what: 'opened' })).toBe(4);
+    expect(sample(text, 'collector_episode_stitching', { what: 'failures' })).toBe(0);
     expect(text).toMatch(/^collector_capture_queue_depth 0$/m);
     expect(text).toMatch(/^collector_capture_spool_bytes 0$/m);
     expect(text).toMatch(/^collector_process_resident_memory_bytes \d+/m);
