@@ -64,6 +64,11 @@ export async function openStore(options: OpenStoreOptions): Promise<Store> {
       types: { getTypeParser: typeParser },
     });
     pool.on('error', (error) => options.onConnectionError?.(error));
+    // A connection lost while checked out between two queries of a transaction (the server restarted,
+    // an administrator ended the session) is told as an 'error' event on the client, which the pool
+    // listens to only while the client is idle: unheard, Node would stop the process. The transaction's
+    // next query fails on its own, and the pool drops the client when it is released.
+    pool.on('connect', (client) => client.on('error', () => undefined));
     const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
     return {
       db,

@@ -286,6 +286,32 @@ if (TEST_ENGINE === 'postgres') {
         await fresh.dispose();
       }
     });
+
+    it('survives losing a connection in the middle of a transaction: that transaction fails, nothing else', async () => {
+      const fresh = await openTestStore();
+      const schema = await currentSchema(fresh);
+      const url = new URL(process.env.TEST_DATABASE_URL!);
+      const name = `midway_${schema}`;
+      url.searchParams.set('application_name', name);
+      const own = await openStore({ databaseUrl: url.toString(), schema });
+      try {
+        const outcome = own.db.transaction().execute(async (trx) => {
+          await sql`select 1`.execute(trx);
+          // Between two queries, the session is ended from outside (an 'error' event nobody awaits).
+          await sql`select pg_terminate_backend(pid) from pg_stat_activity where application_name = ${name}`.execute(
+            fresh.db,
+          );
+          await new Promise((resolve) => setTimeout(resolve, 200));
+          await sql`select 2`.execute(trx);
+        });
+        await expect(outcome).rejects.toThrow();
+        const again = await sql<{ ok: number }>`select 1 as ok`.execute(own.db);
+        expect(again.rows).toEqual([{ ok: 1 }]);
+      } finally {
+        await own.close();
+        await fresh.dispose();
+      }
+    });
   });
 }
 
