@@ -403,7 +403,19 @@ async function resolveAndWrite(
     const resolution = resolveEpisode(events, tables, options);
     for (const e of events) {
       const next = resolution.events.get(e.id);
-      if (!next) continue;
+      if (!next) {
+        // Not resolved (an older rule version's event, waiting for reprocessing): joined all the same,
+        // or it would be taken again by every batch.
+        if (freshIds.has(e.id))
+          writes.push({
+            ...e,
+            episode_id: episodeId,
+            encounter_id: null,
+            data_quality: null,
+            attributes: null,
+          });
+        continue;
+      }
       const attributesChanged = !same(e.attributes, next.attributes);
       const flagsChanged = !same(e.data_quality, next.data_quality);
       if (

@@ -181,6 +181,25 @@ describe('episode stitching', () => {
     expect(stitched).toEqual([{ episode_id: episode.id }]);
   });
 
+  it('joins an event of an older rule version left beside the current one (a late spool replay) without resolving it', async () => {
+    const exchange = journey.exchangeOf({ request_headers: { 'ssp-traceid': 'old-and-new' } });
+    const [current] = rows(exchange);
+    const old = { ...current!, id: '0190b2a0-0000-8000-8000-00000000001d', rule_version: '2020-01-01.1' };
+    await write([current!, old]);
+    // Terminates (the old event does not wait for ever), and both are in the one episode.
+    expect(await stitchAll(store.db, tables, options)).toMatchObject({ stitched: 2, opened: 1 });
+    const events = await store.db
+      .selectFrom('events')
+      .select(['rule_version', 'episode_id', 'encounter_id'])
+      .orderBy('rule_version')
+      .execute();
+    expect(events[0]!.episode_id).toBe(events[1]!.episode_id);
+    expect(events.map((e) => [e.rule_version, e.encounter_id === null])).toEqual([
+      ['2020-01-01.1', true],
+      [current!.rule_version, false],
+    ]);
+  });
+
   it('two stitchers at once never make two episodes of one contact', async () => {
     const contact = journey.barsContact('call-race', 'dddd0000-0000-4000-8000-00000000000d');
     await write(rows(contact.search));
