@@ -195,6 +195,23 @@ function withFlags(flags: string[], deadlineFlags: string[]): string[] {
   return [...new Set([...flags.filter((f) => !DEADLINE_FLAGS.has(f)), ...deadlineFlags])];
 }
 
+/** A search's or booking's resolution with the deadline it inherits (and the flags that go with it). */
+function withDeadline(
+  current: EventResolution,
+  event: EpisodeEvent,
+  deadline: Inherited,
+  attributes: Record<string, unknown>,
+): EventResolution {
+  return {
+    ...current,
+    disposition: deadline.disposition,
+    deadline: deadline.deadline,
+    deadline_source: deadline.source,
+    data_quality: withFlags(event.data_quality, deadline.flags),
+    attributes,
+  };
+}
+
 function windowTo(event: EpisodeEvent): string | null {
   const window = event.attributes.window;
   return isObject(window) ? str(window.to) : null;
@@ -232,13 +249,9 @@ export function resolveEpisode(
     const deadline = inherited(referralFor(search, referrals), windowTo(search), tables);
     const limit = deadline.deadline?.toISOString();
     const slots = Array.isArray(search.attributes.slots) ? (search.attributes.slots as unknown[]) : [];
-    resolved.set(search.id, {
-      ...resolved.get(search.id)!,
-      disposition: deadline.disposition,
-      deadline: deadline.deadline,
-      deadline_source: deadline.source,
-      data_quality: withFlags(search.data_quality, deadline.flags),
-      attributes: {
+    resolved.set(
+      search.id,
+      withDeadline(resolved.get(search.id)!, search, deadline, {
         ...search.attributes,
         slots: slots.map((slot) => {
           if (!isObject(slot)) return slot;
@@ -247,8 +260,8 @@ export function resolveEpisode(
             ? { ...rest, wouldBreach: slot.start > limit }
             : rest;
         }),
-      },
-    });
+      }),
+    );
   }
 
   // Bookings: the referral's deadline, else the window of the last search before it at that provider.
@@ -264,17 +277,17 @@ export function resolveEpisode(
     );
     const start = str(booking.attributes.slotStart);
     const { wouldBreach: _old, ...attributes } = booking.attributes;
-    resolved.set(booking.id, {
-      ...resolved.get(booking.id)!,
-      disposition: deadline.disposition,
-      deadline: deadline.deadline,
-      deadline_source: deadline.source,
-      data_quality: withFlags(booking.data_quality, deadline.flags),
-      attributes:
+    resolved.set(
+      booking.id,
+      withDeadline(
+        resolved.get(booking.id)!,
+        booking,
+        deadline,
         start && deadline.deadline
           ? { ...attributes, wouldBreach: start > deadline.deadline.toISOString() }
           : attributes,
-    });
+      ),
+    );
   }
 
   // Cancellations: the booking they undo (same provider and appointment), how long after it, in which call.

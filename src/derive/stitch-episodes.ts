@@ -340,7 +340,12 @@ interface EventWrite {
   attributes: string | null;
 }
 
-/** Writes many events' episode fields in one statement per thousand. */
+/** An event joined to its episode, everything else left as it is (not resolved). */
+function joinedOnly(e: EpisodeEvent, episodeId: string): EventWrite {
+  return { ...e, episode_id: episodeId, encounter_id: null, data_quality: null, attributes: null };
+}
+
+/** Writes many events' episode fields, 500 per statement. */
 async function writeEvents(trx: Transaction<Database>, writes: EventWrite[]): Promise<void> {
   for (let i = 0; i < writes.length; i += 500) {
     const values = sql.join(
@@ -382,14 +387,7 @@ async function resolveAndWrite(
     const events = [...(stored.get(episodeId) ?? []), ...fresh];
     if (events.length > options.maxEvents) {
       oversized += 1;
-      for (const e of fresh)
-        writes.push({
-          ...e,
-          episode_id: episodeId,
-          encounter_id: null,
-          data_quality: null,
-          attributes: null,
-        });
+      for (const e of fresh) writes.push(joinedOnly(e, episodeId));
       const times = events.map((e) => e.occurred_at.getTime());
       episodes.push({
         id: episodeId,
@@ -406,14 +404,7 @@ async function resolveAndWrite(
       if (!next) {
         // Not resolved (an older rule version's event, waiting for reprocessing): joined all the same,
         // or it would be taken again by every batch.
-        if (freshIds.has(e.id))
-          writes.push({
-            ...e,
-            episode_id: episodeId,
-            encounter_id: null,
-            data_quality: null,
-            attributes: null,
-          });
+        if (freshIds.has(e.id)) writes.push(joinedOnly(e, episodeId));
         continue;
       }
       const attributesChanged = !same(e.attributes, next.attributes);

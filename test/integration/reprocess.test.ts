@@ -21,16 +21,22 @@ afterAll(() => store.dispose());
 
 const rules = { hash: createPatientHasher('reprocess-test-secret-0123456789-0123'), birthDateAsYear: true };
 
+/** A capture pipeline writing to this file's store, with a directory of its own. */
+async function startCapture() {
+  const dir = mkdtempSync(path.join(tmpdir(), 'reprocess-'));
+  const capture = new CapturePipeline({
+    store: () => store,
+    spoolFile: path.join(dir, 'spool.jsonl'),
+    rules,
+    logger: createLogger({ logLevel: 'silent' }),
+  });
+  await capture.start();
+  return { dir, capture };
+}
+
 describe('reprocess', () => {
   it('rebuilds the same events from stored exchanges, and follows a changed disposition table', async () => {
-    const dir = mkdtempSync(path.join(tmpdir(), 'reprocess-'));
-    const capture = new CapturePipeline({
-      store: () => store,
-      spoolFile: path.join(dir, 'spool.jsonl'),
-      rules,
-      logger: createLogger({ logLevel: 'silent' }),
-    });
-    await capture.start();
+    const { dir, capture } = await startCapture();
     const referral = observedExchange({
       provider: { dialect: 'bars' },
       method: 'POST',
@@ -85,14 +91,7 @@ describe('reprocess', () => {
 
 describe('reprocess with episode stitching', () => {
   it('puts rebuilt events back into the same episodes and calls, resolved the same; twice gives the same', async () => {
-    const dir = mkdtempSync(path.join(tmpdir(), 'reprocess-'));
-    const capture = new CapturePipeline({
-      store: () => store,
-      spoolFile: path.join(dir, 'spool.jsonl'),
-      rules,
-      logger: createLogger({ logLevel: 'silent' }),
-    });
-    await capture.start();
+    const { capture } = await startCapture();
     const at = (minute: number) => new Date(Date.UTC(2026, 10, 23, 10, minute));
     const call = { 'x-correlation-id': 'reprocess-call' };
     const exchanges = [

@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { deriveEvents, RULE_VERSION, type DerivableExchange } from '../../src/derive/derive.js';
 import { loadDerivationTables } from '../../src/derive/tables.js';
+import { exchangeOf } from '../helpers/journey.js';
 import { fixture } from '../helpers/sandbox.js';
 
 const tables = loadDerivationTables({});
@@ -9,28 +10,15 @@ const target = (id: string) =>
     'base64',
   );
 
-let n = 0;
+/** An exchange to an STU3 emergency department, seen on 22 November 2026 (test/helpers/journey.ts). */
 function exchange(over: Partial<DerivableExchange>): DerivableExchange {
-  n += 1;
-  return {
-    id: `0190b2a0-0000-7000-8000-${String(n).padStart(12, '0')}`,
+  return exchangeOf({
     received_at: '2026-11-22T10:00:00.000Z',
     provider_id: 'ed',
     dialect: 'stu3',
-    method: 'GET',
-    path: '/base/metadata',
-    query: null,
     request_headers: {},
-    request_body: null,
-    response_status: 200,
-    response_headers: { 'content-type': 'application/fhir+json' },
-    response_body: null,
-    transport_outcome: 'ok',
-    provider_answered: true,
-    consumer_org: 'NHS111',
-    patient_hash: null,
     ...over,
-  };
+  });
 }
 
 describe('deriveEvents on the published examples', () => {
