@@ -1,4 +1,5 @@
 import { brotliDecompressSync, gunzipSync, inflateSync } from 'node:zlib';
+import { header } from '../http/headers.js';
 import type { IncomingHttpHeaders } from 'node:http';
 import { classify, seenBody } from '../fhir/classify.js';
 import type { ObservedExchange, TappedBody } from '../proxy/exchange.js';
@@ -45,14 +46,6 @@ const STORED_HEADERS = new Set([
 
 /** What stands for a header value that is not stored. */
 export const NOT_STORED = '[not stored]';
-
-function header(
-  headers: IncomingHttpHeaders | Record<string, string | string[] | undefined>,
-  name: string,
-): string | undefined {
-  const value = headers[name];
-  return Array.isArray(value) ? value[0] : value;
-}
 
 function base64UrlJson(part: string): Record<string, unknown> | undefined {
   try {

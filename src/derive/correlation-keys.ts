@@ -1,4 +1,5 @@
 import { isObject, objects, type Json } from '../fhir/json.js';
+import { header } from '../http/headers.js';
 
 /*
  * The correlation keys an exchange carries (reports.md, terms: episode and encounter), written on its
@@ -91,11 +92,6 @@ export interface KeySources {
   appointmentId: string | null;
 }
 
-function header(headers: Record<string, string | string[]>, name: string): string | undefined {
-  const value = headers[name];
-  return (Array.isArray(value) ? value[0] : value)?.trim() || undefined;
-}
-
 /**
  * The correlation keys of an exchange: `Ssp-TraceID`, `X-Correlation-ID`, and from the request's
  * resources the case id (Encounter.identifier), the journey (Encounter.episodeOfCare), the referral
@@ -112,8 +108,8 @@ export function correlationKeys(sources: KeySources): string[] {
     // Appointment ids are the provider's own (often small numbers): kept apart per provider.
     if (id) add('appointment', `${sources.provider ?? ''}|${id}`);
   };
-  add('trace', header(sources.headers, 'ssp-traceid'));
-  add('correlation', header(sources.headers, 'x-correlation-id'));
+  add('trace', header(sources.headers, 'ssp-traceid')?.trim());
+  add('correlation', header(sources.headers, 'x-correlation-id')?.trim());
   appointment(sources.appointmentId);
 
   const resources = resourcesWithIds(sources.request);

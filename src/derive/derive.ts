@@ -1,4 +1,5 @@
 import { entryResources, isObject } from '../fhir/json.js';
+import { header } from '../http/headers.js';
 import { createHash } from 'node:crypto';
 import { classify, seenBody, type Dialect, type SeenBody } from '../fhir/classify.js';
 import { fhirDatePeriod } from '../fhir/fhir-time.js';
@@ -38,11 +39,6 @@ export interface DerivableExchange {
 
 const BARS_USE_CASES = 'https://fhir.nhs.uk/CodeSystem/usecases-categories-bars';
 const DX_SYSTEM = 'https://fhir.nhs.uk/CodeSystem/pathways-dx-codes';
-
-function header(headers: Record<string, string | string[]>, name: string): string | undefined {
-  const value = headers[name];
-  return Array.isArray(value) ? value[0] : value;
-}
 
 function seen(body: string | Buffer | null, contentType: string | undefined): SeenBody {
   if (body === null) return { kind: 'none' };

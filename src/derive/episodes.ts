@@ -1,7 +1,7 @@
 import { isObject } from '../fhir/json.js';
-import { isCallKey } from './correlation-keys.js';
 import { eventId } from './derive.js';
-import { deadlineOf, type DeadlineSource } from './dispositions.js';
+import { encounters } from './encounters.js';
+import { byTime, inherited, referralFor, str, windowTo, withDeadline } from './episode-deadlines.js';
 import type { DerivationTables } from './tables.js';
 
 /*
@@ -68,78 +68,6 @@ export interface EpisodeRules {
 /** Ordinals from here on are events an episode makes from its exchanges' events (not derived from one alone). */
 export const EPISODE_ORDINAL = 100;
 
-/** Flags a deadline decides: recomputed when the episode gives a search or booking its deadline. */
-const DEADLINE_FLAGS = new Set(['deadline-inferred', 'disposition-unknown', 'bank-holidays-unknown']);
-
-function byTime(a: EpisodeEvent, b: EpisodeEvent): number {
-  const dt = a.occurred_at.getTime() - b.occurred_at.getTime();
-  return dt !== 0 ? dt : a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
-}
-
-function str(value: unknown): string | null {
-  return typeof value === 'string' ? value : null;
-}
-
-/** Union-find over indexes. */
-class Groups {
-  readonly #parent: number[];
-  constructor(size: number) {
-    this.#parent = Array.from({ length: size }, (_, i) => i);
-  }
-  find(i: number): number {
-    while (this.#parent[i] !== i) {
-      this.#parent[i] = this.#parent[this.#parent[i]!]!;
-      i = this.#parent[i]!;
-    }
-    return i;
-  }
-  union(a: number, b: number): void {
-    const ra = this.find(a);
-    const rb = this.find(b);
-    // The earlier event is the root, so a group is named after its first event.
-    if (ra !== rb) this.#parent[Math.max(ra, rb)] = Math.min(ra, rb);
-  }
-}
-
-/**
- * Encounters (reports.md): events sharing a call key are one call; an event without a call key joins
- * the call of the nearest event for the same patient within the window. Each encounter is named by the
- * id of its first event. `events` must be in time order.
- */
-export function encounters(events: EpisodeEvent[], windowMs: number): string[] {
-  const groups = new Groups(events.length);
-  const byKey = new Map<string, number>();
-  events.forEach((event, i) => {
-    for (const key of event.correlation_keys) {
-      if (!isCallKey(key)) continue;
-      const first = byKey.get(key);
-      if (first === undefined) byKey.set(key, i);
-      else groups.union(first, i);
-    }
-  });
-  // The same patient's events, in time order: the nearest to any of them is next to it in this list.
-  const byPatient = new Map<string, number[]>();
-  events.forEach((event, i) => {
-    if (event.patient_hash)
-      (
-        byPatient.get(event.patient_hash) ?? byPatient.set(event.patient_hash, []).get(event.patient_hash)!
-      ).push(i);
-  });
-  for (const list of byPatient.values())
-    list.forEach((i, at) => {
-      if (events[i]!.correlation_keys.some(isCallKey)) return;
-      const t = events[i]!.occurred_at.getTime();
-      const gap = (j: number | undefined) =>
-        j === undefined ? Infinity : Math.abs(events[j]!.occurred_at.getTime() - t);
-      const before = list[at - 1];
-      const after = list[at + 1];
-      // The nearer neighbour; on a tie, the earlier one.
-      const nearest = gap(before) <= gap(after) ? before : after;
-      if (nearest !== undefined && gap(nearest) <= windowMs) groups.union(i, nearest);
-    });
-  return events.map((_, i) => events[groups.find(i)]!.id);
-}
-
 /** Of each source, the events of the newest rule version (older ones wait to be reprocessed away). */
 function current(events: EpisodeEvent[]): EpisodeEvent[] {
   const newest = new Map<string, string>();
@@ -148,73 +76,6 @@ function current(events: EpisodeEvent[]): EpisodeEvent[] {
     if (seen === undefined || e.rule_version > seen) newest.set(e.source_id, e.rule_version);
   }
   return events.filter((e) => newest.get(e.source_id) === e.rule_version);
-}
-
-/** The referral a search or booking answers: the last one made before it, else the first after. */
-function referralFor(event: EpisodeEvent, referrals: EpisodeEvent[]): EpisodeEvent | undefined {
-  let before: EpisodeEvent | undefined;
-  for (const r of referrals) if (byTime(r, event) <= 0) before = r;
-  return before ?? referrals.find((r) => byTime(r, event) > 0);
-}
-
-interface Inherited {
-  disposition: string | null;
-  deadline: Date | null;
-  source: DeadlineSource | null;
-  flags: string[];
-}
-
-/** The deadline a search or booking has: its referral's, else the search window's upper bound (inferred). */
-function inherited(
-  referral: EpisodeEvent | undefined,
-  windowTo: string | null,
-  tables: DerivationTables,
-): Inherited {
-  const fromReferral = referral?.deadline ? referral : undefined;
-  if (fromReferral)
-    return {
-      disposition: fromReferral.disposition,
-      deadline: fromReferral.deadline,
-      source: fromReferral.deadline_source as DeadlineSource,
-      flags: fromReferral.data_quality.filter((f) => DEADLINE_FLAGS.has(f)),
-    };
-  const own = deadlineOf(
-    { disposition: referral?.disposition ?? null, windowTo: windowTo ? new Date(windowTo) : null },
-    tables.dispositions,
-    tables.bankHolidays,
-  );
-  return {
-    disposition: referral?.disposition ?? null,
-    deadline: own.deadline,
-    source: own.source,
-    flags: own.flags,
-  };
-}
-
-function withFlags(flags: string[], deadlineFlags: string[]): string[] {
-  return [...new Set([...flags.filter((f) => !DEADLINE_FLAGS.has(f)), ...deadlineFlags])];
-}
-
-/** A search's or booking's resolution with the deadline it inherits (and the flags that go with it). */
-function withDeadline(
-  current: EventResolution,
-  event: EpisodeEvent,
-  deadline: Inherited,
-  attributes: Record<string, unknown>,
-): EventResolution {
-  return {
-    ...current,
-    disposition: deadline.disposition,
-    deadline: deadline.deadline,
-    deadline_source: deadline.source,
-    data_quality: withFlags(event.data_quality, deadline.flags),
-    attributes,
-  };
-}
-
-function windowTo(event: EpisodeEvent): string | null {
-  const window = event.attributes.window;
-  return isObject(window) ? str(window.to) : null;
 }
 
 /**

@@ -1,7 +1,8 @@
 import type { Kysely } from 'kysely';
 import { eventsOfStored } from '../capture/captured.js';
 import type { Database } from '../store/database.js';
-import { refreshEpisodes, stitchAll, type StitchOptions } from './stitch-episodes.js';
+import { refreshEpisodes } from './episode-store.js';
+import { stitchAll, type StitchOptions } from './stitch-episodes.js';
 import type { DerivationTables } from './tables.js';
 
 export interface ReprocessOptions {

@@ -1,4 +1,5 @@
 import { entryResources, isObject } from './json.js';
+import { header } from '../http/headers.js';
 
 /**
  * Classification: what one captured exchange was, from its method, path, query, headers, status and
@@ -56,11 +57,6 @@ export interface Classification {
   /** What the headers claimed, when they named an interaction. */
   claimed?: Interaction;
   dataQuality: DataQualityFlag[];
-}
-
-function header(headers: ClassifyInput['headers'], name: string): string | undefined {
-  const value = headers?.[name];
-  return Array.isArray(value) ? value[0] : value;
 }
 
 /** The path's last segments, whatever base path precedes them. */

@@ -1,7 +1,8 @@
 import fc from 'fast-check';
 import { correlationKeys } from '../../src/derive/correlation-keys.js';
 import { deriveEvents, type DerivableExchange } from '../../src/derive/derive.js';
-import { encounters, resolveEpisode, type EpisodeEvent } from '../../src/derive/episodes.js';
+import { encounters } from '../../src/derive/encounters.js';
+import { resolveEpisode, type EpisodeEvent } from '../../src/derive/episodes.js';
 import { loadDerivationTables } from '../../src/derive/tables.js';
 import { fixture } from '../helpers/sandbox.js';
 import * as journey from '../helpers/journey.js';
