@@ -10,36 +10,63 @@ import {
   writeFileSync,
 } from 'node:fs';
 import path from 'node:path';
+import type { NewEventRow } from '../store/tables/event.table.js';
 import type { NewExchangeRow } from '../store/tables/exchange.table.js';
-import type { CapturedExchange } from './captured.js';
+import { capturedOf, type CapturedExchange } from './captured.js';
 
 /** How much of the spool one replay step reads (whole lines of it). */
 const REPLAY_CHUNK_BYTES = 8 * 1024 * 1024;
 
 const BODIES = ['request_body', 'response_body'] as const;
 
-/** A captured exchange as one spool line: `{"exchange": row, "events": [...]}`, its (compressed) bodies in base64. */
+/**
+ * A captured exchange as one spool line: its row's JSON, a tab, its events' JSON. JSON text never holds
+ * a raw tab or line break, so the line splits without being parsed, and replays as it was written.
+ */
 function spoolLine(captured: CapturedExchange): string {
-  const exchange: Record<string, unknown> = { ...captured.row };
-  for (const key of BODIES) {
-    const body = captured.row[key];
-    if (body) exchange[key] = body.toString('base64');
-  }
-  return JSON.stringify({ exchange, events: captured.events });
+  return `${captured.exchange}\t${captured.events}`;
 }
 
+/** A value an earlier version spooled as JSON text (headers, attributes), as the value itself. */
+function unwrapped(value: unknown): unknown {
+  if (typeof value !== 'string') return value;
+  try {
+    return JSON.parse(value) as unknown;
+  } catch {
+    return value;
+  }
+}
+
+/** The row's id, first in every row this version writes. */
+const LEADING_ID = /^\{"id":"([^"\\]*)"/;
+
 /**
- * A spool line read back. A line of a spool written before bodies were compressed is a bare row, its
- * bodies plain text (`utf8`) or base64 (`base64`): they are stored as they are (`utf8`, `binary`) and
- * the line has no events (`legacy`: they are derived when it is replayed).
+ * A spool line read back. Lines of earlier versions are read too: `{"exchange": row, "events": [...]}`
+ * (bodies in base64, jsonb values perhaps as JSON text), and a bare row from before bodies were
+ * compressed, its bodies plain text (`utf8`) or base64 (`base64`), stored as they are (`utf8`,
+ * `binary`) and without events (`legacy`: they are derived when it is replayed).
  */
-function spooledRow(line: string): CapturedExchange & { legacy?: true } {
+function spooledLine(line: string): SpooledLine {
+  const tab = line.indexOf('\t');
+  if (tab >= 0) {
+    const exchange = line.slice(0, tab);
+    const events = line.slice(tab + 1);
+    // Parsed only when the row does not begin with its id (never, from this version).
+    const id = LEADING_ID.exec(exchange)?.[1] ?? (JSON.parse(exchange) as { id: string }).id;
+    // A line a crash cut short ends inside its events (the row before the tab is whole): refused here.
+    if (!Array.isArray(JSON.parse(events))) throw new Error('not a spool line');
+    return { id, exchange, events };
+  }
   const parsed = JSON.parse(line) as Record<string, unknown>;
   if ('exchange' in parsed) {
     const row = parsed.exchange as Record<string, unknown>;
     for (const key of BODIES) if (typeof row[key] === 'string') row[key] = Buffer.from(row[key], 'base64');
-    const events = Array.isArray(parsed.events) ? (parsed.events as CapturedExchange['events']) : [];
-    return { row: row as unknown as NewExchangeRow, events };
+    row.request_headers = unwrapped(row.request_headers);
+    row.response_headers = unwrapped(row.response_headers);
+    const events = (Array.isArray(parsed.events) ? (parsed.events as Record<string, unknown>[]) : []).map(
+      (event) => ({ ...event, attributes: unwrapped(event.attributes) }),
+    );
+    return capturedOf(row as unknown as NewExchangeRow, events as unknown as NewEventRow[]);
   }
   const row = parsed;
   for (const side of ['request', 'response'] as const) {
@@ -54,12 +81,15 @@ function spooledRow(line: string): CapturedExchange & { legacy?: true } {
       row[`${side}_body_encoding`] = 'utf8';
     }
   }
-  return { row: row as unknown as NewExchangeRow, events: [], legacy: true };
+  return { legacy: row as unknown as NewExchangeRow };
 }
+
+/** A line as replayed: a captured exchange, or a row of a spool from before events were derived. */
+export type SpooledLine = CapturedExchange | { legacy: NewExchangeRow };
 
 /** What one replay step read: the rows, lines lost to a crash, and how many bytes that was. */
 export interface SpoolChunk {
-  rows: (CapturedExchange & { legacy?: true })[];
+  rows: SpooledLine[];
   torn: number;
   bytes: number;
 }
@@ -68,7 +98,7 @@ export interface SpoolChunk {
  * The capture spool: an append-only file of redacted rows (JSON lines) for when the store is down or
  * behind, and an offset file beside it saying how much of it is already in the store. Every operation
  * is a synchronous file operation, so on one thread no append can fall inside another or inside a read;
- * appends happen only while the store is down or behind. Bodies, already compressed, are written in base64.
+ * appends happen only while the store is down or behind. Lines are the JSON the store is given.
  */
 export class CaptureSpool {
   readonly file: string;
@@ -162,12 +192,12 @@ export class CaptureSpool {
       }
       return undefined;
     }
-    const rows: (CapturedExchange & { legacy?: true })[] = [];
+    const rows: SpooledLine[] = [];
     let torn = 0;
     for (const line of buffer.subarray(0, end).toString('utf8').split('\n')) {
       if (!line) continue;
       try {
-        rows.push(spooledRow(line));
+        rows.push(spooledLine(line));
       } catch {
         torn += 1; // a line cut short by a crash in the middle of an append
       }

@@ -1,16 +1,123 @@
 import { deriveEvents, type DerivableExchange } from '../derive/derive.js';
 import type { DerivationTables } from '../derive/tables.js';
-import type { ObservedExchange } from '../proxy/exchange.js';
-import type { NewEventRow } from '../store/tables/event.table.js';
-import type { ExchangeRow, NewExchangeRow } from '../store/tables/exchange.table.js';
+import type { CapturableExchange } from '../proxy/exchange.js';
+import type { EventTable, NewEventRow } from '../store/tables/event.table.js';
+import type { ExchangeRow, ExchangeTable, NewExchangeRow } from '../store/tables/exchange.table.js';
 import { exchangeRow, withoutNul } from './exchange-row.js';
 import type { RedactionRules } from './redact.js';
 import { withReadableBodies } from './stored-body.js';
 
-/** One captured exchange as it is written: its redacted row and the events derived from it, in one transaction. */
+/**
+ * One captured exchange as it is written: its redacted row and the events derived from it, in one
+ * transaction, each already JSON text (made where it was redacted, on the worker). The main thread
+ * neither copies nor serialises them: a batch goes to the store as one JSON array per table, and to the
+ * spool as they are.
+ */
 export interface CapturedExchange {
-  row: NewExchangeRow;
-  events: NewEventRow[];
+  id: string;
+  /** The row as a JSON object: every column but `captured_at`, bodies in PostgreSQL's bytea hex form. */
+  exchange: string;
+  /** Its events as a JSON array, every column but `recorded_at`, defaults filled in. */
+  events: string;
+}
+
+/** The columns a captured row sets (all but `captured_at`, which the store stamps). */
+export const EXCHANGE_COLUMNS = [
+  'id',
+  'received_at',
+  'route',
+  'provider_id',
+  'dialect',
+  'interaction',
+  'method',
+  'path',
+  'query',
+  'request_headers',
+  'request_body',
+  'request_body_encoding',
+  'request_size',
+  'request_truncated',
+  'response_status',
+  'response_headers',
+  'response_body',
+  'response_body_encoding',
+  'response_size',
+  'response_truncated',
+  'transport_outcome',
+  'consumer_org',
+  'consumer_asid',
+  'provider_asid',
+  'trace_id',
+  'correlation_id',
+  'request_id',
+  'upstream_started_at',
+  'first_byte_at',
+  'ended_at',
+  'total_ms',
+  'upstream_ms',
+  'episode_id',
+  'patient_hash',
+] as const satisfies readonly Exclude<keyof ExchangeTable, 'captured_at'>[];
+
+/** The columns a derived event sets (all but `recorded_at`, which the store stamps). */
+export const EVENT_COLUMNS = [
+  'id',
+  'occurred_at',
+  'type',
+  'source_kind',
+  'source_id',
+  'ordinal',
+  'rule_version',
+  'provider_id',
+  'service_id',
+  'consumer_org',
+  'disposition',
+  'deadline',
+  'deadline_source',
+  'episode_id',
+  'patient_hash',
+  'attributes',
+  'data_quality',
+  'correlation_keys',
+  'encounter_id',
+] as const satisfies readonly Exclude<keyof EventTable, 'recorded_at'>[];
+
+/** A body as bytea input text (hex), which PostgreSQL reads from JSON as it is. */
+function byteaHex(body: Uint8Array | null | undefined): string | null {
+  if (!body) return null;
+  return `\\x${Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('hex')}`;
+}
+
+/**
+ * A row and its events as the store and the spool take them. Every column is named, with the table's
+ * defaults where a value is missing (a column missing from the JSON would be written as null). Dates
+ * become ISO strings (an invalid one null, which the store refuses); strings lose NUL.
+ */
+export function capturedOf(row: NewExchangeRow, events: NewEventRow[]): CapturedExchange {
+  const values: Record<string, unknown> = {};
+  for (const column of EXCHANGE_COLUMNS) values[column] = row[column] ?? null;
+  values.request_headers = row.request_headers ?? {};
+  values.response_headers = row.response_headers ?? {};
+  values.request_size = row.request_size ?? 0;
+  values.response_size = row.response_size ?? 0;
+  values.request_truncated = row.request_truncated ?? false;
+  values.response_truncated = row.response_truncated ?? false;
+  values.request_body = byteaHex(row.request_body);
+  values.response_body = byteaHex(row.response_body);
+  const eventValues = events.map((event) => {
+    const out: Record<string, unknown> = {};
+    for (const column of EVENT_COLUMNS) out[column] = event[column] ?? null;
+    out.ordinal = event.ordinal ?? 0;
+    out.attributes = event.attributes ?? {};
+    out.data_quality = event.data_quality ?? [];
+    out.correlation_keys = event.correlation_keys ?? [];
+    return out;
+  });
+  return {
+    id: row.id,
+    exchange: JSON.stringify(values, cleanStrings),
+    events: JSON.stringify(eventValues, cleanStrings),
+  };
 }
 
 /** The stored form of an exchange as derivation reads it. */
@@ -44,25 +151,13 @@ function derivable(
  * from the store are the same ones).
  */
 export function captureExchange(
-  observed: ObservedExchange,
+  observed: CapturableExchange,
   rules: RedactionRules,
   tables: DerivationTables,
 ): CapturedExchange {
   const { row, texts } = exchangeRow(observed, rules);
   const events = safely(() => deriveEvents(derivable(row, texts.request, texts.response), tables));
-  // jsonb values leave here as JSON text: made once, on the worker, they cross to the main thread as one
-  // string each and go to the database as they are (the main thread neither copies nor serialises them).
-  return {
-    row: {
-      ...row,
-      request_headers: JSON.stringify(row.request_headers ?? {}),
-      response_headers: JSON.stringify(row.response_headers ?? {}),
-    },
-    events: events.map((event) => ({
-      ...event,
-      attributes: JSON.stringify(event.attributes ?? {}, cleanStrings),
-    })),
-  };
+  return capturedOf(row, events);
 }
 
 /** The events of an exchange read back from the store (reprocessing). */

@@ -2,7 +2,7 @@ import { brotliDecompressSync, gunzipSync, inflateSync } from 'node:zlib';
 import { header } from '../http/headers.js';
 import type { IncomingHttpHeaders } from 'node:http';
 import { classify, seenBody } from '../fhir/classify.js';
-import type { ObservedExchange, TappedBody } from '../proxy/exchange.js';
+import type { CapturableExchange, TappedBody } from '../proxy/exchange.js';
 import type { NewExchangeRow } from '../store/tables/exchange.table.js';
 import { redactFhir, redactTarget, redactUrl, type Redacted, type RedactionRules } from './redact.js';
 import { redactJsonText } from './redact-text.js';
@@ -220,7 +220,7 @@ const round = (ms: number | undefined): number | null =>
  * patient hashes met, for stitching episodes.
  */
 export function exchangeRow(
-  observed: ObservedExchange,
+  observed: CapturableExchange,
   rules: RedactionRules,
 ): {
   row: NewExchangeRow;

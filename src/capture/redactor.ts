@@ -3,10 +3,9 @@ import type * as EsbuildModule from 'esbuild';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { Logger } from '../logger.js';
-import type { ObservedExchange, TappedBody } from '../proxy/exchange.js';
+import type { CapturableExchange, ObservedExchange, TappedBody } from '../proxy/exchange.js';
 import type { TablesConfig } from '../config/config.types.js';
 import { bundledTable, loadDerivationTables, type DerivationTables } from '../derive/tables.js';
-import type { NewExchangeRow } from '../store/tables/exchange.table.js';
 import { captureExchange, type CapturedExchange } from './captured.js';
 import type { RedactionRules } from './redact.js';
 
@@ -35,17 +34,12 @@ function bundledWorkerSource(): string {
   return bundled;
 }
 
-/** Bodies cross from the worker as plain Uint8Arrays: made Buffers again (no copy) for the drivers and the spool. */
-function withBufferBodies(row: NewExchangeRow): void {
-  for (const key of ['request_body', 'response_body'] as const) {
-    const body = row[key] as Uint8Array | null | undefined;
-    if (body && !Buffer.isBuffer(body)) row[key] = Buffer.from(body.buffer, body.byteOffset, body.byteLength);
-  }
-}
-
-/** A tapped body as one buffer that owns its memory, listed for transfer to the worker. */
+/**
+ * A tapped body as one buffer that owns its memory, listed for transfer to the worker. A copy: the tap's
+ * own buffer stays whole, for redacting inline should the worker fail with the exchange in hand.
+ */
 function packed(body: TappedBody, transfer: ArrayBuffer[]): TappedBody {
-  if (body.chunks.length === 0) return body;
+  if (body.chunks.length === 0) return { chunks: [], size: body.size, truncated: body.truncated };
   let length = 0;
   for (const chunk of body.chunks) length += chunk.length;
   const copy = Buffer.allocUnsafeSlow(length);
@@ -53,6 +47,20 @@ function packed(body: TappedBody, transfer: ArrayBuffer[]): TappedBody {
   for (const chunk of body.chunks) at += chunk.copy(copy, at);
   transfer.push(copy.buffer);
   return { chunks: [copy], size: body.size, truncated: body.truncated };
+}
+
+/** What capture needs of an exchange, and no more: the route's provider config stays on this thread. */
+function forWorker(observed: ObservedExchange, transfer: ArrayBuffer[]): CapturableExchange {
+  const { provider } = observed.route;
+  return {
+    ...observed,
+    route: {
+      kind: observed.route.kind,
+      provider: { id: provider.id, dialect: provider.dialect, captureFullBodies: provider.captureFullBodies },
+    },
+    requestBody: packed(observed.requestBody, transfer),
+    responseBody: packed(observed.responseBody, transfer),
+  };
 }
 
 /** What redacting one exchange gave: its row, or why there is none. */
@@ -141,7 +149,6 @@ export class WorkerRedactor implements Redactor {
     worker.on('message', (outcomes: RedactionOutcome[]) => {
       for (const outcome of outcomes) {
         if (!this.#inFlight.delete(outcome.id)) continue;
-        if ('captured' in outcome) withBufferBodies(outcome.captured.row);
         this.deliver(outcome);
       }
       this.#settle();
@@ -187,11 +194,7 @@ export class WorkerRedactor implements Redactor {
     }
     // Each body crosses as one buffer of its own, moved rather than copied into the message.
     const transfer: ArrayBuffer[] = [];
-    const message = batch.map((observed) => ({
-      ...observed,
-      requestBody: packed(observed.requestBody, transfer),
-      responseBody: packed(observed.responseBody, transfer),
-    }));
+    const message = batch.map((observed) => forWorker(observed, transfer));
     this.#worker.postMessage(message, transfer);
   }
 

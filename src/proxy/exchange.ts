@@ -1,5 +1,6 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { TransportOutcome } from '../store/tables/exchange.table.js';
+import type { ProviderConfig } from '../config/config.types.js';
 import type { Route } from './route.js';
 
 /** A body as the tap saw it: the first bytes (up to the cap), its full size, and whether it was cut. */
@@ -32,6 +33,15 @@ export interface ObservedExchange {
   firstByteMs?: number;
   endMs: number;
 }
+
+/** What capture needs of a route: all of it that crosses to the redaction worker. */
+export interface CapturedRoute {
+  kind: Route['kind'];
+  provider: Pick<ProviderConfig, 'id' | 'dialect' | 'captureFullBodies'>;
+}
+
+/** An observed exchange as capture takes it (the proxy's, or its copy on the redaction worker). */
+export type CapturableExchange = Omit<ObservedExchange, 'route'> & { route: CapturedRoute };
 
 /**
  * Collects a body's first `cap` bytes, copied into a buffer of its own, while counting all of them.

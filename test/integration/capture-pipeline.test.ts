@@ -5,7 +5,9 @@ import path from 'node:path';
 import { Kysely, PostgresDialect } from 'kysely';
 import pg from 'pg';
 import { CapturePipeline } from '../../src/capture/capture-pipeline.js';
+import { captureExchange } from '../../src/capture/captured.js';
 import { exchangeRow } from '../../src/capture/exchange-row.js';
+import { loadDerivationTables } from '../../src/derive/tables.js';
 import { withReadableBodies } from '../../src/capture/stored-body.js';
 import { createLogger } from '../../src/logger.js';
 import { createPatientHasher } from '../../src/privacy/patient-hash.js';
@@ -114,7 +116,7 @@ describe('the capture pipeline', () => {
     const spooledOrder = readFileSync(spoolFile, 'utf8')
       .trim()
       .split('\n')
-      .map((l) => (JSON.parse(l) as { exchange: { id: string } }).exchange.id);
+      .map((l) => (JSON.parse(l.split('\t')[0]!) as { id: string }).id);
     expect(spooledOrder).toEqual([...first, ...second].map((e) => e.id));
 
     current = store; // the store returns
@@ -161,6 +163,50 @@ describe('the capture pipeline', () => {
       .where('source_id', 'in', [rows[1]!.id, rows[2]!.id])
       .execute();
     expect(events.map((e) => e.type)).toEqual(['booking.attempted', 'booking.attempted']);
+    await capture.drain();
+  });
+
+  it("replays the previous version's spool lines, and refuses a line of this version a crash cut short in its events", async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'spool-'));
+    const spoolFile = path.join(dir, 'exchanges.jsonl');
+    const tables = loadDerivationTables({});
+    const appointment = '{"resourceType":"Appointment","status":"booked"}';
+    const captured = Array.from({ length: 3 }, () =>
+      captureExchange(observedExchange({ requestBody: appointment }), rules, tables),
+    );
+    // The previous version wrote {"exchange", "events"}: bodies in base64, headers and attributes as JSON text.
+    const previous = captured.slice(0, 2).map((c) => {
+      const row = JSON.parse(c.exchange) as Record<string, unknown>;
+      for (const key of ['request_body', 'response_body'])
+        if (typeof row[key] === 'string') row[key] = Buffer.from(row[key].slice(2), 'hex').toString('base64');
+      row.request_headers = JSON.stringify(row.request_headers);
+      row.response_headers = JSON.stringify(row.response_headers);
+      const events = (JSON.parse(c.events) as Record<string, unknown>[]).map((e) => ({
+        ...e,
+        attributes: JSON.stringify(e.attributes),
+      }));
+      return JSON.stringify({ exchange: row, events });
+    });
+    const torn = `${captured[2]!.exchange}\t${captured[2]!.events.slice(0, -5)}`;
+    writeFileSync(spoolFile, `${previous.join('\n')}\n${torn}\n`);
+    const { capture } = pipeline(() => store, spoolFile);
+    await capture.start();
+    await until(() => capture.counters.replayed === 2);
+    expect(capture.counters.dropped).toBe(1);
+    const ids = captured.slice(0, 2).map((c) => c.id);
+    expect(await storedIds(ids)).toEqual([...ids].sort());
+    const stored = await store.db
+      .selectFrom('exchanges')
+      .selectAll()
+      .where('id', '=', ids[0]!)
+      .executeTakeFirstOrThrow();
+    expect(stored.request_headers).toEqual(JSON.parse(captured[0]!.exchange).request_headers);
+    expect(withReadableBodies(stored).request_body).toBe(appointment);
+    const events = await eventsOf(ids);
+    expect(events.map((e) => [e.type, typeof e.attributes])).toEqual([
+      ['booking.attempted', 'object'],
+      ['booking.attempted', 'object'],
+    ]);
     await capture.drain();
   });
 
@@ -232,7 +278,7 @@ describe('the capture pipeline against a store that refuses or hangs', () => {
     const spooled = readFileSync(spoolFile, 'utf8')
       .trim()
       .split('\n')
-      .map((l) => (JSON.parse(l) as { exchange: { id: string } }).exchange.id);
+      .map((l) => (JSON.parse(l.split('\t')[0]!) as { id: string }).id);
     expect(spooled.sort()).toEqual(waiting.map((e) => e.id).sort());
   });
 });
