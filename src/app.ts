@@ -5,6 +5,8 @@ import type { TokenRegistry } from './auth/token-registry.js';
 import { whoamiRoutes } from './auth/whoami.routes.js';
 import type { Clock } from './clock.js';
 import type { Config } from './config/config.types.js';
+import { loadDerivationTables, type DerivationTables } from './derive/tables.js';
+import { ingestRoutes } from './ingest/ingest.routes.js';
 import { healthRoutes, type Lifecycle } from './health/health.routes.js';
 import { migrationsCurrent, storeReachable, type ReadinessCheck } from './health/readiness.js';
 import { errorHandler, routeNotFound } from './http/error-handler.js';
@@ -34,6 +36,10 @@ export interface AppDeps {
   forwarder?: Forwarder;
   /** The Slot Provider simulator, mounted at /sandbox when the configuration asks for it. */
   sandbox?: Router;
+  /** The derivation tables (the configured ones are loaded when not given). */
+  tables?: DerivationTables;
+  /** Told after ingested events are stored (episode stitching follows). */
+  onIngested?: () => void;
   /** Further readiness checks (the capture spool, say) beside the store's own. */
   readinessChecks?: ReadinessCheck[];
 }
@@ -60,6 +66,18 @@ export function createApp(deps: AppDeps): RequestListener {
 
   const api = express.Router();
   api.use(authenticate(deps.tokens));
+  // Ahead of the general body parser: ingest has its own size limit.
+  api.use(
+    ingestRoutes({
+      store: deps.store,
+      config: deps.config.ingest,
+      rules: { hash: deps.patientHash, birthDateAsYear: deps.config.redaction.birthDateAsYear },
+      tables: deps.tables ?? loadDerivationTables(deps.config.tables),
+      clock: deps.clock,
+      logger: deps.logger,
+      ...(deps.onIngested ? { onIngested: deps.onIngested } : {}),
+    }),
+  );
   api.use(express.json({ limit: '5mb', type: API_JSON_TYPES }));
   api.use(whoamiRoutes());
   app.use('/api', api);

@@ -207,9 +207,10 @@ export async function startCollector(options: StartOptions): Promise<RunningColl
     workerSecret: hashSecret,
     onWritten: () => stitcher.poke(),
   });
+  const tables = loadDerivationTables(config.tables);
   const stitcher = new EpisodeStitcher({
     store: () => store,
-    tables: loadDerivationTables(config.tables),
+    tables,
     episodes: config.episodes,
     logger,
   });
@@ -235,6 +236,8 @@ export async function startCollector(options: StartOptions): Promise<RunningColl
     forwarder,
     metrics,
     readinessChecks: [captureReadiness(capture)],
+    tables,
+    onIngested: () => stitcher.poke(),
     ...(sandbox ? { sandbox: sandbox.router } : {}),
   });
   server.on('request', app);

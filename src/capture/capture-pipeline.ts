@@ -4,14 +4,8 @@ import type { Store } from '../store/store.js';
 import type { TablesConfig } from '../config/config.types.js';
 import { loadDerivationTables, type DerivationTables } from '../derive/tables.js';
 import type { ExchangeRow } from '../store/tables/exchange.table.js';
-import { sql } from 'kysely';
-import {
-  capturedOf,
-  EVENT_COLUMNS,
-  EXCHANGE_COLUMNS,
-  eventsOfStored,
-  type CapturedExchange,
-} from './captured.js';
+import { insertEventsJson, insertExchangesJson } from '../store/json-inserts.js';
+import { capturedOf, eventsOfStored, type CapturedExchange } from './captured.js';
 import { CaptureSpool } from './capture-spool.js';
 import type { RedactionRules } from './redact.js';
 import { InlineRedactor, WorkerRedactor, type RedactionOutcome, type Redactor } from './redactor.js';
@@ -41,9 +35,6 @@ export interface CaptureOptions {
   /** Told after each batch is written to the store (episode stitching follows). */
   onWritten?: () => void;
 }
-
-const EXCHANGE_LIST = sql.raw(EXCHANGE_COLUMNS.join(', '));
-const EVENT_LIST = sql.raw(EVENT_COLUMNS.join(', '));
 
 /** What the pipeline has done since start, for /metrics and /readyz. */
 export interface CaptureCounters {
@@ -265,13 +256,8 @@ export class CapturePipeline {
       .store()
       .db.transaction()
       .execute(async (trx) => {
-        await sql`insert into exchanges (${EXCHANGE_LIST}) select ${EXCHANGE_LIST}
-                  from json_populate_recordset(null::exchanges, ${exchanges}::json)
-                  on conflict (id, received_at) do nothing`.execute(trx);
-        if (events !== '')
-          await sql`insert into events (${EVENT_LIST}) select ${EVENT_LIST}
-                    from json_populate_recordset(null::events, ${`[${events}]`}::json)
-                    on conflict do nothing`.execute(trx);
+        await insertExchangesJson(trx, exchanges);
+        if (events !== '') await insertEventsJson(trx, `[${events}]`);
       });
     this.#lastBatchMs = Number(process.hrtime.bigint() - started) / 1e6;
     this.#options.onWritten?.();

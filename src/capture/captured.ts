@@ -104,7 +104,16 @@ export function capturedOf(row: NewExchangeRow, events: NewEventRow[]): Captured
   values.response_truncated = row.response_truncated ?? false;
   values.request_body = byteaHex(row.request_body);
   values.response_body = byteaHex(row.response_body);
-  const eventValues = events.map((event) => {
+  return {
+    id: row.id,
+    exchange: JSON.stringify(values, cleanStrings),
+    events: eventsJson(events),
+  };
+}
+
+/** Events as the store takes them: a JSON array, every column named, defaults filled in, strings without NUL. */
+export function eventsJson(events: NewEventRow[]): string {
+  const values = events.map((event) => {
     const out: Record<string, unknown> = {};
     for (const column of EVENT_COLUMNS) out[column] = event[column] ?? null;
     out.ordinal = event.ordinal ?? 0;
@@ -113,11 +122,7 @@ export function capturedOf(row: NewExchangeRow, events: NewEventRow[]): Captured
     out.correlation_keys = event.correlation_keys ?? [];
     return out;
   });
-  return {
-    id: row.id,
-    exchange: JSON.stringify(values, cleanStrings),
-    events: JSON.stringify(eventValues, cleanStrings),
-  };
+  return JSON.stringify(values, cleanStrings);
 }
 
 /** The stored form of an exchange as derivation reads it. */

@@ -45,18 +45,19 @@ async function main(): Promise<number> {
   try {
     await runMigrations(store.db);
     say(
-      `reprocessing exchanges received from ${from.toISOString()} to ${to.toISOString()} with rules ${RULE_VERSION}`,
+      `reprocessing exchanges captured and events ingested from ${from.toISOString()} to ${to.toISOString()} with rules ${RULE_VERSION}`,
     );
     const started = Date.now();
     const result = await reprocess(store.db, tables, {
       from,
       to,
-      onProgress: ({ done, total, events }) => say(`  ${done}/${total} exchanges, ${events} events`),
+      onProgress: ({ done, total, events }) =>
+        say(`  ${done}/${total} exchanges and ingest records, ${events} events`),
       stitch: stitchOptions(config.episodes),
       onStitched: (stitched) => say(`  ${stitched} events stitched into episodes`),
     });
     process.stdout.write(
-      `done: ${result.exchanges} exchanges, ${result.events} events (${result.stitched} stitched into episodes) in ${((Date.now() - started) / 1000).toFixed(1)} s\n`,
+      `done: ${result.exchanges} exchanges, ${result.ingested} ingest records, ${result.events} events (${result.stitched} stitched into episodes) in ${((Date.now() - started) / 1000).toFixed(1)} s\n`,
     );
     return 0;
   } finally {

@@ -106,6 +106,26 @@ export const configSchema = {
         maxEvents: { type: 'integer', minimum: 10, default: 2000 },
       },
     },
+    ingest: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        maxBatch: { type: 'integer', minimum: 1, maximum: 10000, default: 500 },
+        maxBodyBytes: { type: 'integer', minimum: 1024, default: 1048576 },
+        lateAfterMinutes: { type: 'integer', minimum: 1, default: 60 },
+        maxFutureSeconds: { type: 'integer', minimum: 0, default: 300 },
+        rateLimit: {
+          type: 'object',
+          additionalProperties: false,
+          default: {},
+          properties: {
+            perSecond: { type: 'number', exclusiveMinimum: 0, default: 20 },
+            burst: { type: 'integer', minimum: 1, default: 100 },
+          },
+        },
+      },
+    },
     shutdownGraceMs: { type: 'integer', minimum: 0, default: 10000 },
     shutdownDrainMs: { type: 'integer', minimum: 0, default: 0 },
     sandbox: {

@@ -46,6 +46,20 @@ export interface EpisodesConfig {
   maxEvents: number;
 }
 
+/** The ingest API's limits (POST /api/events). */
+export interface IngestConfig {
+  /** Events in one batch at most (more: 413). */
+  maxBatch: number;
+  /** Bytes in one request body at most (more: 413). */
+  maxBodyBytes: number;
+  /** An event that arrives this long after it happened is taken, flagged late. */
+  lateAfterMinutes: number;
+  /** An event this far ahead of the collector's clock is refused. */
+  maxFutureSeconds: number;
+  /** Requests per token: a bucket of `burst`, refilled at `perSecond` (more: 429 with Retry-After). */
+  rateLimit: { perSecond: number; burst: number };
+}
+
 /** One configured fault of the sandbox provider (see README, fault injection). */
 export interface SandboxFaultConfig {
   dialect?: Dialect;
@@ -90,6 +104,7 @@ export interface Config {
   hashSecret?: string;
   tables: TablesConfig;
   episodes: EpisodesConfig;
+  ingest: IngestConfig;
   shutdownGraceMs: number;
   /** After SIGTERM, how long /readyz reports SHUTTING_DOWN while still serving, before the listener closes. */
   shutdownDrainMs: number;

@@ -115,6 +115,60 @@ function bookedStart(request: unknown): Date | null {
   return null;
 }
 
+/** What a BaRS referral says: its disposition and deadline (with where it came from), and its times. */
+export interface ReferralFacts {
+  columns: { disposition: string | null; deadline: Date | null; deadline_source: string | null };
+  attributes: {
+    dispositionAt: string | null;
+    referredAt: string | null;
+    useCase: string | null;
+    category: string | null;
+  };
+  /** Data-quality flags: the disposition unknown, the deadline only inferred. */
+  flags: string[];
+}
+
+/**
+ * The facts of a BaRS referral from its resources (the `servicerequest-request` Bundle's entries, or a
+ * ServiceRequest with its CarePlan posted to the ingest API): the Pathways disposition from the
+ * CarePlan, the deadline from `ServiceRequest.occurrencePeriod.end` (else the disposition's time frame).
+ */
+export function referralFacts(resources: Record<string, unknown>[], tables: DerivationTables): ReferralFacts {
+  const serviceRequest = resources.find((r) => r.resourceType === 'ServiceRequest');
+  const carePlan = resources.find((r) => r.resourceType === 'CarePlan');
+  const dx = (Array.isArray(carePlan?.activity) ? (carePlan.activity as unknown[]) : []).flatMap((a) =>
+    isObject(a) ? codes(a.outcomeCodeableConcept, DX_SYSTEM) : [],
+  )[0];
+  const period = isObject(serviceRequest?.occurrencePeriod) ? serviceRequest.occurrencePeriod : undefined;
+  const dispositionAt = instant(isObject(carePlan?.period) ? carePlan.period.start : undefined);
+  const deadline = deadlineOf(
+    { occurrenceEnd: instant(period?.end), disposition: dx ?? null, dispositionAt },
+    tables.dispositions,
+    tables.bankHolidays,
+  );
+  const row = tables.dispositions.get(dx);
+  return {
+    columns: {
+      // The table's spelling when the code is known (Dx codes arrive as DX02 or Dx02).
+      disposition: row?.code ?? dx ?? null,
+      deadline: deadline.deadline,
+      deadline_source: deadline.source,
+    },
+    attributes: {
+      dispositionAt: dispositionAt?.toISOString() ?? null,
+      referredAt: instant(period?.start)?.toISOString() ?? null,
+      useCase: codes(serviceRequest?.category, BARS_USE_CASES)[0] ?? null,
+      category:
+        codes(
+          serviceRequest?.category,
+          'https://fhir.nhs.uk/CodeSystem/message-category-servicerequest',
+        )[0] ?? null,
+    },
+    // No Dx code, or one the table does not know: reports count these apart.
+    flags: [...deadline.flags, ...(row ? [] : ['disposition-unknown'])],
+  };
+}
+
 /** A stable event id from the exchange, the rule version and the event's place among the exchange's events. */
 export function eventId(sourceId: string, ordinal: number): string {
   const hex = createHash('sha256').update(`${sourceId}|${RULE_VERSION}|${ordinal}`).digest('hex');
@@ -268,44 +322,9 @@ export function deriveEvents(exchange: DerivableExchange, tables: DerivationTabl
     case 'capability':
       return [event('capability.read', {})];
     case 'referral': {
-      const all = entryResources(json(request));
-      const serviceRequest = all.find((r) => r.resourceType === 'ServiceRequest');
-      const carePlan = all.find((r) => r.resourceType === 'CarePlan');
-      const dx = (Array.isArray(carePlan?.activity) ? (carePlan.activity as unknown[]) : []).flatMap((a) =>
-        isObject(a) ? codes(a.outcomeCodeableConcept, DX_SYSTEM) : [],
-      )[0];
-      const period = isObject(serviceRequest?.occurrencePeriod) ? serviceRequest.occurrencePeriod : undefined;
-      const dispositionAt = instant(isObject(carePlan?.period) ? carePlan.period.start : undefined);
-      const deadline = deadlineOf(
-        { occurrenceEnd: instant(period?.end), disposition: dx ?? null, dispositionAt },
-        tables.dispositions,
-        tables.bankHolidays,
-      );
-      flags.push(...deadline.flags);
-      const row = tables.dispositions.get(dx);
-      // No Dx code, or one the table does not know: reports count these apart.
-      if (!row) flags.push('disposition-unknown');
-      return [
-        event(
-          'referral.made',
-          {
-            dispositionAt: dispositionAt?.toISOString() ?? null,
-            referredAt: instant(period?.start)?.toISOString() ?? null,
-            useCase: codes(serviceRequest?.category, BARS_USE_CASES)[0] ?? null,
-            category:
-              codes(
-                serviceRequest?.category,
-                'https://fhir.nhs.uk/CodeSystem/message-category-servicerequest',
-              )[0] ?? null,
-          },
-          {
-            // The table's spelling when the code is known (Dx codes arrive as DX02 or Dx02).
-            disposition: row?.code ?? dx ?? null,
-            deadline: deadline.deadline,
-            deadline_source: deadline.source,
-          },
-        ),
-      ];
+      const referral = referralFacts(entryResources(json(request)), tables);
+      flags.push(...referral.flags);
+      return [event('referral.made', referral.attributes, referral.columns)];
     }
     default:
       return [];

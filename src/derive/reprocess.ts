@@ -1,18 +1,21 @@
-import type { Kysely } from 'kysely';
-import { eventsOfStored } from '../capture/captured.js';
+import type { ExpressionBuilder, Kysely } from 'kysely';
+import { eventsJson, eventsOfStored } from '../capture/captured.js';
+import { ingestEvents, isIngestPayload } from '../ingest/ingest-events.js';
+import { insertEventsJson } from '../store/json-inserts.js';
+import type { NewEventRow } from '../store/tables/event.table.js';
 import type { Database } from '../store/database.js';
 import { refreshEpisodes } from './episode-store.js';
 import { stitchAll, type StitchOptions } from './stitch-episodes.js';
 import type { DerivationTables } from './tables.js';
 
 export interface ReprocessOptions {
-  /** Exchanges received from (inclusive) … */
+  /** Exchanges captured (and events ingested) from (inclusive) … */
   from: Date;
   /** … to (exclusive). */
   to: Date;
-  /** Exchanges read and rewritten per transaction. */
+  /** Exchanges (or ingest records) read and rewritten per transaction. */
   pageSize?: number;
-  /** Told after every page: exchanges done so far, of how many, and events written. */
+  /** Told after every page: exchanges and ingest records done so far, of how many, and events written. */
   onProgress?: (progress: { done: number; total: number; events: number }) => void;
   /** Episode stitching of the rebuilt events (without it they wait for a running collector to stitch them). */
   stitch?: StitchOptions;
@@ -20,86 +23,128 @@ export interface ReprocessOptions {
   onStitched?: (stitched: number) => void;
 }
 
+/** Where events come from, read page by page in order of arrival. */
+interface Source {
+  kind: 'exchange' | 'ingest';
+  count(): Promise<number>;
+  /** The next page after `after` (in order of received_at, id), each row with its rebuilt events. */
+  page(
+    after: { at: Date; id: string } | undefined,
+    limit: number,
+  ): Promise<{ id: string; received_at: Date | string; events: NewEventRow[] }[]>;
+}
+
+/** Keyset pagination by (received_at, id). */
+function after(at: { at: Date; id: string } | undefined) {
+  return (eb: ExpressionBuilder<Database, 'exchanges' | 'ingest_records'>) =>
+    at
+      ? eb.or([eb('received_at', '>', at.at), eb.and([eb('received_at', '=', at.at), eb('id', '>', at.id)])])
+      : eb.val(true);
+}
+
+function sources(db: Kysely<Database>, tables: DerivationTables, from: Date, to: Date): Source[] {
+  const exchanges = db.selectFrom('exchanges').where('received_at', '>=', from).where('received_at', '<', to);
+  const ingested = db
+    .selectFrom('ingest_records')
+    .where('received_at', '>=', from)
+    .where('received_at', '<', to);
+  const countAll = (eb: ExpressionBuilder<Database, 'exchanges' | 'ingest_records'>) =>
+    eb.fn.countAll<number>().as('total');
+  return [
+    {
+      kind: 'exchange',
+      count: async () => Number((await exchanges.select(countAll).executeTakeFirstOrThrow()).total),
+      page: async (at, limit) =>
+        (
+          await exchanges
+            .selectAll()
+            .where(after(at))
+            .orderBy('received_at')
+            .orderBy('id')
+            .limit(limit)
+            .execute()
+        ).map((row) => ({ id: row.id, received_at: row.received_at, events: eventsOfStored(row, tables) })),
+    },
+    {
+      kind: 'ingest',
+      count: async () => Number((await ingested.select(countAll).executeTakeFirstOrThrow()).total),
+      page: async (at, limit) =>
+        (
+          await ingested
+            .selectAll()
+            .where(after(at))
+            .orderBy('received_at')
+            .orderBy('id')
+            .limit(limit)
+            .execute()
+        ).map((row) => ({
+          id: row.id,
+          received_at: row.received_at,
+          events: isIngestPayload(row.payload) ? ingestEvents({ ...row, payload: row.payload }, tables) : [],
+        })),
+    },
+  ];
+}
+
 /**
- * Rebuilds the events of the exchanges received in [from, to) from the stored exchanges, page by
- * page: each page's old events (of any rule version) are replaced by the current rules' events in one
- * transaction. Idempotent: event ids depend only on the exchange, the rule version and the event's
- * place, so running it twice gives the same events. With `stitch`, the new events are then stitched
- * into episodes (the same ones as before, through their keys) and the episodes resolved again. Returns
- * the totals.
+ * Rebuilds the events of the exchanges captured and the events ingested in [from, to) from what is
+ * stored, page by page: each page's old events (of any rule version) are replaced by the current rules'
+ * events in one transaction. Idempotent: event ids depend only on the source, the rule version and the
+ * event's place, so running it twice gives the same events. With `stitch`, the new events are then
+ * stitched into episodes (the same ones as before, through their keys) and the episodes resolved
+ * again. Returns the totals.
  */
 export async function reprocess(
   db: Kysely<Database>,
   tables: DerivationTables,
   options: ReprocessOptions,
-): Promise<{ exchanges: number; events: number; stitched: number }> {
+): Promise<{ exchanges: number; ingested: number; events: number; stitched: number }> {
   const pageSize = options.pageSize ?? 500;
-  const { total } = await db
-    .selectFrom('exchanges')
-    .select((eb) => eb.fn.countAll<number>().as('total'))
-    .where('received_at', '>=', options.from)
-    .where('received_at', '<', options.to)
-    .executeTakeFirstOrThrow();
-  let done = 0;
+  const all = sources(db, tables, options.from, options.to);
+  let total = 0;
+  for (const source of all) total += await source.count();
+  const done = { exchange: 0, ingest: 0 };
   let events = 0;
-  let after: { at: Date; id: string } | undefined;
   /** Episodes that lost events: resolved again (or dropped when left empty) once the new events are stitched. */
   const episodes = new Set<string>();
-  for (;;) {
-    let query = db
-      .selectFrom('exchanges')
-      .selectAll()
-      .where('received_at', '>=', options.from)
-      .where('received_at', '<', options.to)
-      .orderBy('received_at')
-      .orderBy('id')
-      .limit(pageSize);
-    if (after) {
-      const { at, id } = after;
-      query = query.where((eb) =>
-        eb.or([eb('received_at', '>', at), eb.and([eb('received_at', '=', at), eb('id', '>', id)])]),
-      );
+  for (const source of all) {
+    let at: { at: Date; id: string } | undefined;
+    for (;;) {
+      const page = await source.page(at, pageSize);
+      if (page.length === 0) break;
+      const ids = page.map((row) => row.id);
+      const derived = page.flatMap((row) => row.events);
+      await db.transaction().execute(async (trx) => {
+        for (const row of await trx
+          .selectFrom('events')
+          .select('episode_id')
+          .distinct()
+          .where('source_kind', '=', source.kind)
+          .where('source_id', 'in', ids)
+          .where('episode_id', 'is not', null)
+          .execute())
+          episodes.add(row.episode_id!);
+        await trx
+          .deleteFrom('events')
+          .where('source_kind', '=', source.kind)
+          .where('source_id', 'in', ids)
+          .execute();
+        if (derived.length > 0) await insertEventsJson(trx, eventsJson(derived));
+      });
+      done[source.kind] += page.length;
+      events += derived.length;
+      options.onProgress?.({ done: done.exchange + done.ingest, total, events });
+      const last = page[page.length - 1]!;
+      at = { at: new Date(last.received_at), id: last.id };
     }
-    const page = await query.execute();
-    if (page.length === 0) break;
-    const derived = page.flatMap((row) => eventsOfStored(row, tables));
-    await db.transaction().execute(async (trx) => {
-      for (const row of await trx
-        .selectFrom('events')
-        .select('episode_id')
-        .distinct()
-        .where('source_kind', '=', 'exchange')
-        .where(
-          'source_id',
-          'in',
-          page.map((row) => row.id),
-        )
-        .where('episode_id', 'is not', null)
-        .execute())
-        episodes.add(row.episode_id!);
-      await trx
-        .deleteFrom('events')
-        .where('source_kind', '=', 'exchange')
-        .where(
-          'source_id',
-          'in',
-          page.map((row) => row.id),
-        )
-        .execute();
-      if (derived.length > 0) await trx.insertInto('events').values(derived).execute();
-    });
-    done += page.length;
-    events += derived.length;
-    options.onProgress?.({ done, total: Number(total), events });
-    const last = page[page.length - 1]!;
-    after = { at: new Date(last.received_at), id: last.id };
   }
-  if (!options.stitch) return { exchanges: done, events, stitched: 0 };
+  const counts = { exchanges: done.exchange, ingested: done.ingest, events };
+  if (!options.stitch) return { ...counts, stitched: 0 };
   let stitched = 0;
   await stitchAll(db, tables, options.stitch, (batch) => {
     stitched += batch.stitched;
     options.onStitched?.(stitched);
   });
   await refreshEpisodes(db, [...episodes], tables, options.stitch);
-  return { exchanges: done, events, stitched };
+  return { ...counts, stitched };
 }

@@ -22,7 +22,9 @@ export type IssueType =
   | 'exception'
   | 'timeout'
   | 'transient'
-  | 'processing';
+  | 'processing'
+  | 'conflict'
+  | 'duplicate';
 
 interface ErrorCodeDefinition {
   status: number;
@@ -54,6 +56,21 @@ export const ERROR_CODES = {
     status: 415,
     issueType: 'not-supported',
     display: 'The request content type is not supported',
+  },
+  EVENTS_INVALID: {
+    status: 422,
+    issueType: 'invalid',
+    display: 'The events posted are not valid; none was stored',
+  },
+  EVENT_ID_CONFLICT: {
+    status: 409,
+    issueType: 'conflict',
+    display: 'An event id was used before for an event with different content; none was stored',
+  },
+  RATE_LIMITED: {
+    status: 429,
+    issueType: 'throttled',
+    display: 'Too many requests for this token; try again after Retry-After seconds',
   },
   PROVIDER_UNKNOWN: {
     status: 404,

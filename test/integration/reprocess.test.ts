@@ -3,6 +3,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { CapturePipeline } from '../../src/capture/capture-pipeline.js';
 import { reprocess } from '../../src/derive/reprocess.js';
+import { storeIngested } from '../../src/ingest/ingest-store.js';
+import { prepareEvents } from '../../src/ingest/prepare.js';
 import { stitchAll } from '../../src/derive/stitch-episodes.js';
 import { loadDerivationTables } from '../../src/derive/tables.js';
 import { createLogger } from '../../src/logger.js';
@@ -62,7 +64,7 @@ describe('reprocess', () => {
       pageSize: 3,
       onProgress: (p) => progress.push(p.done),
     });
-    expect(first).toEqual({ exchanges: 8, events: 8, stitched: 0 });
+    expect(first).toEqual({ exchanges: 8, ingested: 0, events: 8, stitched: 0 });
     expect(progress).toEqual([3, 6, 8]);
     const strip = (rows: Awaited<ReturnType<typeof eventsNow>>) =>
       rows.map(({ recorded_at: _r, ...rest }) => rest);
@@ -86,6 +88,54 @@ describe('reprocess', () => {
     expect((await referralEvent()).data_quality).toContain('disposition-unknown');
     await reprocess(store.db, loadDerivationTables({ dispositions: local }), window);
     expect(await referralEvent()).toMatchObject({ disposition: 'DX0122', data_quality: [] });
+  });
+});
+
+describe('reprocess of ingested events', () => {
+  it('rebuilds them from their records, following a changed disposition table', async () => {
+    const receivedAt = new Date('2026-11-24T10:00:00Z');
+    const prepared = prepareEvents(
+      {
+        id: 'reprocess-referral-1',
+        type: 'referral.made',
+        occurredAt: '2026-11-24T09:55:00Z',
+        correlation: { caseId: 'reprocess-case' },
+        disposition: { code: 'Dx0122', at: '2026-11-24T09:54:00Z' },
+        referredTo: { serviceId: '2000011147' },
+      },
+      { now: receivedAt, maxFutureSeconds: 300, lateAfterMinutes: 60 },
+      rules.hash,
+    );
+    if (!('events' in prepared)) throw new Error('the referral should be valid');
+    const [outcome] = await storeIngested(
+      store,
+      'ingest-client',
+      prepared.events,
+      loadDerivationTables({}),
+      receivedAt,
+    );
+    const made = () =>
+      store.db
+        .selectFrom('events')
+        .selectAll()
+        .where('source_id', '=', outcome!.ingestId)
+        .executeTakeFirstOrThrow();
+    const before = await made();
+    expect(before).toMatchObject({ type: 'referral.made', disposition: 'Dx0122', deadline: null });
+    expect(before.data_quality).toContain('disposition-unknown');
+
+    const dir = mkdtempSync(path.join(tmpdir(), 'reprocess-'));
+    const local = path.join(dir, 'dispositions.csv');
+    writeFileSync(
+      local,
+      'code,description,minutes,working_days,category,bookable,confidence\nDX0122,Ambulance category 3,120,,ambulance,no,local\n',
+    );
+    const window = { from: new Date('2026-11-24T09:00:00Z'), to: new Date('2026-11-24T11:00:00Z') };
+    const result = await reprocess(store.db, loadDerivationTables({ dispositions: local }), window);
+    expect(result).toMatchObject({ exchanges: 0, ingested: 1, events: 1 });
+    const after = await made();
+    expect(after).toMatchObject({ id: before.id, disposition: 'DX0122', data_quality: [] });
+    expect(new Date(after.deadline!).toISOString()).toBe('2026-11-24T11:54:00.000Z');
   });
 });
 
@@ -141,7 +191,7 @@ describe('reprocess with episode stitching', () => {
     expect(episodeOf(exchanges[2]!)).not.toBe(episodeOf(exchanges[0]!));
     const window = { from: at(0), to: at(3) };
     const first = await reprocess(store.db, tables, { ...window, stitch });
-    expect(first).toEqual({ exchanges: 3, events: 3, stitched: 3 });
+    expect(first).toEqual({ exchanges: 3, ingested: 0, events: 3, stitched: 3 });
     expect(await state()).toEqual(before);
     await reprocess(store.db, tables, { ...window, stitch });
     expect(await state()).toEqual(before);
@@ -169,10 +219,14 @@ describe('npm run reprocess', () => {
 
       const cli = spawnEntry('src/cli/reprocess.ts', ['--from', '2020-01-01'], env);
       expect(await cli.exited).toBe(0);
-      expect(cli.stderr()).toMatch(/reprocessing exchanges received from 2020-01-01T00:00:00.000Z/);
-      expect(cli.stderr()).toMatch(/3\/3 exchanges, 3 events/);
+      expect(cli.stderr()).toMatch(
+        /reprocessing exchanges captured and events ingested from 2020-01-01T00:00:00.000Z/,
+      );
+      expect(cli.stderr()).toMatch(/3\/3 exchanges and ingest records, 3 events/);
       expect(cli.stderr()).toMatch(/3 events stitched into episodes/);
-      expect(cli.stdout()).toMatch(/^done: 3 exchanges, 3 events \(3 stitched into episodes\) in [\d.]+ s$/m);
+      expect(cli.stdout()).toMatch(
+        /^done: 3 exchanges, 0 ingest records, 3 events \(3 stitched into episodes\) in [\d.]+ s$/m,
+      );
 
       const reopened = await openStore(
         env.DATABASE_URL
