@@ -1,8 +1,10 @@
-import type { ExpressionBuilder, Kysely } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 import { eventsJson, eventsOfStored } from '../capture/captured.js';
 import { ingestEvents, isIngestPayload } from '../ingest/ingest-events.js';
 import { insertEventsJson } from '../store/json-inserts.js';
 import type { NewEventRow } from '../store/tables/event.table.js';
+import type { ExchangeRow } from '../store/tables/exchange.table.js';
+import type { IngestRecordRow } from '../store/tables/ingest-record.table.js';
 import type { Database } from '../store/database.js';
 import { refreshEpisodes } from './episode-store.js';
 import { stitchAll, type StitchOptions } from './stitch-episodes.js';
@@ -34,55 +36,40 @@ interface Source {
   ): Promise<{ id: string; received_at: Date | string; events: NewEventRow[] }[]>;
 }
 
-/** Keyset pagination by (received_at, id). */
-function after(at: { at: Date; id: string } | undefined) {
-  return (eb: ExpressionBuilder<Database, 'exchanges' | 'ingest_records'>) =>
-    at
-      ? eb.or([eb('received_at', '>', at.at), eb.and([eb('received_at', '=', at.at), eb('id', '>', at.id)])])
-      : eb.val(true);
+/** A table of sources read page by page in [from, to), in order of (received_at, id), each row with its events. */
+function source<Row extends { id: string; received_at: Date | string }>(
+  db: Kysely<Database>,
+  table: 'exchanges' | 'ingest_records',
+  kind: Source['kind'],
+  range: { from: Date; to: Date },
+  derive: (row: Row) => NewEventRow[],
+): Source {
+  const within = sql`received_at >= ${range.from} and received_at < ${range.to}`;
+  return {
+    kind,
+    count: async () =>
+      Number(
+        (
+          await sql<{
+            total: string;
+          }>`select count(*) as total from ${sql.table(table)} where ${within}`.execute(db)
+        ).rows[0]!.total,
+      ),
+    page: async (at, limit) => {
+      const next = at ? sql`and (received_at, id) > (${at.at}, ${at.id})` : sql``;
+      const { rows } = await sql<Row>`select * from ${sql.table(table)} where ${within} ${next}
+                                      order by received_at, id limit ${limit}`.execute(db);
+      return rows.map((row) => ({ id: row.id, received_at: row.received_at, events: derive(row) }));
+    },
+  };
 }
 
-function sources(db: Kysely<Database>, tables: DerivationTables, from: Date, to: Date): Source[] {
-  const exchanges = db.selectFrom('exchanges').where('received_at', '>=', from).where('received_at', '<', to);
-  const ingested = db
-    .selectFrom('ingest_records')
-    .where('received_at', '>=', from)
-    .where('received_at', '<', to);
-  const countAll = (eb: ExpressionBuilder<Database, 'exchanges' | 'ingest_records'>) =>
-    eb.fn.countAll<number>().as('total');
+function sources(db: Kysely<Database>, tables: DerivationTables, range: { from: Date; to: Date }): Source[] {
   return [
-    {
-      kind: 'exchange',
-      count: async () => Number((await exchanges.select(countAll).executeTakeFirstOrThrow()).total),
-      page: async (at, limit) =>
-        (
-          await exchanges
-            .selectAll()
-            .where(after(at))
-            .orderBy('received_at')
-            .orderBy('id')
-            .limit(limit)
-            .execute()
-        ).map((row) => ({ id: row.id, received_at: row.received_at, events: eventsOfStored(row, tables) })),
-    },
-    {
-      kind: 'ingest',
-      count: async () => Number((await ingested.select(countAll).executeTakeFirstOrThrow()).total),
-      page: async (at, limit) =>
-        (
-          await ingested
-            .selectAll()
-            .where(after(at))
-            .orderBy('received_at')
-            .orderBy('id')
-            .limit(limit)
-            .execute()
-        ).map((row) => ({
-          id: row.id,
-          received_at: row.received_at,
-          events: isIngestPayload(row.payload) ? ingestEvents({ ...row, payload: row.payload }, tables) : [],
-        })),
-    },
+    source<ExchangeRow>(db, 'exchanges', 'exchange', range, (row) => eventsOfStored(row, tables)),
+    source<IngestRecordRow>(db, 'ingest_records', 'ingest', range, (row) =>
+      isIngestPayload(row.payload) ? ingestEvents({ ...row, payload: row.payload }, tables) : [],
+    ),
   ];
 }
 
@@ -100,7 +87,7 @@ export async function reprocess(
   options: ReprocessOptions,
 ): Promise<{ exchanges: number; ingested: number; events: number; stitched: number }> {
   const pageSize = options.pageSize ?? 500;
-  const all = sources(db, tables, options.from, options.to);
+  const all = sources(db, tables, { from: options.from, to: options.to });
   let total = 0;
   for (const source of all) total += await source.count();
   const done = { exchange: 0, ingest: 0 };

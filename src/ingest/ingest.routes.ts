@@ -116,7 +116,7 @@ export function ingestRoutes(deps: IngestDeps): Router {
         const created = outcomes.filter((o) => o.status === 'created').length;
         if (created > 0) deps.onIngested?.();
         deps.logger.info(
-          { token: req.principal!.name, created, duplicates: outcomes.length - created },
+          { client: req.principal!.name, created, duplicates: outcomes.length - created },
           'events ingested',
         );
         res.status(created > 0 ? 201 : 200).json({

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { withReadableBodies } from '../../src/capture/stored-body.js';
 import { createLogger } from '../../src/logger.js';
 import { startCollector, type RunningCollector } from '../../src/server.js';
-import { testConfig } from '../helpers/app.js';
+import { TEST_TOKENS, testConfig } from '../helpers/app.js';
 import { personalValues } from '../helpers/personal.js';
 import { fixture, gpConnectAppointment } from '../helpers/sandbox.js';
 import { createTestDatabase, TEST_ENGINE } from '../helpers/store.js';
@@ -395,5 +395,61 @@ describe('the events of a booking journey, through the collector', () => {
     ]);
     // The interaction ids agreed with what was sent, all the way.
     expect(events.every((e) => !e.data_quality.includes('header-disagrees'))).toBe(true);
+  });
+});
+
+describe('an ingested referral and the wire, through the collector', () => {
+  it("joins the booking's episode and call, and gives the booking its disposition and deadline", async () => {
+    const search = await call(
+      '/fhir/sandbox-stu3/Slot?service=2000011147&status=free&_include=Slot:schedule',
+      { headers: { 'Ssp-TraceID': 'call-ingest-1' } },
+    );
+    const slot = search.body.entry.find((e: any) => e.resource.resourceType === 'Slot').resource;
+    const book = fixture('stu3/appointment-book-request.json');
+    Object.assign(
+      book.contained.find((c: any) => c.resourceType === 'Slot'),
+      { id: slot.id },
+    );
+    book.slot = [{ reference: `#${slot.id}` }];
+    const booked = await call('/fhir/sandbox-stu3/Appointment', {
+      body: book,
+      headers: { 'Ssp-TraceID': 'call-ingest-1' },
+    });
+    expect(booked.status).toBe(201);
+
+    const dispositionAt = new Date(Date.now() - 120_000);
+    const posted = await fetch(`${collector.url}/api/events`, {
+      method: 'POST',
+      headers: { Authorization: `Bearer ${TEST_TOKENS.ingest}`, 'Content-Type': 'application/json' },
+      body: JSON.stringify({
+        id: 'call-ingest-1-referral',
+        type: 'referral.made',
+        occurredAt: new Date(dispositionAt.getTime() + 30_000).toISOString(),
+        correlation: { traceId: 'call-ingest-1' },
+        disposition: { code: 'Dx03', at: dispositionAt.toISOString() },
+        referredTo: { serviceId: '2000011147', providerId: 'sandbox-stu3' },
+      }),
+    });
+    expect(posted.status).toBe(201);
+
+    const events = await journeyEvents('trace_id', 'call-ingest-1');
+    const made = await collector.store.db
+      .selectFrom('events')
+      .selectAll()
+      .where('type', '=', 'referral.made')
+      .where('source_kind', '=', 'ingest')
+      .executeTakeFirstOrThrow();
+    expect(made.episode_id).not.toBeNull();
+    expect(new Set(events.map((e) => e.episode_id))).toEqual(new Set([made.episode_id]));
+    expect(new Set(events.map((e) => e.encounter_id))).toEqual(new Set([made.encounter_id]));
+    const booking = await collector.store.db
+      .selectFrom('events')
+      .selectAll()
+      .where('type', '=', 'booking.attempted')
+      .where('episode_id', '=', made.episode_id)
+      .executeTakeFirstOrThrow();
+    // Dx03: within 4 hours of the disposition.
+    expect(booking.disposition).toBe('Dx03');
+    expect(new Date(booking.deadline!).getTime()).toBe(dispositionAt.getTime() + 4 * 3600_000);
   });
 });

@@ -48,12 +48,20 @@ function referral(over: Record<string, unknown> = {}) {
   };
 }
 
-const post = (body: unknown, options: { app?: ReturnType<typeof buildTestApp>; type?: string } = {}) =>
+const post = (
+  body: unknown,
+  options: { app?: ReturnType<typeof buildTestApp>; type?: string; headers?: Record<string, string> } = {},
+) =>
   request(options.app ?? buildTestApp(store))
     .post('/api/events')
     .set('Authorization', bearer('ingest'))
     .set('Content-Type', options.type ?? 'application/json')
+    .set(options.headers ?? {})
     .send(typeof body === 'string' ? body : JSON.stringify(body));
+
+/** A referral posted through the FHIR door, in the call C0RR-1. */
+const postFhir = (body: unknown) =>
+  post(body, { type: 'application/fhir+json', headers: { 'X-Correlation-ID': 'C0RR-1' } });
 
 const storedEvents = () =>
   store.db
@@ -273,13 +281,7 @@ describe('POST /api/events', () => {
 describe('the FHIR door', () => {
   it('turns the BaRS referral Bundle into the same referral.made the proxy derives from the wire', async () => {
     const bundle = fixture('bars/process-message-referral-validation-request.json');
-    const res = await request(buildTestApp(store))
-      .post('/api/events')
-      .set('Authorization', bearer('ingest'))
-      .set('Content-Type', 'application/fhir+json')
-      .set('X-Correlation-ID', 'C0RR-1')
-      .send(JSON.stringify(bundle))
-      .expect(201);
+    const res = await postFhir(bundle).expect(201);
     const entry = bundle.entry.find((e: any) => e.resource.resourceType === 'ServiceRequest');
     expect(res.body.events[0].id).toBe(`ServiceRequest/${entry.fullUrl.slice('urn:uuid:'.length)}`);
     const [event] = await storedEvents();
@@ -314,13 +316,7 @@ describe('the FHIR door', () => {
     const patient = bundle.entry.find((e: any) => e.resource.resourceType === 'Patient').resource;
     expect(JSON.stringify(record.payload)).not.toContain(patient.name[0].family);
     // The same referral again (a retry) counts once.
-    await request(buildTestApp(store))
-      .post('/api/events')
-      .set('Authorization', bearer('ingest'))
-      .set('Content-Type', 'application/fhir+json')
-      .set('X-Correlation-ID', 'C0RR-1')
-      .send(JSON.stringify(bundle))
-      .expect(200);
+    await postFhir(bundle).expect(200);
     expect(await storedEvents()).toHaveLength(1);
   });
 
@@ -330,19 +326,13 @@ describe('the FHIR door', () => {
     const serviceRequest = resources.find((r: any) => r.resourceType === 'ServiceRequest');
     const carePlan = resources.find((r: any) => r.resourceType === 'CarePlan');
     const alone = { ...serviceRequest, id: 'sr-alone-1', contained: [carePlan] };
-    const fhirPost = (body: unknown) =>
-      request(buildTestApp(store))
-        .post('/api/events')
-        .set('Authorization', bearer('ingest'))
-        .set('Content-Type', 'application/fhir+json')
-        .send(JSON.stringify(body));
-    await fhirPost(alone).expect(201);
+    await postFhir(alone).expect(201);
     const [event] = await storedEvents();
     expect(event).toMatchObject({ type: 'referral.made', deadline_source: 'referral' });
     expect(new Date(event!.deadline!).toISOString()).toBe('2026-11-22T12:00:00.000Z');
 
     const booking = fixture('bars/process-message-booking-request.json');
-    const refused = await fhirPost(booking).expect(422);
+    const refused = await postFhir(booking).expect(422);
     expect(refused.body.issue.map((i: any) => i.expression[0])).toContain(
       'Bundle.entry.resource.ofType(MessageHeader).eventCoding.code',
     );
