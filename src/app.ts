@@ -71,6 +71,7 @@ export function createApp(deps: AppDeps): RequestListener {
     ingestRoutes({
       store: deps.store,
       config: deps.config.ingest,
+      providers: deps.config.providers,
       rules: { hash: deps.patientHash, birthDateAsYear: deps.config.redaction.birthDateAsYear },
       tables: deps.tables ?? loadDerivationTables(deps.config.tables),
       clock: deps.clock,

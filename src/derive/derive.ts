@@ -54,7 +54,7 @@ function instant(value: unknown): Date | null {
 }
 
 /** The DoS service id in `NHSD-Target-Identifier` (base64 JSON). */
-function targetService(headers: Record<string, string | string[]>): string | null {
+export function targetService(headers: Record<string, string | string[]>): string | null {
   const raw = header(headers, 'nhsd-target-identifier');
   if (!raw) return null;
   try {

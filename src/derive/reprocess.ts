@@ -33,7 +33,7 @@ interface Source {
   page(
     after: { at: Date; id: string } | undefined,
     limit: number,
-  ): Promise<{ id: string; received_at: Date | string; events: NewEventRow[] }[]>;
+  ): Promise<{ id: string; received_at: Date | string; events: NewEventRow[] | undefined }[]>;
 }
 
 /** A table of sources read page by page in [from, to), in order of (received_at, id), each row with its events. */
@@ -42,7 +42,7 @@ function source<Row extends { id: string; received_at: Date | string }>(
   table: 'exchanges' | 'ingest_records',
   kind: Source['kind'],
   range: { from: Date; to: Date },
-  derive: (row: Row) => NewEventRow[],
+  derive: (row: Row) => NewEventRow[] | undefined,
 ): Source {
   const within = sql`received_at >= ${range.from} and received_at < ${range.to}`;
   return {
@@ -68,7 +68,8 @@ function sources(db: Kysely<Database>, tables: DerivationTables, range: { from: 
   return [
     source<ExchangeRow>(db, 'exchanges', 'exchange', range, (row) => eventsOfStored(row, tables)),
     source<IngestRecordRow>(db, 'ingest_records', 'ingest', range, (row) =>
-      isIngestPayload(row.payload) ? ingestEvents({ ...row, payload: row.payload }, tables) : [],
+      // A payload this version cannot read keeps the events it has.
+      isIngestPayload(row.payload) ? ingestEvents({ ...row, payload: row.payload }, tables) : undefined,
     ),
   ];
 }
@@ -99,25 +100,27 @@ export async function reprocess(
     for (;;) {
       const page = await source.page(at, pageSize);
       if (page.length === 0) break;
-      const ids = page.map((row) => row.id);
-      const derived = page.flatMap((row) => row.events);
-      await db.transaction().execute(async (trx) => {
-        for (const row of await trx
-          .selectFrom('events')
-          .select('episode_id')
-          .distinct()
-          .where('source_kind', '=', source.kind)
-          .where('source_id', 'in', ids)
-          .where('episode_id', 'is not', null)
-          .execute())
-          episodes.add(row.episode_id!);
-        await trx
-          .deleteFrom('events')
-          .where('source_kind', '=', source.kind)
-          .where('source_id', 'in', ids)
-          .execute();
-        if (derived.length > 0) await insertEventsJson(trx, eventsJson(derived));
-      });
+      const rebuilt = page.filter((row) => row.events !== undefined);
+      const ids = rebuilt.map((row) => row.id);
+      const derived = rebuilt.flatMap((row) => row.events!);
+      if (ids.length > 0)
+        await db.transaction().execute(async (trx) => {
+          for (const row of await trx
+            .selectFrom('events')
+            .select('episode_id')
+            .distinct()
+            .where('source_kind', '=', source.kind)
+            .where('source_id', 'in', ids)
+            .where('episode_id', 'is not', null)
+            .execute())
+            episodes.add(row.episode_id!);
+          await trx
+            .deleteFrom('events')
+            .where('source_kind', '=', source.kind)
+            .where('source_id', 'in', ids)
+            .execute();
+          if (derived.length > 0) await insertEventsJson(trx, eventsJson(derived));
+        });
       done[source.kind] += page.length;
       events += derived.length;
       options.onProgress?.({ done: done.exchange + done.ingest, total, events });

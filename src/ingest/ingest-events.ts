@@ -57,7 +57,11 @@ export type IngestPayload =
   | {
       kind: 'fhir';
       resource: Json;
-      headers: { traceId?: string; correlationId?: string };
+      /** The call keys it came with, and the DoS service it was for (NHSD-Target-Identifier). */
+      headers: { traceId?: string; correlationId?: string; targetServiceId?: string };
+      /** The configured provider serving that service, and the sender's ODS code, when known. */
+      providerId?: string;
+      consumerOrg?: string;
       patientHash: string | null;
     };
 
@@ -79,10 +83,18 @@ export function withHashedNhsNumbers(text: string, hash: PatientHasher): string 
   );
 }
 
-/** A JSON value with NUL removed from every string (PostgreSQL's text and jsonb cannot hold it). */
+/** A UTF-16 surrogate without its other half: JSON allows it, PostgreSQL's jsonb does not. */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
+
+/**
+ * A JSON value as PostgreSQL can keep it: NUL removed from every string, a lone surrogate replaced by
+ * U+FFFD (text and jsonb hold neither).
+ */
 export function withoutNulDeep<T>(value: T): T {
   return JSON.parse(
-    JSON.stringify(value, (_key, v: unknown) => (typeof v === 'string' ? withoutNul(v) : v)),
+    JSON.stringify(value, (_key, v: unknown) =>
+      typeof v === 'string' ? withoutNul(v).replace(LONE_SURROGATE, '\uFFFD') : v,
+    ),
   ) as T;
 }
 
@@ -92,7 +104,9 @@ export function eventPayload(posted: IngestEvent, hash: PatientHasher): IngestPa
   const { nhsNumber, ...keys } = event.correlation ?? {};
   const kept: IngestEvent = { ...event };
   if (event.correlation) kept.correlation = keys;
+  // Free text: an NHS number in it is hashed like any other.
   if (event.message !== undefined) kept.message = withHashedNhsNumbers(event.message, hash);
+  if (event.code !== undefined) kept.code = withHashedNhsNumbers(event.code, hash);
   return { kind: 'event', event: kept, patientHash: nhsNumber ? hash(nhsNumber) : null };
 }
 
@@ -150,9 +164,9 @@ export function ingestEvents(record: IngestRecord, tables: DerivationTables): Ne
       {
         ...base,
         type: 'referral.made',
-        provider_id: null,
-        service_id: null,
-        consumer_org: null,
+        provider_id: payload.providerId ?? null,
+        service_id: payload.headers.targetServiceId ?? null,
+        consumer_org: payload.consumerOrg ?? null,
         ...referral.columns,
         // A referral the consumer says was made: counted as the wire's accepted referrals are.
         attributes: { ...referral.attributes, succeeded: true, via: 'fhir' },

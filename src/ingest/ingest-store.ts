@@ -41,7 +41,11 @@ export async function storeIngested(
   receivedAt: Date,
 ): Promise<IngestOutcome[]> {
   return store.db.transaction().execute(async (trx) => {
-    const candidates = prepared.map((event) => ({
+    // In order of client id: batches that overlap take the unique key's locks in one order (no deadlock).
+    const ordered = [...prepared].sort((a, b) =>
+      a.clientId < b.clientId ? -1 : a.clientId > b.clientId ? 1 : 0,
+    );
+    const candidates = ordered.map((event) => ({
       id: newId(),
       token_name: tokenName,
       client_event_id: event.clientId,
@@ -78,7 +82,7 @@ export async function storeIngested(
     );
     if (conflicts.length > 0) throw new IngestConflictError(conflicts.map((event) => event.clientId));
 
-    const events = prepared.flatMap((event, i) => {
+    const events = ordered.flatMap((event, i) => {
       const record = candidates[i]!;
       if (created.get(event.clientId) !== record.id) return [];
       return ingestEvents({ ...record, payload: event.payload }, tables);

@@ -1,7 +1,7 @@
 import express, { Router, type NextFunction, type Request, type Response } from 'express';
 import { requireRole } from '../auth/auth.middleware.js';
 import type { Clock } from '../clock.js';
-import type { IngestConfig } from '../config/config.types.js';
+import type { IngestConfig, ProviderConfig } from '../config/config.types.js';
 import type { RedactionRules } from '../capture/redact.js';
 import type { DerivationTables } from '../derive/tables.js';
 import { OperationOutcomeError } from '../fhir/operation-outcome.js';
@@ -15,6 +15,8 @@ import { RateLimiter } from './rate-limit.js';
 export interface IngestDeps {
   store: Store;
   config: IngestConfig;
+  /** The configured providers (events may name only these). */
+  providers: readonly ProviderConfig[];
   rules: RedactionRules;
   tables: DerivationTables;
   clock: Clock;
@@ -69,6 +71,7 @@ export function ingestRoutes(deps: IngestDeps): Router {
           now,
           maxFutureSeconds: deps.config.maxFutureSeconds,
           lateAfterMinutes: deps.config.lateAfterMinutes,
+          providers: deps.providers,
         };
         const body: unknown = req.body;
         if (

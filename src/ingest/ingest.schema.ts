@@ -66,8 +66,8 @@ const common = {
   correlation,
   consumerOrg: {
     type: 'string',
-    pattern: '^[A-Za-z0-9]{3,10}$',
-    description: "the 111 service's ODS code",
+    pattern: '^(?=.*[A-Za-z])[A-Za-z0-9]{3,10}$',
+    description: "the 111 service's ODS code (letters and digits, at least one letter)",
   },
 } as const;
 
@@ -78,9 +78,11 @@ const referralMade = {
     'A referral a 111 call handler made (STU3 Booking Standard, GP Connect: the disposition travels off the wire).',
   type: 'object',
   additionalProperties: false,
-  required: ['id', 'type', 'occurredAt', 'disposition', 'referredTo'],
+  required: ['id', 'type', 'occurredAt', 'correlation', 'disposition', 'referredTo'],
   properties: {
     ...common,
+    // A referral joins the call and the bookings by these: at least one is needed.
+    correlation: { ...correlation, minProperties: 1 },
     type: { const: 'referral.made' },
     disposition: {
       type: 'object',
@@ -199,6 +201,11 @@ function problemOf(base: string, error: ErrorObject): IngestProblem {
       const extra = (error.params as { additionalProperty: string }).additionalProperty;
       return { path: joinPath(base, error.instancePath, extra), message: 'is not a known field' };
     }
+    case 'minProperties':
+      return {
+        path: joinPath(base, error.instancePath),
+        message: 'must hold at least one key (traceId, correlationId, caseId, documentId or nhsNumber)',
+      };
     case 'format':
       return {
         path: joinPath(base, error.instancePath),

@@ -1,6 +1,9 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { redactFhir, type RedactionRules } from '../capture/redact.js';
+import { consumerOrganisation } from '../capture/exchange-row.js';
+import type { ProviderConfig } from '../config/config.types.js';
 import { referencedId } from '../derive/correlation-keys.js';
+import { targetService } from '../derive/derive.js';
 import { isObject, objects, type Json } from '../fhir/json.js';
 import { isValidNhsNumber } from '../fhir/nhs-number.js';
 import { header } from '../http/headers.js';
@@ -20,6 +23,8 @@ export interface IngestLimits {
   maxFutureSeconds: number;
   /** An event that arrives this long after it happened is taken, flagged late. */
   lateAfterMinutes: number;
+  /** The configured providers: an event naming another is refused (it would make a phantom in reports). */
+  providers: readonly Pick<ProviderConfig, 'id' | 'dosServiceIds'>[];
 }
 
 /** One posted event, checked and ready to store. */
@@ -51,10 +56,29 @@ function timing(
   return { late: -aheadMs > limits.lateAfterMinutes * 60_000 };
 }
 
-/** What the schema cannot say: a real NHS number, a chosen service among those ranked, a time not ahead. */
+/**
+ * What the schema cannot say: real instants (a format check lets 23:59:60 through), a real NHS number,
+ * a configured provider, a chosen service among those ranked, a time not ahead.
+ */
 function semanticProblems(event: IngestEvent, base: string, limits: IngestLimits): IngestProblem[] {
   const problems: IngestProblem[] = [];
   const at = (field: string) => (base ? `${base}.${field}` : field);
+  const instants: [string, string | undefined][] = [
+    ['occurredAt', event.occurredAt],
+    ['disposition.at', event.disposition?.at],
+    ['deadline', event.deadline],
+  ];
+  for (const [field, value] of instants)
+    if (value !== undefined && Number.isNaN(Date.parse(value)))
+      problems.push({ path: at(field), message: 'must be a real instant' });
+  if (problems.length > 0) return problems;
+  const providers: [string, string | undefined][] = [
+    ['providerId', event.providerId],
+    ['referredTo.providerId', event.referredTo?.providerId],
+  ];
+  for (const [field, id] of providers)
+    if (id !== undefined && !limits.providers.some((p) => p.id === id))
+      problems.push({ path: at(field), message: 'is not a configured provider' });
   const nhsNumber = event.correlation?.nhsNumber;
   if (nhsNumber !== undefined && !isValidNhsNumber(nhsNumber))
     problems.push({
@@ -120,6 +144,28 @@ function validInstant(value: unknown): Date | undefined {
   return Number.isNaN(at.getTime()) ? undefined : at;
 }
 
+/** The ODS code of a message Bundle's sender (MessageHeader.sender, an Organization in the Bundle). */
+function senderOds(bundle: Json): string | undefined {
+  const entries = objects(bundle.entry);
+  const header = entries
+    .map((e) => e.resource)
+    .find((r) => isObject(r) && r.resourceType === 'MessageHeader');
+  const reference = isObject(header) && isObject(header.sender) ? header.sender.reference : undefined;
+  const id = typeof reference === 'string' ? referencedId(reference) : null;
+  if (!id) return undefined;
+  const sender = entries.find(
+    (e) =>
+      isObject(e.resource) &&
+      e.resource.resourceType === 'Organization' &&
+      (e.resource.id === id || (typeof e.fullUrl === 'string' && referencedId(e.fullUrl) === id)),
+  )?.resource;
+  const identifiers = isObject(sender) ? objects(sender.identifier) : [];
+  const ods = identifiers.find(
+    (i) => typeof i.system === 'string' && i.system.toLowerCase().includes('ods-organization-code'),
+  );
+  return typeof ods?.value === 'string' ? ods.value : undefined;
+}
+
 /**
  * The FHIR door: a BaRS referral posted as FHIR (the `servicerequest-request` message Bundle, another
  * Bundle holding the ServiceRequest and its CarePlan, or a ServiceRequest containing its CarePlan)
@@ -168,6 +214,11 @@ export function prepareFhirReferral(
   if (serviceRequest && typeof id !== 'string')
     problems.push({ path: 'ServiceRequest.id', message: 'is required: it makes a repeated post count once' });
   const carePlan = resources.find((r) => r.resourceType === 'CarePlan');
+  if (!carePlan)
+    problems.push({
+      path: body.resourceType === 'Bundle' ? 'Bundle.entry' : 'ServiceRequest.contained',
+      message: 'must hold the CarePlan: the disposition is in it',
+    });
   const occurredAt =
     validInstant(serviceRequest?.authoredOn) ??
     validInstant(
@@ -181,6 +232,12 @@ export function prepareFhirReferral(
   const redacted = redactFhir(body, rules);
   const traceId = header(headers, 'ssp-traceid')?.trim();
   const correlationId = header(headers, 'x-correlation-id')?.trim();
+  // As on the wire: the service from NHSD-Target-Identifier, the provider serving it, the sender's ODS code.
+  const targetServiceId = targetService(headers as Record<string, string | string[]>) ?? undefined;
+  const providerId = targetServiceId
+    ? limits.providers.find((p) => p.dosServiceIds.includes(targetServiceId))?.id
+    : undefined;
+  const consumerOrg = consumerOrganisation(headers) ?? senderOds(body);
   return {
     events: [
       {
@@ -191,7 +248,13 @@ export function prepareFhirReferral(
         payload: {
           kind: 'fhir',
           resource: withoutNulDeep(redacted.value),
-          headers: { ...(traceId ? { traceId } : {}), ...(correlationId ? { correlationId } : {}) },
+          headers: {
+            ...(traceId ? { traceId } : {}),
+            ...(correlationId ? { correlationId } : {}),
+            ...(targetServiceId ? { targetServiceId } : {}),
+          },
+          ...(providerId ? { providerId } : {}),
+          ...(consumerOrg ? { consumerOrg: withoutNulDeep(consumerOrg) } : {}),
           patientHash: redacted.patientHashes[0] ?? null,
         },
       },

@@ -6,7 +6,9 @@ import { stitchAll, type StitchOptions } from '../../src/derive/stitch-episodes.
 import { loadDerivationTables } from '../../src/derive/tables.js';
 import { createPatientHasher } from '../../src/privacy/patient-hash.js';
 import { insertEventsJson } from '../../src/store/json-inserts.js';
+import type { Config } from '../../src/config/config.types.js';
 import { bearer, buildTestApp } from '../helpers/app.js';
+import { TEST_PROVIDER } from '../helpers/observed.js';
 import { exchangeOf, JSON_TYPE, referralBundle } from '../helpers/journey.js';
 import { outcomeCode } from '../helpers/outcome.js';
 import { fixture } from '../helpers/sandbox.js';
@@ -32,6 +34,12 @@ beforeEach(async () => {
     await sql`delete from ${sql.table(table)}`.execute(store.db);
 });
 
+/** The app under test, with the providers events may name. */
+const app = (config: Partial<Config> = {}) =>
+  buildTestApp(store, {
+    config: { providers: [{ ...TEST_PROVIDER, dosServiceIds: ['2000011147'] }], ...config },
+  });
+
 let n = 0;
 /** A referral as a 111 system posts it, with an id of its own. */
 function referral(over: Record<string, unknown> = {}) {
@@ -52,16 +60,22 @@ const post = (
   body: unknown,
   options: { app?: ReturnType<typeof buildTestApp>; type?: string; headers?: Record<string, string> } = {},
 ) =>
-  request(options.app ?? buildTestApp(store))
+  request(options.app ?? app())
     .post('/api/events')
     .set('Authorization', bearer('ingest'))
     .set('Content-Type', options.type ?? 'application/json')
     .set(options.headers ?? {})
     .send(typeof body === 'string' ? body : JSON.stringify(body));
 
-/** A referral posted through the FHIR door, in the call C0RR-1. */
+const target = Buffer.from(
+  JSON.stringify({ system: 'https://fhir.nhs.uk/Id/dos-service-id', value: '2000011147' }),
+).toString('base64');
+/** A referral posted through the FHIR door, in the call C0RR-1, for the DoS service 2000011147. */
 const postFhir = (body: unknown) =>
-  post(body, { type: 'application/fhir+json', headers: { 'X-Correlation-ID': 'C0RR-1' } });
+  post(body, {
+    type: 'application/fhir+json',
+    headers: { 'X-Correlation-ID': 'C0RR-1', 'NHSD-Target-Identifier': target },
+  });
 
 const storedEvents = () =>
   store.db
@@ -123,8 +137,8 @@ describe('POST /api/events', () => {
           occurredAt: '2026-11-22T09:51:00Z',
           correlation: { caseId: 'case-88' },
           where: 'booking',
-          message: `Booking failed for patient ${NHS_NUMBER}: slot taken`,
-          code: 'E-409',
+          message: `Booking failed for patient ${NHS_NUMBER}: slot taken \ud800`,
+          code: `E-409/${NHS_NUMBER}`,
           providerId: 'ed',
         },
       ],
@@ -140,13 +154,15 @@ describe('POST /api/events', () => {
     expect(error).toMatchObject({
       type: 'consumer.error',
       provider_id: 'ed',
-      attributes: { where: 'booking', code: 'E-409' },
+      attributes: { where: 'booking', code: `E-409/hash:${hash(NHS_NUMBER)}` },
       correlation_keys: ['case:case-88'],
     });
-    // An NHS number in the text is hashed like any other.
+    // An NHS number in the text is hashed like any other; a lone surrogate (jsonb refuses it) replaced.
     expect((error!.attributes as { message: string }).message).toBe(
-      `Booking failed for patient hash:${hash(NHS_NUMBER)}: slot taken`,
+      `Booking failed for patient hash:${hash(NHS_NUMBER)}: slot taken \ufffd`,
     );
+    const records = JSON.stringify(await store.db.selectFrom('ingest_records').selectAll().execute());
+    expect(records).not.toContain(NHS_NUMBER);
   });
 
   it('counts a retry once, and answers it as before', async () => {
@@ -226,49 +242,45 @@ describe('POST /api/events', () => {
   });
 
   it('answers 413 beyond the body size or the batch size, 415 for other content, 400 for malformed JSON', async () => {
-    const app = buildTestApp(store, {
-      config: {
-        ingest: {
-          maxBatch: 2,
-          maxBodyBytes: 2048,
-          lateAfterMinutes: 60,
-          maxFutureSeconds: 300,
-          rateLimit: { perSecond: 100, burst: 100 },
-        },
+    const small = app({
+      ingest: {
+        maxBatch: 2,
+        maxBodyBytes: 2048,
+        lateAfterMinutes: 60,
+        maxFutureSeconds: 300,
+        rateLimit: { perSecond: 100, burst: 100 },
       },
     });
     const big = await post(
       { events: [referral({ id: 'x'.repeat(100) }), referral()], pad: 'y'.repeat(3000) },
-      { app },
+      { app: small },
     ).expect(413);
     expect(outcomeCode(big.body)).toBe('PAYLOAD_TOO_LARGE');
-    const many = await post({ events: [referral(), referral(), referral()] }, { app }).expect(413);
+    const many = await post({ events: [referral(), referral(), referral()] }, { app: small }).expect(413);
     expect(outcomeCode(many.body)).toBe('PAYLOAD_TOO_LARGE');
-    const text = await post('referral please', { app, type: 'text/plain' }).expect(415);
+    const text = await post('referral please', { app: small, type: 'text/plain' }).expect(415);
     expect(outcomeCode(text.body)).toBe('UNSUPPORTED_MEDIA_TYPE');
-    const broken = await post('{"id": ', { app }).expect(400);
+    const broken = await post('{"id": ', { app: small }).expect(400);
     expect(outcomeCode(broken.body)).toBe('BAD_REQUEST');
     expect(await storedEvents()).toHaveLength(0);
   });
 
   it("limits each token's rate (429 with Retry-After), and needs the ingest role (403)", async () => {
-    const app = buildTestApp(store, {
-      config: {
-        ingest: {
-          maxBatch: 500,
-          maxBodyBytes: 1 << 20,
-          lateAfterMinutes: 60,
-          maxFutureSeconds: 300,
-          rateLimit: { perSecond: 0.5, burst: 2 },
-        },
+    const slow = app({
+      ingest: {
+        maxBatch: 500,
+        maxBodyBytes: 1 << 20,
+        lateAfterMinutes: 60,
+        maxFutureSeconds: 300,
+        rateLimit: { perSecond: 0.5, burst: 2 },
       },
     });
-    await post(referral(), { app }).expect(201);
-    await post(referral(), { app }).expect(201);
-    const limited = await post(referral(), { app }).expect(429);
+    await post(referral(), { app: slow }).expect(201);
+    await post(referral(), { app: slow }).expect(201);
+    const limited = await post(referral(), { app: slow }).expect(429);
     expect(outcomeCode(limited.body)).toBe('RATE_LIMITED');
     expect(limited.headers['retry-after']).toBe('2');
-    const wrongRole = await request(app)
+    const wrongRole = await request(slow)
       .post('/api/events')
       .set('Authorization', bearer('report'))
       .send(referral())
@@ -311,10 +323,15 @@ describe('the FHIR door', () => {
       },
     });
     expect(new Date(event!.deadline!).toISOString()).toBe((wire!.deadline as Date).toISOString());
-    // Kept redacted, as the proxy keeps what it captures.
+    // The service and provider as the wire's routing header names them; the sender's ODS code.
+    expect(event).toMatchObject({ service_id: '2000011147', provider_id: 'ed', consumer_org: 'RND' });
+    // Kept redacted, as the proxy keeps what it captures: the patient by the keyed hash alone.
     const record = await store.db.selectFrom('ingest_records').select('payload').executeTakeFirstOrThrow();
     const patient = bundle.entry.find((e: any) => e.resource.resourceType === 'Patient').resource;
-    expect(JSON.stringify(record.payload)).not.toContain(patient.name[0].family);
+    const nhsNumber = patient.identifier[0].value as string;
+    expect(event!.patient_hash).toBe(hash(nhsNumber));
+    const stored = JSON.stringify([record, await storedEvents()]);
+    for (const value of [patient.name[0].family, nhsNumber]) expect(stored).not.toContain(value);
     // The same referral again (a retry) counts once.
     await postFhir(bundle).expect(200);
     expect(await storedEvents()).toHaveLength(1);
@@ -336,6 +353,10 @@ describe('the FHIR door', () => {
     expect(refused.body.issue.map((i: any) => i.expression[0])).toContain(
       'Bundle.entry.resource.ofType(MessageHeader).eventCoding.code',
     );
+    // Without its CarePlan there is no disposition: refused, not stored half-known.
+    const bare = await postFhir({ ...serviceRequest, id: 'sr-alone-2' }).expect(422);
+    expect(bare.body.issue.map((i: any) => i.expression[0])).toEqual(['ServiceRequest.contained']);
+    expect(await storedEvents()).toHaveLength(1);
   });
 });
 

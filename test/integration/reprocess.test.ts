@@ -103,7 +103,7 @@ describe('reprocess of ingested events', () => {
         disposition: { code: 'Dx0122', at: '2026-11-24T09:54:00Z' },
         referredTo: { serviceId: '2000011147' },
       },
-      { now: receivedAt, maxFutureSeconds: 300, lateAfterMinutes: 60 },
+      { now: receivedAt, maxFutureSeconds: 300, lateAfterMinutes: 60, providers: [] },
       rules.hash,
     );
     if (!('events' in prepared)) throw new Error('the referral should be valid');

@@ -9,6 +9,7 @@ const limits: IngestLimits = {
   now: new Date('2026-11-22T10:00:00Z'),
   maxFutureSeconds: 300,
   lateAfterMinutes: 60,
+  providers: [{ id: 'ed', dosServiceIds: ['2000011147'] }],
 };
 
 const VALID = {
@@ -46,6 +47,7 @@ const VALID = {
     where: 'booking',
     message: 'The slot is no longer available',
     code: 'E1',
+    consumerOrg: 'NHS111',
     providerId: 'ed',
     serviceId: '111',
   },
@@ -98,7 +100,29 @@ const RULES: Mutation[] = [
     'correlation.nhsNumber',
   ],
   ['an ODS code with a dash', 'consumer.error', (e) => (e.consumerOrg = 'NHS-111'), 'consumerOrg'],
+  [
+    'an ODS code of digits only (an NHS number, say)',
+    'consumer.error',
+    (e) => (e.consumerOrg = '9434765919'),
+    'consumerOrg',
+  ],
+  [
+    'a leap second, which is no instant here',
+    'service.selected',
+    (e) => (e.occurredAt = '2026-11-22T09:59:60Z'),
+    'occurredAt',
+  ],
+  ['a provider not configured', 'consumer.error', (e) => (e.providerId = 'nowhere'), 'providerId'],
   // referral.made
+  ['correlation missing from a referral', 'referral.made', without('correlation'), 'correlation'],
+  ['a referral without any correlation key', 'referral.made', (e) => (e.correlation = {}), 'correlation'],
+  [
+    'a referral to a provider not configured',
+    'referral.made',
+    (e) => (e.referredTo.providerId = 'x'),
+    'referredTo.providerId',
+  ],
+  ['a deadline at a leap second', 'referral.made', (e) => (e.deadline = '2026-12-31T23:59:60Z'), 'deadline'],
   ['disposition missing', 'referral.made', without('disposition'), 'disposition'],
   [
     'a disposition code that is not a Dx code',
