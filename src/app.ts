@@ -6,7 +6,7 @@ import { whoamiRoutes } from './auth/whoami.routes.js';
 import type { Clock } from './clock.js';
 import type { Config } from './config/config.types.js';
 import { loadDerivationTables, type DerivationTables } from './derive/tables.js';
-import { ingestRoutes } from './ingest/ingest.routes.js';
+import { ingestRoutes, type IngestReport } from './ingest/ingest.routes.js';
 import { healthRoutes, type Lifecycle } from './health/health.routes.js';
 import { migrationsCurrent, storeReachable, type ReadinessCheck } from './health/readiness.js';
 import { errorHandler, routeNotFound } from './http/error-handler.js';
@@ -38,8 +38,8 @@ export interface AppDeps {
   sandbox?: Router;
   /** The derivation tables (the configured ones are loaded when not given). */
   tables?: DerivationTables;
-  /** Told after ingested events are stored (episode stitching follows). */
-  onIngested?: () => void;
+  /** Told what became of each event posted to the ingest API (stitching and metrics follow). */
+  onIngested?: (events: IngestReport[]) => void;
   /** Further readiness checks (the capture spool, say) beside the store's own. */
   readinessChecks?: ReadinessCheck[];
 }

@@ -237,7 +237,10 @@ export async function startCollector(options: StartOptions): Promise<RunningColl
     metrics,
     readinessChecks: [captureReadiness(capture)],
     tables,
-    onIngested: () => stitcher.poke(),
+    onIngested: (events) => {
+      metrics.ingested(events);
+      if (events.some((e) => e.result === 'created')) stitcher.poke();
+    },
     ...(sandbox ? { sandbox: sandbox.router } : {}),
   });
   server.on('request', app);

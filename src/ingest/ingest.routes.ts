@@ -9,6 +9,7 @@ import { methodNotAllowed } from '../http/error-handler.js';
 import type { Logger } from '../logger.js';
 import type { Store } from '../store/store.js';
 import { IngestConflictError, storeIngested } from './ingest-store.js';
+import { INGEST_TYPES } from './ingest.schema.js';
 import { prepareEvents, prepareFhirReferral, type IngestLimits } from './prepare.js';
 import { RateLimiter } from './rate-limit.js';
 
@@ -21,11 +22,28 @@ export interface IngestDeps {
   tables: DerivationTables;
   clock: Clock;
   logger: Logger;
-  /** Told after events are stored (episode stitching follows). */
-  onIngested?: () => void;
+  /** Told what became of each event posted (stored, a repeat, refused): stitching and metrics follow. */
+  onIngested?: (events: IngestReport[]) => void;
 }
 
 const FHIR_JSON = 'application/fhir+json';
+
+/** What became of one posted event, for metrics (its type as posted, when it had one it could name). */
+export interface IngestReport {
+  type: string;
+  result: 'created' | 'duplicate' | 'refused';
+}
+
+/** The type of each event a refused request held, from a bounded set (anything else counts as `unknown`). */
+function refusedTypes(body: unknown): IngestReport[] {
+  const typeOf = (event: unknown): string => {
+    const type = typeof event === 'object' && event !== null ? (event as { type?: unknown }).type : undefined;
+    return typeof type === 'string' && (INGEST_TYPES as readonly string[]).includes(type) ? type : 'unknown';
+  };
+  const events = (body as { events?: unknown } | null)?.events;
+  const list = Array.isArray(events) ? events : [body];
+  return list.map((event) => ({ type: typeOf(event), result: 'refused' }));
+}
 
 /**
  * `POST /api/events` (role `ingest`): off-wire events as JSON (one event, or `{"events": [...]}`), or a
@@ -89,7 +107,10 @@ export function ingestRoutes(deps: IngestDeps): Router {
         const prepared = req.is(FHIR_JSON)
           ? prepareFhirReferral(body, req.headers, limits, deps.rules)
           : prepareEvents(body, limits, deps.rules.hash);
-        if ('problems' in prepared)
+        if ('problems' in prepared) {
+          deps.onIngested?.(
+            req.is(FHIR_JSON) ? [{ type: 'referral.made', result: 'refused' }] : refusedTypes(body),
+          );
           throw new OperationOutcomeError(
             'EVENTS_INVALID',
             prepared.problems.map((p) => ({
@@ -97,11 +118,13 @@ export function ingestRoutes(deps: IngestDeps): Router {
               expression: p.path,
             })),
           );
+        }
         let outcomes;
         try {
           outcomes = await storeIngested(deps.store, req.principal!.name, prepared.events, deps.tables, now);
         } catch (error) {
           if (!(error instanceof IngestConflictError)) throw error;
+          deps.onIngested?.(prepared.events.map((e) => ({ type: e.type, result: 'refused' })));
           const events = prepared.events;
           const fhir = req.is(FHIR_JSON) !== false;
           const batch = !fhir && events.length > 0 && Array.isArray((body as { events?: unknown }).events);
@@ -117,7 +140,7 @@ export function ingestRoutes(deps: IngestDeps): Router {
           );
         }
         const created = outcomes.filter((o) => o.status === 'created').length;
-        if (created > 0) deps.onIngested?.();
+        deps.onIngested?.(outcomes.map((o, i) => ({ type: prepared.events[i]!.type, result: o.status })));
         deps.logger.info(
           { client: req.principal!.name, created, duplicates: outcomes.length - created },
           'events ingested',

@@ -13,6 +13,7 @@ export class CollectorMetrics {
   readonly #duration: Histogram<'provider' | 'interaction' | 'status_class'>;
   readonly #upstream: Histogram<'provider'>;
   readonly #outcomes: Counter<'provider' | 'outcome'>;
+  readonly #ingested: Counter<'type' | 'result'>;
 
   constructor(capture?: CapturePipeline, stitcher?: EpisodeStitcher) {
     collectDefaultMetrics({ register: this.registry, prefix: 'collector_' });
@@ -35,6 +36,12 @@ export class CollectorMetrics {
       help: "Time from sending a request upstream to the end of the provider's answer",
       labelNames: ['provider'],
       buckets: LATENCY_BUCKETS,
+      registers,
+    });
+    this.#ingested = new Counter({
+      name: 'collector_ingest_events_total',
+      help: 'Events posted to /api/events: stored (created), repeats of stored ones (duplicate), or refused',
+      labelNames: ['type', 'result'],
       registers,
     });
     this.#outcomes = new Counter({
@@ -97,6 +104,11 @@ export class CollectorMetrics {
           for (const [what, count] of Object.entries(stitcher.totals)) this.set({ what }, count);
         },
       });
+  }
+
+  /** Counts posted events by type and what became of them (`created`, `duplicate`, `refused`). */
+  ingested(events: { type: string; result: 'created' | 'duplicate' | 'refused' }[]): void {
+    for (const { type, result } of events) this.#ingested.inc({ type, result });
   }
 
   /** Counts one exchange once it is over (called after the consumer has its answer). */

@@ -451,5 +451,19 @@ describe('an ingested referral and the wire, through the collector', () => {
     // Dx03: within 4 hours of the disposition.
     expect(booking.disposition).toBe('Dx03');
     expect(new Date(booking.deadline!).getTime()).toBe(dispositionAt.getTime() + 4 * 3600_000);
+
+    // Counted on /metrics, as is an event refused.
+    const refused = await fetch(`${collector.url}/api/events`, {
+      method: 'POST',
+      headers: { Authorization: `Bearer ${TEST_TOKENS.ingest}`, 'Content-Type': 'application/json' },
+      body: JSON.stringify({ events: [{ id: 'x', type: 'consumer.error' }, { type: 'booking.done' }] }),
+    });
+    expect(refused.status).toBe(422);
+    const exposition = await (await fetch(`${collector.url}/metrics`)).text();
+    expect(exposition).toMatch(/^collector_ingest_events_total\{type="referral.made",result="created"\} 1$/m);
+    expect(exposition).toMatch(
+      /^collector_ingest_events_total\{type="consumer.error",result="refused"\} 1$/m,
+    );
+    expect(exposition).toMatch(/^collector_ingest_events_total\{type="unknown",result="refused"\} 1$/m);
   });
 });
