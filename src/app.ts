@@ -9,7 +9,8 @@ import { loadDerivationTables, type DerivationTables } from './derive/tables.js'
 import { ingestRoutes, type IngestReport } from './ingest/ingest.routes.js';
 import { healthRoutes, type Lifecycle } from './health/health.routes.js';
 import { migrationsCurrent, storeReachable, type ReadinessCheck } from './health/readiness.js';
-import { errorHandler, routeNotFound } from './http/error-handler.js';
+import { errorHandler, methodNotAllowed, routeNotFound } from './http/error-handler.js';
+import { reportRoutes } from './reports/reports.routes.js';
 import { requestContext } from './http/request-context.js';
 import type { Logger } from './logger.js';
 import type { PatientHasher } from './privacy/patient-hash.js';
@@ -79,6 +80,8 @@ export function createApp(deps: AppDeps): RequestListener {
       ...(deps.onIngested ? { onIngested: deps.onIngested } : {}),
     }),
   );
+  api.use(reportRoutes({ store: deps.store, timezone: deps.config.timezone }));
+  api.all('/events', methodNotAllowed(['GET', 'HEAD', 'POST']));
   api.use(express.json({ limit: '5mb', type: API_JSON_TYPES }));
   api.use(whoamiRoutes());
   app.use('/api', api);

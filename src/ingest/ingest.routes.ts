@@ -5,7 +5,6 @@ import type { IngestConfig, ProviderConfig } from '../config/config.types.js';
 import type { RedactionRules } from '../capture/redact.js';
 import type { DerivationTables } from '../derive/tables.js';
 import { OperationOutcomeError } from '../fhir/operation-outcome.js';
-import { methodNotAllowed } from '../http/error-handler.js';
 import type { Logger } from '../logger.js';
 import type { Store } from '../store/store.js';
 import { IngestConflictError, storeIngested } from './ingest-store.js';
@@ -59,99 +58,96 @@ export function ingestRoutes(deps: IngestDeps): Router {
     type: ['application/json', FHIR_JSON],
   });
   const router = Router();
-  router
-    .route('/events')
-    .post(
-      requireRole('ingest'),
-      (req: Request, _res: Response, next: NextFunction) => {
-        const wait = limiter.take(req.principal!.name);
-        if (wait === 0) {
-          next();
-          return;
-        }
-        req.resume(); // the body is not read: let it drain
-        next(
-          new OperationOutcomeError(
-            'RATE_LIMITED',
-            [{ diagnostics: `This token may post ${deps.config.rateLimit.perSecond} times a second` }],
-            { 'Retry-After': String(wait) },
-          ),
+  router.route('/events').post(
+    requireRole('ingest'),
+    (req: Request, _res: Response, next: NextFunction) => {
+      const wait = limiter.take(req.principal!.name);
+      if (wait === 0) {
+        next();
+        return;
+      }
+      req.resume(); // the body is not read: let it drain
+      next(
+        new OperationOutcomeError(
+          'RATE_LIMITED',
+          [{ diagnostics: `This token may post ${deps.config.rateLimit.perSecond} times a second` }],
+          { 'Retry-After': String(wait) },
+        ),
+      );
+    },
+    parse,
+    async (req: Request, res: Response) => {
+      if (!req.is(['application/json', FHIR_JSON]) || req.body === undefined)
+        throw new OperationOutcomeError('UNSUPPORTED_MEDIA_TYPE', [
+          { diagnostics: `Post events as application/json, or a referral as ${FHIR_JSON}` },
+        ]);
+      const now = deps.clock();
+      const limits: IngestLimits = {
+        now,
+        maxFutureSeconds: deps.config.maxFutureSeconds,
+        lateAfterMinutes: deps.config.lateAfterMinutes,
+        providers: deps.providers,
+      };
+      const body: unknown = req.body;
+      if (
+        typeof body === 'object' &&
+        body !== null &&
+        Array.isArray((body as { events?: unknown }).events) &&
+        (body as { events: unknown[] }).events.length > deps.config.maxBatch
+      )
+        throw new OperationOutcomeError('PAYLOAD_TOO_LARGE', [
+          {
+            diagnostics: `A batch holds at most ${deps.config.maxBatch} events (ingest.maxBatch)`,
+            expression: 'events',
+          },
+        ]);
+      const prepared = req.is(FHIR_JSON)
+        ? prepareFhirReferral(body, req.headers, limits, deps.rules)
+        : prepareEvents(body, limits, deps.rules.hash);
+      if ('problems' in prepared) {
+        deps.onIngested?.(
+          req.is(FHIR_JSON) ? [{ type: 'referral.made', result: 'refused' }] : refusedTypes(body),
         );
-      },
-      parse,
-      async (req: Request, res: Response) => {
-        if (!req.is(['application/json', FHIR_JSON]) || req.body === undefined)
-          throw new OperationOutcomeError('UNSUPPORTED_MEDIA_TYPE', [
-            { diagnostics: `Post events as application/json, or a referral as ${FHIR_JSON}` },
-          ]);
-        const now = deps.clock();
-        const limits: IngestLimits = {
-          now,
-          maxFutureSeconds: deps.config.maxFutureSeconds,
-          lateAfterMinutes: deps.config.lateAfterMinutes,
-          providers: deps.providers,
-        };
-        const body: unknown = req.body;
-        if (
-          typeof body === 'object' &&
-          body !== null &&
-          Array.isArray((body as { events?: unknown }).events) &&
-          (body as { events: unknown[] }).events.length > deps.config.maxBatch
-        )
-          throw new OperationOutcomeError('PAYLOAD_TOO_LARGE', [
-            {
-              diagnostics: `A batch holds at most ${deps.config.maxBatch} events (ingest.maxBatch)`,
-              expression: 'events',
-            },
-          ]);
-        const prepared = req.is(FHIR_JSON)
-          ? prepareFhirReferral(body, req.headers, limits, deps.rules)
-          : prepareEvents(body, limits, deps.rules.hash);
-        if ('problems' in prepared) {
-          deps.onIngested?.(
-            req.is(FHIR_JSON) ? [{ type: 'referral.made', result: 'refused' }] : refusedTypes(body),
-          );
-          throw new OperationOutcomeError(
-            'EVENTS_INVALID',
-            prepared.problems.map((p) => ({
-              diagnostics: `${p.path} ${p.message}`,
-              expression: p.path,
-            })),
-          );
-        }
-        let outcomes;
-        try {
-          outcomes = await storeIngested(deps.store, req.principal!.name, prepared.events, deps.tables, now);
-        } catch (error) {
-          if (!(error instanceof IngestConflictError)) throw error;
-          deps.onIngested?.(prepared.events.map((e) => ({ type: e.type, result: 'refused' })));
-          const events = prepared.events;
-          const fhir = req.is(FHIR_JSON) !== false;
-          const batch = !fhir && events.length > 0 && Array.isArray((body as { events?: unknown }).events);
-          throw new OperationOutcomeError(
-            'EVENT_ID_CONFLICT',
-            error.clientIds.map((id) => {
-              const i = events.findIndex((e) => e.clientId === id);
-              return {
-                diagnostics: `Event id ${JSON.stringify(id)} was used before for different content`,
-                expression: fhir ? 'ServiceRequest.id' : batch ? `events[${i}].id` : 'id',
-              };
-            }),
-          );
-        }
-        const created = outcomes.filter((o) => o.status === 'created').length;
-        deps.onIngested?.(outcomes.map((o, i) => ({ type: prepared.events[i]!.type, result: o.status })));
-        deps.logger.info(
-          { client: req.principal!.name, created, duplicates: outcomes.length - created },
-          'events ingested',
+        throw new OperationOutcomeError(
+          'EVENTS_INVALID',
+          prepared.problems.map((p) => ({
+            diagnostics: `${p.path} ${p.message}`,
+            expression: p.path,
+          })),
         );
-        res.status(created > 0 ? 201 : 200).json({
-          created,
-          duplicates: outcomes.length - created,
-          events: outcomes,
-        });
-      },
-    )
-    .all(methodNotAllowed(['POST']));
+      }
+      let outcomes;
+      try {
+        outcomes = await storeIngested(deps.store, req.principal!.name, prepared.events, deps.tables, now);
+      } catch (error) {
+        if (!(error instanceof IngestConflictError)) throw error;
+        deps.onIngested?.(prepared.events.map((e) => ({ type: e.type, result: 'refused' })));
+        const events = prepared.events;
+        const fhir = req.is(FHIR_JSON) !== false;
+        const batch = !fhir && events.length > 0 && Array.isArray((body as { events?: unknown }).events);
+        throw new OperationOutcomeError(
+          'EVENT_ID_CONFLICT',
+          error.clientIds.map((id) => {
+            const i = events.findIndex((e) => e.clientId === id);
+            return {
+              diagnostics: `Event id ${JSON.stringify(id)} was used before for different content`,
+              expression: fhir ? 'ServiceRequest.id' : batch ? `events[${i}].id` : 'id',
+            };
+          }),
+        );
+      }
+      const created = outcomes.filter((o) => o.status === 'created').length;
+      deps.onIngested?.(outcomes.map((o, i) => ({ type: prepared.events[i]!.type, result: o.status })));
+      deps.logger.info(
+        { client: req.principal!.name, created, duplicates: outcomes.length - created },
+        'events ingested',
+      );
+      res.status(created > 0 ? 201 : 200).json({
+        created,
+        duplicates: outcomes.length - created,
+        events: outcomes,
+      });
+    },
+  );
   return router;
 }

@@ -1,0 +1,28 @@
+import type { ReportAnswer } from './run-report.js';
+
+/** A CSV field: quoted when it holds a comma, quote or line break (RFC 4180). */
+function field(value: unknown): string {
+  let text: string;
+  if (typeof value === 'string') text = value;
+  else if (typeof value === 'number' || typeof value === 'boolean') text = String(value);
+  else if (Array.isArray(value)) text = value.map((v) => field(v)).join(';');
+  else return ''; // null, or an object (evidence links are JSON only)
+  return /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
+}
+
+/**
+ * An answer as CSV: a header row, then one row per cell: the dimensions, each measure, the rate when the
+ * report has one, and (with suppression) which counts were withheld. Totals and data quality are JSON only.
+ */
+export function reportCsv(answer: ReportAnswer): string {
+  const hasRate = answer.rows.some((r) => 'rate' in r) || 'rate' in answer.totals;
+  const columns = [
+    ...answer.groupBy,
+    ...answer.measures,
+    ...(hasRate ? ['rate'] : []),
+    ...(answer.suppress ? ['suppressed'] : []),
+  ];
+  const lines = [columns.map(field).join(',')];
+  for (const row of answer.rows) lines.push(columns.map((c) => field(row[c])).join(','));
+  return `${lines.join('\r\n')}\r\n`;
+}

@@ -1,0 +1,274 @@
+import { sql } from 'kysely';
+import request from 'supertest';
+import { eventsJson } from '../../src/capture/captured.js';
+import { RULE_VERSION } from '../../src/derive/derive.js';
+import { newId } from '../../src/ids.js';
+import { REPORTS } from '../../src/reports/catalogue.js';
+import { insertEventsJson } from '../../src/store/json-inserts.js';
+import type { NewEventRow } from '../../src/store/tables/event.table.js';
+import { bearer, buildTestApp } from '../helpers/app.js';
+import { outcomeCode } from '../helpers/outcome.js';
+import { openTestStore, type TestStore } from '../helpers/store.js';
+
+/*
+ * The national metrics over a hand-made set of episodes whose every count is known: each report's
+ * numbers, buckets in the reporting timezone, rates, drill-down to the very events, CSV, suppression.
+ */
+
+let store: TestStore;
+beforeAll(async () => {
+  store = await openTestStore();
+  for (const table of ['events', 'episode_keys', 'episodes', 'exchanges', 'ingest_records'])
+    await sql`delete from ${sql.table(table)}`.execute(store.db);
+  await insertEventsJson(store.db, eventsJson(EVENTS));
+});
+afterAll(() => store.dispose());
+
+const EPISODE = { A: newId(), B: newId(), C: newId(), D: newId() };
+
+function event(
+  type: string,
+  at: string,
+  attributes: Record<string, unknown>,
+  over: Partial<NewEventRow> = {},
+): NewEventRow {
+  return {
+    id: newId(),
+    occurred_at: new Date(at),
+    type,
+    source_kind: 'exchange',
+    source_id: newId(),
+    ordinal: 0,
+    rule_version: RULE_VERSION,
+    provider_id: 'ed',
+    service_id: '2000011147',
+    consumer_org: 'NHS111',
+    disposition: 'Dx02',
+    episode_id: EPISODE.A,
+    attributes: { succeeded: true, ...attributes },
+    data_quality: [],
+    correlation_keys: [],
+    ...over,
+  };
+}
+const slot = (key: string, wouldBreach: boolean) => ({ key, start: '2026-10-10T10:00:00.000Z', wouldBreach });
+
+/** The booking in episode A, and the same exchange's event under an older rule version (not counted twice). */
+const BOOKED = event('booking.attempted', '2026-10-10T09:05:00Z', { outcome: 'booked' });
+
+const EVENTS: NewEventRow[] = [
+  // Episode A (Dx02, ed): referred, two searches offering k1 (in time once, late once) and k2 (late), booked.
+  event('referral.made', '2026-10-10T09:00:00Z', {}),
+  event('slot.searched', '2026-10-10T09:01:00Z', {
+    offered: 2,
+    slots: [slot('ed|k1', false), slot('ed|k2', true)],
+  }),
+  event('slot.searched', '2026-10-10T09:02:00Z', { offered: 1, slots: [slot('ed|k1', true)] }),
+  event('booking.attempted', '2026-10-10T09:03:00Z', {
+    outcome: 'slot_unavailable',
+    issueCodes: ['conflict'],
+    detailCodes: ['SLOT_UNAVAILABLE'],
+  }),
+  BOOKED,
+  { ...BOOKED, id: newId(), rule_version: '2026-01-01.1' },
+  // Episode B (Dx02, ed): referred, searched, nothing offered, not booked.
+  event('referral.made', '2026-10-11T09:00:00Z', {}, { episode_id: EPISODE.B }),
+  event('slot.searched', '2026-10-11T09:01:00Z', { offered: 0, slots: [] }, { episode_id: EPISODE.B }),
+  // Episode C (Dx03, utc): referred, offered one slot that would breach, not booked.
+  event(
+    'referral.made',
+    '2026-10-12T09:00:00Z',
+    {},
+    {
+      episode_id: EPISODE.C,
+      disposition: 'Dx03',
+      provider_id: 'utc',
+      data_quality: ['ingested-late'],
+      source_kind: 'ingest',
+    },
+  ),
+  event(
+    'slot.searched',
+    '2026-10-12T09:01:00Z',
+    { offered: 1, slots: [slot('utc|k3', true)] },
+    { episode_id: EPISODE.C, disposition: 'Dx03', provider_id: 'utc' },
+  ),
+  // Episode D: referred (just after midnight London time on 1 October: still in October), never searched.
+  event(
+    'referral.made',
+    '2026-09-30T23:30:00Z',
+    {},
+    { episode_id: EPISODE.D, data_quality: ['disposition-unknown'] },
+  ),
+  // Not counted: a referral the provider refused, one before the period (23:30 on 30 September, London).
+  event('referral.made', '2026-10-13T09:00:00Z', { succeeded: false }, { episode_id: EPISODE.D }),
+  event('referral.made', '2026-09-30T22:30:00Z', {}, { episode_id: EPISODE.D }),
+  // Directory selections: one passing over a bookable first entry.
+  event('service.selected', '2026-10-10T08:59:00Z', { topBookableRejected: true }, { source_kind: 'ingest' }),
+  event(
+    'service.selected',
+    '2026-10-11T08:59:00Z',
+    { topBookableRejected: false },
+    { source_kind: 'ingest' },
+  ),
+  // Cancellations: in the call, in the call as part of a re-booking, later, and one refused.
+  event('booking.cancelled', '2026-10-10T09:10:00Z', { sameEncounter: true, partOfRebooking: false }),
+  event('booking.cancelled', '2026-10-10T09:11:00Z', { sameEncounter: true, partOfRebooking: true }),
+  event('booking.rebooked', '2026-10-10T09:12:00Z', { how: 'cancel-and-book' }),
+  event('booking.cancelled', '2026-10-20T09:00:00Z', { sameEncounter: false, partOfRebooking: false }),
+  event('booking.cancelled', '2026-10-20T09:05:00Z', { succeeded: false }),
+];
+
+const get = (path: string, role: 'report' | 'ingest' = 'report') =>
+  request(buildTestApp(store)).get(path).set('Authorization', bearer(role));
+
+const OCTOBER = 'from=2026-10-01&to=2026-11-01';
+
+/** Every national metric's totals over October, as the counting rules of reports.md give them. */
+const EXPECTED: Record<string, Record<string, number | null>> = {
+  'rep-prov-01': { bookings: 1 },
+  'rep-cons-01': { bookings: 1, referrals: 4, rate: 0.25 },
+  'rep-prov-02': { bookings: 1, referrals: 4, rate: 0.25 },
+  'rep-prov-03': { bookings: 1, slotsOffered: 3 },
+  'rep-cons-10': { bookings: 1, slotsWithinDeadline: 1 },
+  'rep-cons-11': { bookings: 1, slotsBeyondDeadline: 2 },
+  'rep-prov-04': { referralsNotBooked: 3, referrals: 4, rate: 0.75 },
+  'rep-cons-02': { referralsNotBooked: 1, noSearch: 1 },
+  'rep-cons-03': { referralsNotBooked: 1 },
+  'rep-cons-12': { referralsNotBooked: 1 },
+  'rep-cons-04': { slotUnavailable: 1 },
+  'rep-cons-05': { topBookableRejected: 1, selections: 2 },
+  'rep-cons-06': { failedAttempts: 1 },
+  'rep-cons-07': { cancelledSameEncounter: 1 },
+  'rep-cons-08': { rebookings: 1 },
+  'rep-cons-09': { cancelledLater: 1 },
+  'rep-prov-05': { cancellations: 3 },
+};
+
+describe('GET /api/reports', () => {
+  it('lists every national metric with its measures and groupings', async () => {
+    const res = await get('/api/reports').expect(200);
+    const ids = (res.body.reports as { id: string }[]).map((r) => r.id).sort();
+    expect(ids).toEqual(Object.keys(EXPECTED).sort());
+    const utilisation = res.body.reports.find((r: { id: string }) => r.id === 'rep-cons-01');
+    expect(utilisation).toMatchObject({
+      measures: [{ name: 'bookings' }, { name: 'referrals' }],
+      rate: { numerator: 'bookings', denominator: 'referrals' },
+    });
+    expect(utilisation.groupBy).toEqual(expect.arrayContaining(['month', 'provider', 'disposition']));
+  });
+});
+
+describe('GET /api/reports/{id}', () => {
+  it.each(REPORTS.map((r) => r.id))('%s counts by its rule', async (id) => {
+    const res = await get(`/api/reports/${id}?${OCTOBER}`).expect(200);
+    const { evidence: _e, ...totals } = res.body.totals;
+    expect(totals).toEqual(EXPECTED[id]);
+    expect(res.body.period).toEqual({
+      from: '2026-10-01T00:00:00+01:00',
+      to: '2026-11-01T00:00:00Z',
+      timezone: 'Europe/London',
+    });
+  });
+
+  it('groups per the dimensions asked, with a rate and a drill-down link per cell that lists its events', async () => {
+    const res = await get(`/api/reports/rep-cons-01?${OCTOBER}&groupBy=month,provider`).expect(200);
+    expect(res.body.rows.map(({ evidence: _e, ...row }: Record<string, unknown>) => row)).toEqual([
+      { month: '2026-10', provider: 'ed', bookings: 1, referrals: 3, rate: 0.3333 },
+      { month: '2026-10', provider: 'utc', bookings: 0, referrals: 1, rate: 0 },
+    ]);
+    const drill = await get(res.body.rows[0].evidence.referrals).expect(200);
+    expect(drill.body.events.map((e: { type: string }) => e.type)).toEqual([
+      'referral.made',
+      'referral.made',
+      'referral.made',
+    ]);
+    expect(drill.body.events[0]).toMatchObject({
+      occurred_at: '2026-09-30T23:30:00.000Z',
+      evidence: { exchange: expect.any(String) },
+    });
+    // Paged: a cursor to the rest.
+    const first = await get(`${res.body.rows[0].evidence.referrals}&limit=2`).expect(200);
+    expect(first.body.events).toHaveLength(2);
+    const rest = await get(first.body.next).expect(200);
+    expect(rest.body.events.map((e: { id: string }) => e.id)).toEqual([drill.body.events[2].id]);
+  });
+
+  it('counts the slots of rep-cons-10 and -11 per disposition, disjoint, adding up to those offered', async () => {
+    const within = await get(`/api/reports/rep-cons-10?${OCTOBER}`).expect(200);
+    const beyond = await get(`/api/reports/rep-cons-11?${OCTOBER}`).expect(200);
+    const per = (rows: Record<string, unknown>[], measure: string) =>
+      Object.fromEntries(rows.map((r) => [r.disposition, r[measure]]));
+    expect(per(within.body.rows, 'slotsWithinDeadline')).toEqual({ Dx02: 1, Dx03: 0 });
+    expect(per(beyond.body.rows, 'slotsBeyondDeadline')).toEqual({ Dx02: 1, Dx03: 1 });
+  });
+
+  it('groups booking failures by outcome and error code, and buckets weekdays in the reporting timezone', async () => {
+    const failures = await get(`/api/reports/rep-cons-06?${OCTOBER}`).expect(200);
+    expect(failures.body.rows).toMatchObject([
+      { outcome: 'slot_unavailable', errorCode: 'SLOT_UNAVAILABLE', failedAttempts: 1 },
+    ]);
+    const referrals = await get(`/api/reports/rep-cons-01?${OCTOBER}&groupBy=weekday`).expect(200);
+    // 1 October 2026 (00:30 London) is a Thursday; 10-12 October a Saturday, Sunday and Monday.
+    expect(
+      Object.fromEntries(referrals.body.rows.map((r: Record<string, unknown>) => [r.weekday, r.referrals])),
+    ).toEqual({ Thursday: 1, Saturday: 1, Sunday: 1, Monday: 1 });
+  });
+
+  it('filters, reports data quality, suppresses small numbers, and answers CSV', async () => {
+    const utc = await get(`/api/reports/rep-cons-01?${OCTOBER}&provider=utc`).expect(200);
+    expect(utc.body.totals).toMatchObject({ bookings: 0, referrals: 1, rate: 0 });
+    expect(utc.body.filters).toEqual({ provider: 'utc' });
+    const quality = await get(`/api/reports/rep-prov-04?${OCTOBER}`).expect(200);
+    expect(quality.body.dataQuality).toMatchObject({ ingestedLate: 1, dispositionUnknown: 1 });
+
+    const suppressed = await get(`/api/reports/rep-cons-01?${OCTOBER}&groupBy=provider&suppress=3`).expect(
+      200,
+    );
+    expect(suppressed.body.rows[0]).toMatchObject({
+      provider: 'ed',
+      bookings: null,
+      referrals: 3,
+      rate: null,
+      suppressed: ['bookings'],
+    });
+
+    const csv = await get(`/api/reports/rep-cons-01?${OCTOBER}&groupBy=month,provider&format=csv`).expect(
+      200,
+    );
+    expect(csv.headers['content-type']).toMatch(/^text\/csv/);
+    expect(csv.text).toBe(
+      'month,provider,bookings,referrals,rate\r\n2026-10,ed,1,3,0.3333\r\n2026-10,utc,0,1,0\r\n',
+    );
+  });
+
+  it('refuses what it cannot answer: 400 naming the parameter, 404 for an unknown report, 403 without the role', async () => {
+    const cases: [string, string][] = [
+      ['/api/reports/rep-cons-01?to=2026-11-01', 'from'],
+      ['/api/reports/rep-cons-01?from=2026-13-01&to=2026-11-01', 'from'],
+      ['/api/reports/rep-cons-01?from=2026-11-01&to=2026-10-01', 'from'],
+      ['/api/reports/rep-cons-01?from=2026-10-01T00:00:00&to=2026-11-01', 'from'],
+      [`/api/reports/rep-cons-01?${OCTOBER}&groupBy=colour`, 'groupBy'],
+      [`/api/reports/rep-cons-01?${OCTOBER}&groupBy=month,month`, 'groupBy'],
+      [`/api/reports/rep-cons-01?${OCTOBER}&groupBy=outcome`, 'groupBy'],
+      [`/api/reports/rep-cons-01?${OCTOBER}&suppress=1`, 'suppress'],
+      [`/api/reports/rep-cons-01?${OCTOBER}&format=xml`, 'format'],
+      [`/api/reports/rep-cons-01?${OCTOBER}&provider=a&provider=b`, 'provider'],
+      [`/api/events?${OCTOBER}&report=rep-cons-01&measure=slots`, 'measure'],
+    ];
+    for (const [path, parameter] of cases) {
+      const res = await get(path).expect(400);
+      expect({ path, code: outcomeCode(res.body), expression: res.body.issue[0].expression }).toEqual({
+        path,
+        code: 'BAD_REQUEST',
+        expression: [parameter],
+      });
+    }
+    expect(outcomeCode((await get(`/api/reports/rep-cons-99?${OCTOBER}`).expect(404)).body)).toBe(
+      'NOT_FOUND',
+    );
+    expect(outcomeCode((await get(`/api/reports/rep-cons-01?${OCTOBER}`, 'ingest').expect(403)).body)).toBe(
+      'FORBIDDEN',
+    );
+  });
+});
