@@ -80,7 +80,7 @@ export function createApp(deps: AppDeps): RequestListener {
       ...(deps.onIngested ? { onIngested: deps.onIngested } : {}),
     }),
   );
-  api.use(reportRoutes({ store: deps.store, timezone: deps.config.timezone }));
+  api.use(reportRoutes({ store: deps.store, timezone: deps.config.timezone, clock: deps.clock }));
   api.all('/events', methodNotAllowed(['GET', 'HEAD', 'POST']));
   api.use(express.json({ limit: '5mb', type: API_JSON_TYPES }));
   api.use(whoamiRoutes());

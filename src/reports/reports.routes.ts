@@ -10,12 +10,16 @@ import {
   type Dimension,
   type ReportDefinition,
 } from './catalogue.js';
+import type { Bundle, Measure, MeasureReport } from 'fhir/r4.js';
+import type { Clock } from '../clock.js';
+import { CANONICAL_BASE, measureReport, measureResource } from './fhir-measure.js';
 import { reportCsv } from './formats.js';
 import { MEASURES } from './measures.js';
 import { evidenceEvents, FILTERS, NONE, runReport, type Bound, type ReportQuery } from './run-report.js';
 
 export interface ReportDeps {
   store: Store;
+  clock: Clock;
   /** The reporting timezone (buckets, bare dates). */
   timezone: string;
 }
@@ -103,12 +107,28 @@ function describe(report: ReportDefinition) {
     groupBy: report.groupBy,
     ...(report.alwaysGroupBy ? { alwaysGroupBy: report.alwaysGroupBy } : {}),
     filters: FILTERS,
-    formats: ['json', 'csv'],
+    formats: ['json', 'csv', 'fhir'],
+    measure: `${CANONICAL_BASE}/Measure/${report.id}`,
     href: `/api/reports/${report.id}`,
   };
 }
 
 const PAGE = 100;
+const FHIR_JSON = 'application/fhir+json; charset=utf-8';
+
+/** Resources as a FHIR searchset Bundle. */
+function searchset(resources: (Measure | MeasureReport)[]): Bundle {
+  return {
+    resourceType: 'Bundle',
+    type: 'searchset',
+    total: resources.length,
+    entry: resources.map((resource) => ({
+      fullUrl: `${CANONICAL_BASE}/${resource.resourceType}/${resource.id ?? ''}`,
+      resource,
+      search: { mode: 'match' },
+    })),
+  };
+}
 
 /**
  * `GET /api/reports` (the catalogue), `GET /api/reports/{id}` (one report: JSON or CSV) and
@@ -125,13 +145,38 @@ export function reportRoutes(deps: ReportDeps): Router {
     if (!report) throw notFound(`No report "${String(req.params.id)}"; GET /api/reports lists them`);
     const query = reportQuery(req, report, deps.timezone);
     const format = param(req, 'format') ?? 'json';
-    if (format !== 'json' && format !== 'csv') throw badRequest('format must be json or csv', 'format');
+    if (format !== 'json' && format !== 'csv' && format !== 'fhir')
+      throw badRequest('format must be json, csv or fhir', 'format');
     const answer = await runReport(deps.store.db, query);
     if (format === 'csv') {
       res.type('text/csv; charset=utf-8').send(reportCsv(answer));
       return;
     }
+    if (format === 'fhir') {
+      res.type(FHIR_JSON).send(JSON.stringify(measureReport(answer, report, deps.clock())));
+      return;
+    }
     res.json(answer);
+  });
+  router.get('/fhir/Measure', requireRole('report'), (req: Request, res: Response) => {
+    const url = param(req, 'url');
+    const measures = REPORTS.map(measureResource).filter((m) => url === undefined || m.url === url);
+    res.type(FHIR_JSON).send(JSON.stringify(searchset(measures)));
+  });
+  router.get('/fhir/Measure/:id', requireRole('report'), (req: Request, res: Response) => {
+    const report = reportById(String(req.params.id));
+    if (!report) throw notFound(`No Measure "${String(req.params.id)}"`);
+    res.type(FHIR_JSON).send(JSON.stringify(measureResource(report)));
+  });
+  // A MeasureReport evaluated on request: ?measure=<id or canonical URL>&from&to (and groupBy, filters, suppress).
+  router.get('/fhir/MeasureReport', requireRole('report'), async (req: Request, res: Response) => {
+    const measure = param(req, 'measure') ?? '';
+    const id = measure.replace(/\|.*$/, '').replace(/^.*\/Measure\//, '');
+    const report = reportById(id);
+    if (!report)
+      throw badRequest('measure must name a Measure (GET /api/fhir/Measure lists them)', 'measure');
+    const answer = await runReport(deps.store.db, reportQuery(req, report, deps.timezone));
+    res.type(FHIR_JSON).send(JSON.stringify(searchset([measureReport(answer, report, deps.clock())])));
   });
   router.get('/events', requireRole('report'), async (req: Request, res: Response) => {
     const report = reportById(param(req, 'report') ?? '');

@@ -4,9 +4,12 @@ import { eventsJson } from '../../src/capture/captured.js';
 import { RULE_VERSION } from '../../src/derive/derive.js';
 import { newId } from '../../src/ids.js';
 import { REPORTS } from '../../src/reports/catalogue.js';
+import { SUPPRESSED_EXTENSION } from '../../src/reports/fhir-measure.js';
 import { insertEventsJson } from '../../src/store/json-inserts.js';
 import type { NewEventRow } from '../../src/store/tables/event.table.js';
 import { bearer, buildTestApp } from '../helpers/app.js';
+import { r4Problems } from '../helpers/fhir-r4.js';
+import { fixture } from '../helpers/sandbox.js';
 import { outcomeCode } from '../helpers/outcome.js';
 import { openTestStore, type TestStore } from '../helpers/store.js';
 
@@ -270,5 +273,96 @@ describe('GET /api/reports/{id}', () => {
     expect(outcomeCode((await get(`/api/reports/rep-cons-01?${OCTOBER}`, 'ingest').expect(403)).body)).toBe(
       'FORBIDDEN',
     );
+  });
+});
+
+describe('the FHIR view', () => {
+  it('answers a report as an R4 MeasureReport: a group per measure, the rate, strata per groupBy', async () => {
+    const res = await get(`/api/reports/rep-cons-01?${OCTOBER}&groupBy=provider&format=fhir`).expect(200);
+    expect(res.headers['content-type']).toMatch(/^application\/fhir\+json/);
+    const report = res.body;
+    expect(r4Problems(report)).toEqual([]);
+    expect(report).toMatchObject({
+      resourceType: 'MeasureReport',
+      status: 'complete',
+      type: 'summary',
+      measure: 'https://booking-event-collector.nhs.example/fhir/Measure/rep-cons-01|1',
+      period: { start: '2026-10-01T00:00:00+01:00', end: '2026-10-31T23:59:59.999Z' },
+    });
+    const group = (id: string) => report.group.find((g: { id: string }) => g.id === id);
+    expect(report.group.map((g: { id: string }) => g.id)).toEqual(['bookings', 'referrals', 'rate']);
+    expect(group('referrals').population[0]).toMatchObject({
+      code: { coding: [{ code: 'measure-population' }] },
+      count: 4,
+    });
+    expect(group('rate').measureScore).toEqual({ value: 0.25 });
+    expect(group('rate').population.map((p: { count: number }) => p.count)).toEqual([1, 4]);
+    const strata = group('rate').stratifier[0].stratum;
+    expect(
+      strata.map((s: any) => [
+        s.component[0].value.text,
+        s.population.map((p: any) => p.count),
+        s.measureScore?.value,
+      ]),
+    ).toEqual([
+      ['ed', [1, 3], 0.3333],
+      ['utc', [0, 1], 0],
+    ]);
+    // A suppressed count has no number, and says why.
+    const shared = await get(
+      `/api/reports/rep-cons-01?${OCTOBER}&groupBy=provider&format=fhir&suppress=3`,
+    ).expect(200);
+    expect(r4Problems(shared.body)).toEqual([]);
+    const bookingsEd = shared.body.group[0].stratifier[0].stratum[0].population[0];
+    expect(bookingsEd.count).toBeUndefined();
+    expect(bookingsEd.extension[0]).toEqual({ url: SUPPRESSED_EXTENSION, valueBoolean: true });
+  });
+
+  it('publishes a Measure per report at /api/fhir/Measure, and evaluates one at /api/fhir/MeasureReport', async () => {
+    const measures = await get('/api/fhir/Measure').expect(200);
+    expect(r4Problems(measures.body)).toEqual([]);
+    expect(measures.body.total).toBe(REPORTS.length);
+    const utilisation = await get('/api/fhir/Measure/rep-cons-01').expect(200);
+    expect(utilisation.body).toMatchObject({
+      resourceType: 'Measure',
+      url: 'https://booking-event-collector.nhs.example/fhir/Measure/rep-cons-01',
+      status: 'active',
+      scoring: { coding: [{ code: 'ratio' }] },
+    });
+    expect(utilisation.body.group.map((g: { id: string }) => g.id)).toEqual([
+      'bookings',
+      'referrals',
+      'rate',
+    ]);
+    const evaluated = await get(
+      `/api/fhir/MeasureReport?measure=${encodeURIComponent(utilisation.body.url)}&${OCTOBER}`,
+    ).expect(200);
+    expect(r4Problems(evaluated.body)).toEqual([]);
+    expect(evaluated.body.entry[0].resource.group[2].measureScore).toEqual({ value: 0.25 });
+    await get('/api/fhir/Measure/rep-cons-99').expect(404);
+  });
+
+  it('checks against R4 for real: the published BaRS examples pass, a misplaced or mistyped element is named', () => {
+    for (const example of [
+      'process-message-referral-validation-request',
+      'process-message-booking-request',
+      'slot-search-response',
+    ])
+      expect(r4Problems(fixture(`bars/${example}.json`))).toEqual([]);
+    expect(
+      r4Problems({
+        resourceType: 'MeasureReport',
+        status: 'complete',
+        group: { id: 'not an array' },
+        period: { start: 3 },
+        colour: 'red',
+        extension: [{ url: 'x', valueBoolean: 'yes' }],
+      } as never),
+    ).toEqual([
+      'MeasureReport.group: repeats: expected an array',
+      'MeasureReport.period.start: expected a string (dateTime)',
+      'MeasureReport.colour: no such element in R4',
+      'MeasureReport.extension[0].valueBoolean: expected a boolean',
+    ]);
   });
 });
