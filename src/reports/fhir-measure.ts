@@ -89,10 +89,7 @@ export function measureResource(report: ReportDefinition): Measure {
 }
 
 /** A count as a population: withheld counts have none, and say why. */
-function counted(
-  kind: Parameters<typeof population>[0],
-  value: unknown,
-): MeasureReportGroupPopulation {
+function counted(kind: Parameters<typeof population>[0], value: unknown): MeasureReportGroupPopulation {
   return typeof value === 'number'
     ? { code: population(kind), count: value }
     : { code: population(kind), extension: [{ url: SUPPRESSED_EXTENSION, valueBoolean: true }] };
