@@ -1,6 +1,7 @@
 import { benchCrash } from './crash.bench.js';
 import { benchProxy } from './proxy.bench.js';
 import { benchRedact } from './redact.bench.js';
+import { benchReports } from './reports.bench.js';
 import { benchStore } from './store.bench.js';
 
 /** `npm run bench -- <name>`: runs one benchmark (or all) and prints its table. */
@@ -9,6 +10,7 @@ const BENCHMARKS: Record<string, () => Promise<void>> = {
   proxy: benchProxy,
   crash: benchCrash,
   redact: benchRedact,
+  reports: benchReports,
 };
 
 const asked = process.argv.slice(2).filter((a) => !a.startsWith('-'));
