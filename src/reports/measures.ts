@@ -23,9 +23,15 @@ export interface Measure {
   description: string;
   aggregate: Aggregate;
   /**
+   * Whether each row is its own event counted once (the key is the event's id): then every event falls in
+   * exactly one cell, and a total is the sum of the cells. Slots are not: one slot can be offered in two
+   * months.
+   */
+  additive: boolean;
+  /**
    * The rows, from `ev` (the period's current events, filtered) and `everything` (all current events,
    * for looking across an episode beyond the period): columns event_id, occurred_at, provider_id,
-   * service_id, consumer_org, disposition, outcome, error_code, data_quality, count_key, flag.
+   * service_id, consumer_org, disposition, outcome, error_code, data_quality, episode_id, count_key, flag.
    */
   rows: RawBuilder<unknown>;
 }
@@ -35,7 +41,7 @@ const columns = (key: RawBuilder<unknown> = sql`e.id::text`, flag: RawBuilder<un
   e.id as event_id, e.occurred_at, e.provider_id, e.service_id, e.consumer_org, e.disposition,
   e.attributes->>'outcome' as outcome,
   coalesce(e.attributes->'detailCodes'->>0, e.attributes->'issueCodes'->>0) as error_code,
-  e.data_quality, ${key} as count_key, ${flag} as flag`;
+  e.data_quality, e.episode_id, ${key} as count_key, ${flag} as flag`;
 
 const succeeded = sql`coalesce((e.attributes->>'succeeded')::boolean, false)`;
 
@@ -64,6 +70,7 @@ const simple = (name: string, description: string, where: RawBuilder<unknown>): 
   name,
   description,
   aggregate: 'distinct',
+  additive: true,
   rows: sql`select ${columns()} from ev e where ${where}`,
 });
 
@@ -83,6 +90,7 @@ export const MEASURES = {
   slotsOffered: {
     name: 'slotsOffered',
     description: 'distinct free slots offered by answered searches',
+    additive: false,
     aggregate: 'distinct',
     rows: slotRows(sql`true`),
   },
@@ -90,6 +98,7 @@ export const MEASURES = {
     name: 'slotsWithinDeadline',
     description:
       'distinct slots offered to searches with the disposition that were within the deadline of at least one such search',
+    additive: false,
     aggregate: 'distinct-any',
     rows: slotRows(sql`(slot->>'wouldBreach')::boolean = false`, sql`slot->>'wouldBreach' is not null`),
   },
@@ -97,6 +106,7 @@ export const MEASURES = {
     name: 'slotsBeyondDeadline',
     description:
       'distinct slots offered to searches with the disposition that were beyond the deadline of every such search',
+    additive: false,
     aggregate: 'distinct-all',
     rows: slotRows(sql`(slot->>'wouldBreach')::boolean = true`, sql`slot->>'wouldBreach' is not null`),
   },

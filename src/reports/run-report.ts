@@ -144,16 +144,19 @@ async function count(
 /** The data-quality block: each flag on the events behind the answer, and those not yet in an episode. */
 async function dataQuality(db: Kysely<Database>, query: ReportQuery): Promise<Record<string, number>> {
   const rows = sql.join(
-    query.report.measures.map((m) => sql`select event_id, data_quality from (${MEASURES[m].rows}) r`),
+    query.report.measures.map(
+      (m) => sql`select event_id, data_quality, episode_id from (${MEASURES[m].rows}) r`,
+    ),
     sql` union `,
   );
-  const body = sql`select flag, count(distinct c.event_id)::int as n
-    from (${rows}) c cross join lateral unnest(c.data_quality) flag group by flag
-    union all
-    select 'notYetStitched', count(distinct c.event_id)::int from (${rows}) c
-      join events s on s.id = c.event_id where s.episode_id is null`;
+  // One pass: each contributing event once, its flags and whether it is stitched.
+  const body = sql`select flag, count(*)::int as n from (
+      select c.event_id, unnest(c.data_quality || case when c.episode_id is null
+        then array['not-yet-stitched'] else array[]::text[] end) as flag
+      from (${rows}) c) f
+    group by flag`;
   const { rows: found } = await withEvents(query, body).execute(db);
-  const out: Record<string, number> = {};
+  const out: Record<string, number> = { notYetStitched: 0 };
   for (const row of found as { flag: string; n: number }[]) out[camel(row.flag)] = Number(row.n);
   return out;
 }
@@ -243,7 +246,8 @@ export async function runReport(db: Kysely<Database>, query: ReportQuery): Promi
   const always = query.report.alwaysGroupBy ?? [];
   for (const measure of query.report.measures) {
     const name = measureName(measure);
-    for (const counted of await count(db, query, measure, dims)) {
+    const cellCounts = await count(db, query, measure, dims);
+    for (const counted of cellCounts) {
       const cell = Object.fromEntries(dims.map((d, i) => [d, dimValue(d, counted.dims[i] ?? null)]));
       const key = JSON.stringify(cell);
       if (!cells.has(key)) {
@@ -252,8 +256,12 @@ export async function runReport(db: Kysely<Database>, query: ReportQuery): Promi
       }
       cells.get(key)![name] = counted.value;
     }
-    // Totals: over everything, except per the dimensions the rule counts by (then their sum).
-    totals[name] = (await count(db, query, measure, always)).reduce((sum, c) => sum + c.value, 0);
+    // Totals: the sum of the cells where each event is in one cell; otherwise counted over everything
+    // (per the dimensions the rule counts by, then summed).
+    totals[name] = (MEASURES[measure].additive ? cellCounts : await count(db, query, measure, always)).reduce(
+      (sum, c) => sum + c.value,
+      0,
+    );
   }
   const rows = [...cells.entries()]
     .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
