@@ -58,6 +58,7 @@ export const REPORTS: ReportDefinition[] = [
     measures: ['bookings', 'referrals'],
     rate: { numerator: 'bookings', denominator: 'referrals' },
     groupBy: COMMON,
+    alwaysGroupBy: ['provider', 'service'],
   },
   {
     id: 'rep-prov-03',

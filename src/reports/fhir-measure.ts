@@ -7,6 +7,7 @@ import type {
   MeasureReportGroupPopulation,
   MeasureReportGroupStratifierStratum,
 } from 'fhir/r4.js';
+import { newId } from '../ids.js';
 import { measureName, type ReportDefinition } from './catalogue.js';
 import { MEASURES } from './measures.js';
 import type { AnswerRow, ReportAnswer } from './run-report.js';
@@ -14,7 +15,7 @@ import type { AnswerRow, ReportAnswer } from './run-report.js';
 /*
  * The FHIR R4 view of the reports: a `Measure` describing each report (GET /api/fhir/Measure), and an
  * answer as a `MeasureReport` (type summary): a group per measure with its count as the
- * measure-population, and for a report with a rate a `rate` group with numerator, denominator and the
+ * initial population, and for a report with a rate a `rate` group with numerator, denominator and the
  * score; `groupBy` as one stratifier whose strata carry a component per dimension.
  */
 
@@ -23,6 +24,7 @@ const MEASURE_CODES = `${CANONICAL_BASE}/CodeSystem/report-measure`;
 const DIMENSION_CODES = `${CANONICAL_BASE}/CodeSystem/report-dimension`;
 const POPULATION = 'http://terminology.hl7.org/CodeSystem/measure-population';
 const SCORING = 'http://terminology.hl7.org/CodeSystem/measure-scoring';
+const DATA_ABSENT = 'http://hl7.org/fhir/StructureDefinition/data-absent-reason';
 /** Marks a count withheld by small-number suppression. */
 export const SUPPRESSED_EXTENSION = `${CANONICAL_BASE}/StructureDefinition/suppressed`;
 
@@ -30,7 +32,7 @@ const code = (system: string, value: string, display?: string): CodeableConcept 
   coding: [{ system, code: value, ...(display ? { display } : {}) }],
   text: display ?? value,
 });
-const population = (kind: 'measure-population' | 'numerator' | 'denominator') => code(POPULATION, kind);
+const population = (kind: 'initial-population' | 'numerator' | 'denominator') => code(POPULATION, kind);
 
 /** `rep-cons-01` → `RepCons01` (Measure.name is a computer-friendly name). */
 function computerName(id: string): string {
@@ -48,7 +50,7 @@ export function measureResource(report: ReportDefinition): Measure {
     description: MEASURES[m].description,
     population: [
       {
-        code: population('measure-population'),
+        code: population('initial-population'),
         criteria: { language: 'text/plain', expression: MEASURES[m].description },
       },
     ],
@@ -106,7 +108,11 @@ function strata(
     return {
       component: answer.groupBy.map((dim) => ({
         code: code(DIMENSION_CODES, dim),
-        value: { text: row[dim] === null ? 'none' : String(row[dim] as string | number) },
+        // A cell without a value (no provider, say) says so, rather than naming one.
+        value:
+          row[dim] === null
+            ? { extension: [{ url: DATA_ABSENT, valueCode: 'unknown' }] }
+            : { text: String(row[dim] as string | number) },
       })),
       population: populations(row),
       ...(typeof scored === 'number' ? { measureScore: { value: scored } } : {}),
@@ -126,8 +132,8 @@ export function measureReport(answer: ReportAnswer, report: ReportDefinition, no
     return {
       id: name,
       code: code(MEASURE_CODES, name),
-      population: [counted('measure-population', answer.totals[name])],
-      ...stratifier(strata(answer, (row) => [counted('measure-population', row[name])])),
+      population: [counted('initial-population', answer.totals[name])],
+      ...stratifier(strata(answer, (row) => [counted('initial-population', row[name])])),
     };
   });
   if (report.rate) {
@@ -147,6 +153,7 @@ export function measureReport(answer: ReportAnswer, report: ReportDefinition, no
   }
   return {
     resourceType: 'MeasureReport',
+    id: newId(),
     status: 'complete',
     type: 'summary',
     measure: `${CANONICAL_BASE}/Measure/${report.id}|${report.version}`,

@@ -52,9 +52,9 @@ const acceptedCancellation = sql`e.type = 'booking.cancelled' and ${succeeded}`;
 /** A booking anywhere in the referral's episode (not only in the period: it may come a minute after). */
 const episodeBooked = sql`exists (select 1 from everything b where b.episode_id = e.episode_id
   and b.type = 'booking.attempted' and b.attributes->>'outcome' = 'booked')`;
-/** Answered searches in the referral's episode, and those that offered a free slot. */
+/** Searches in the referral's episode (a failed one too: it presented no slot), and those that offered one. */
 const episodeSearched = sql`exists (select 1 from everything s where s.episode_id = e.episode_id
-  and s.type = 'slot.searched' and coalesce((s.attributes->>'succeeded')::boolean, false))`;
+  and s.type = 'slot.searched')`;
 const episodeOffered = sql`exists (select 1 from everything s where s.episode_id = e.episode_id
   and s.type = 'slot.searched' and coalesce((s.attributes->>'offered')::int, 0) > 0)`;
 /** A slot the episode's searches offered that would not breach (or whose breach is not known). */

@@ -12,10 +12,19 @@ import {
 } from './catalogue.js';
 import type { Bundle, Measure, MeasureReport } from 'fhir/r4.js';
 import type { Clock } from '../clock.js';
+import { newId } from '../ids.js';
 import { CANONICAL_BASE, measureReport, measureResource } from './fhir-measure.js';
 import { reportCsv } from './formats.js';
 import { MEASURES } from './measures.js';
-import { evidenceEvents, FILTERS, NONE, runReport, type Bound, type ReportQuery } from './run-report.js';
+import {
+  evidenceEvents,
+  FILTERS,
+  NONE,
+  periodIsForward,
+  runReport,
+  type Bound,
+  type ReportQuery,
+} from './run-report.js';
 
 export interface ReportDeps {
   store: Store;
@@ -35,25 +44,49 @@ function param(req: Request, name: string): string | undefined {
   return value;
 }
 
-function parseBound(req: Request, name: 'from' | 'to'): Bound {
-  const value = param(req, name);
-  if (value === undefined)
-    throw badRequest(`${name} is required: a date (2026-10-01) or an instant with offset`, name);
-  if (DATE.test(value) && !Number.isNaN(Date.parse(`${value}T00:00:00Z`))) return { date: value };
-  if (INSTANT.test(value) && !Number.isNaN(Date.parse(value))) return { instant: value };
+/** A period bound as given: a real calendar day, or an instant with its offset; else 400 naming `name`. */
+function boundOf(value: string, name: string): Bound {
+  // A real day (not 30 February, not the year 0): it reads back as written.
+  const day = new Date(`${value.slice(0, 10)}T00:00:00Z`);
+  const real =
+    !Number.isNaN(day.getTime()) &&
+    day.toISOString().slice(0, 10) === value.slice(0, 10) &&
+    day.getUTCFullYear() >= 1;
+  if (DATE.test(value) && real) return { date: value };
+  if (INSTANT.test(value) && real && !Number.isNaN(Date.parse(value))) return { instant: value };
   throw badRequest(
     `${name} must be a date (2026-10-01) or an instant with offset (2026-10-01T00:00:00Z)`,
     name,
   );
 }
 
-const roughly = (b: Bound) => Date.parse('date' in b ? `${b.date}T00:00:00Z` : b.instant);
+function parseBound(req: Request, name: 'from' | 'to'): Bound {
+  const value = param(req, name);
+  if (value === undefined)
+    throw badRequest(`${name} is required: a date (2026-10-01) or an instant with offset`, name);
+  return boundOf(value, name);
+}
+
+const REPORT_PARAMS = new Set(['from', 'to', 'groupBy', 'format', 'suppress', ...FILTERS]);
+const EVIDENCE_PARAMS = new Set([
+  ...REPORT_PARAMS,
+  'report',
+  'measure',
+  'limit',
+  'after',
+  ...DIMENSIONS.map((d) => `cell.${d}`),
+]);
+
+/** Refuses a parameter the path does not know (a filter that is not one would silently count everything). */
+function onlyKnown(req: Request, known: Set<string>): void {
+  for (const name of Object.keys(req.query))
+    if (!known.has(name)) throw badRequest(`unknown parameter "${name}"`, name);
+}
 
 /** The query a request asks for: period, grouping, filters, suppression, each checked. */
 function reportQuery(req: Request, report: ReportDefinition, timezone: string): ReportQuery {
   const from = parseBound(req, 'from');
   const to = parseBound(req, 'to');
-  if (roughly(from) >= roughly(to)) throw badRequest('from must be before to', 'from');
   const groupBy = (param(req, 'groupBy') ?? '')
     .split(',')
     .map((d) => d.trim())
@@ -114,6 +147,20 @@ function describe(report: ReportDefinition) {
 }
 
 const PAGE = 100;
+
+/** The day after a calendar day (`2026-10-31` → `2026-11-01`). */
+function nextDay(date: string): string {
+  return new Date(Date.parse(`${date}T00:00:00Z`) + 86_400_000).toISOString().slice(0, 10);
+}
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+/** A time as PostgreSQL prints a timestamptz (`2026-10-10 09:00:00.123456+00`). */
+const STORED_TIME = /^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}(\.\d{1,6})?([+-]\d{2}(:?\d{2})?|Z)$/;
+
+/** Refuses a period that does not begin before it ends (judged in the reporting timezone, by the store). */
+async function checkedPeriod(deps: ReportDeps, query: ReportQuery): Promise<ReportQuery> {
+  if (!(await periodIsForward(deps.store.db, query))) throw badRequest('from must be before to', 'from');
+  return query;
+}
 const FHIR_JSON = 'application/fhir+json; charset=utf-8';
 
 /** Resources as a FHIR searchset Bundle. */
@@ -123,7 +170,7 @@ function searchset(resources: (Measure | MeasureReport)[]): Bundle {
     type: 'searchset',
     total: resources.length,
     entry: resources.map((resource) => ({
-      fullUrl: `${CANONICAL_BASE}/${resource.resourceType}/${resource.id ?? ''}`,
+      fullUrl: `urn:uuid:${resource.resourceType === 'MeasureReport' ? resource.id! : newId()}`,
       resource,
       search: { mode: 'match' },
     })),
@@ -143,7 +190,8 @@ export function reportRoutes(deps: ReportDeps): Router {
   router.get('/reports/:id', requireRole('report'), async (req: Request, res: Response) => {
     const report = reportById(String(req.params.id));
     if (!report) throw notFound(`No report "${String(req.params.id)}"; GET /api/reports lists them`);
-    const query = reportQuery(req, report, deps.timezone);
+    onlyKnown(req, REPORT_PARAMS);
+    const query = await checkedPeriod(deps, reportQuery(req, report, deps.timezone));
     const format = param(req, 'format') ?? 'json';
     if (format !== 'json' && format !== 'csv' && format !== 'fhir')
       throw badRequest('format must be json, csv or fhir', 'format');
@@ -168,6 +216,34 @@ export function reportRoutes(deps: ReportDeps): Router {
     if (!report) throw notFound(`No Measure "${String(req.params.id)}"`);
     res.type(FHIR_JSON).send(JSON.stringify(measureResource(report)));
   });
+  // FHIR's own way to evaluate a Measure: $evaluate-measure with periodStart and periodEnd.
+  router.get(
+    '/fhir/Measure/:id/\\$evaluate-measure',
+    requireRole('report'),
+    async (req: Request, res: Response) => {
+      const report = reportById(String(req.params.id));
+      if (!report) throw notFound(`No Measure "${String(req.params.id)}"`);
+      onlyKnown(req, new Set(['periodStart', 'periodEnd']));
+      const start = param(req, 'periodStart');
+      const end = param(req, 'periodEnd');
+      if (start === undefined) throw badRequest('periodStart is required', 'periodStart');
+      if (end === undefined) throw badRequest('periodEnd is required', 'periodEnd');
+      const from = boundOf(start, 'periodStart');
+      const last = boundOf(end, 'periodEnd');
+      // FHIR's periodEnd is inclusive: a date means through the end of that day.
+      const to: Bound = 'date' in last ? { date: nextDay(last.date) } : last;
+      const query = await checkedPeriod(deps, {
+        report,
+        from,
+        to,
+        groupBy: [],
+        filters: {},
+        timezone: deps.timezone,
+      });
+      const answer = await runReport(deps.store.db, query);
+      res.type(FHIR_JSON).send(JSON.stringify(measureReport(answer, report, deps.clock())));
+    },
+  );
   // A MeasureReport evaluated on request: ?measure=<id or canonical URL>&from&to (and groupBy, filters, suppress).
   router.get('/fhir/MeasureReport', requireRole('report'), async (req: Request, res: Response) => {
     const measure = param(req, 'measure') ?? '';
@@ -175,7 +251,9 @@ export function reportRoutes(deps: ReportDeps): Router {
     const report = reportById(id);
     if (!report)
       throw badRequest('measure must name a Measure (GET /api/fhir/Measure lists them)', 'measure');
-    const answer = await runReport(deps.store.db, reportQuery(req, report, deps.timezone));
+    onlyKnown(req, new Set([...REPORT_PARAMS, 'measure']));
+    const query = await checkedPeriod(deps, reportQuery(req, report, deps.timezone));
+    const answer = await runReport(deps.store.db, query);
     res.type(FHIR_JSON).send(JSON.stringify(searchset([measureReport(answer, report, deps.clock())])));
   });
   router.get('/events', requireRole('report'), async (req: Request, res: Response) => {
@@ -184,18 +262,22 @@ export function reportRoutes(deps: ReportDeps): Router {
     const measureParam = param(req, 'measure');
     const measure = report.measures.find((m) => m === measureParam || measureName(m) === measureParam);
     if (!measure) throw badRequest(`measure must be one of ${report.measures.join(', ')}`, 'measure');
-    const query = reportQuery(req, report, deps.timezone);
+    onlyKnown(req, EVIDENCE_PARAMS);
+    const query = await checkedPeriod(deps, reportQuery(req, report, deps.timezone));
     const cell: Partial<Record<Dimension, string>> = {};
     for (const dim of DIMENSIONS) {
-      const value = param(req, dim);
+      const value = param(req, `cell.${dim}`);
       if (value !== undefined) cell[dim] = value;
     }
-    const limit = Math.min(Number(param(req, 'limit') ?? PAGE) || PAGE, 1000);
+    const limitText = param(req, 'limit') ?? String(PAGE);
+    const limit = Number(limitText);
+    if (!/^\d+$/.test(limitText) || limit < 1 || limit > 1000)
+      throw badRequest('limit must be a whole number from 1 to 1000', 'limit');
     const afterText = param(req, 'after');
     let after: { at: string; id: string } | undefined;
     if (afterText) {
       const [at, id] = Buffer.from(afterText, 'base64url').toString('utf8').split('|');
-      if (!at || !id || Number.isNaN(Date.parse(at)))
+      if (!at || !id || !UUID.test(id) || !STORED_TIME.test(at))
         throw badRequest('after is not a cursor this API gave', 'after');
       after = { at, id };
     }
@@ -222,10 +304,8 @@ export function reportRoutes(deps: ReportDeps): Router {
       found.length === limit && last
         ? (() => {
             const params = new URLSearchParams(req.query as Record<string, string>);
-            params.set(
-              'after',
-              Buffer.from(`${new Date(last.occurred_at).toISOString()}|${last.id}`).toString('base64url'),
-            );
+            // The database's own text of the time: no precision lost between pages.
+            params.set('after', Buffer.from(`${last.at}|${last.id}`).toString('base64url'));
             return `/api/events?${params.toString()}`;
           })()
         : null;

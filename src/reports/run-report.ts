@@ -41,7 +41,7 @@ export interface ReportAnswer {
   measures: string[];
   rows: AnswerRow[];
   totals: AnswerRow;
-  dataQuality: Record<string, number>;
+  dataQuality: Record<string, number | null>;
   suppress?: number;
 }
 
@@ -161,6 +161,14 @@ async function dataQuality(db: Kysely<Database>, query: ReportQuery): Promise<Re
   return out;
 }
 
+function suppressedQuality(
+  quality: Record<string, number>,
+  k: number | undefined,
+): Record<string, number | null> {
+  if (!k || k < 2) return quality;
+  return Object.fromEntries(Object.entries(quality).map(([flag, n]) => [flag, n > 0 && n < k ? null : n]));
+}
+
 /** `disposition-unknown` → `dispositionUnknown`. */
 function camel(flag: string): string {
   return flag.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
@@ -177,11 +185,13 @@ function evidenceLink(query: ReportQuery, measure: MeasureId, cell: Record<strin
   params.set('from', 'date' in query.from ? query.from.date : query.from.instant);
   params.set('to', 'date' in query.to ? query.to.date : query.to.instant);
   for (const f of FILTERS) if (query.filters[f] !== undefined) params.set(f, query.filters[f]);
-  for (const [dim, value] of Object.entries(cell)) params.set(dim, value ?? NONE);
+  // Cell values apart from filters (`cell.provider` beside `provider`): a cell with no provider is not
+  // a filter on a provider called "(none)".
+  for (const [dim, value] of Object.entries(cell)) params.set(`cell.${dim}`, value ?? NONE);
   return `/api/events?${params.toString()}`;
 }
 
-/** Withholds counts from 1 to k-1, and rates built on them. */
+/** Withholds counts from 1 to k-1, and rates built on them (and the links that would show them). */
 function suppressed(row: AnswerRow, query: ReportQuery): AnswerRow {
   const k = query.suppress;
   if (!k || k < 2) return row;
@@ -197,8 +207,28 @@ function suppressed(row: AnswerRow, query: ReportQuery): AnswerRow {
   if (withheld.length > 0) {
     if (query.report.rate) row.rate = null;
     row.suppressed = withheld;
+    if (row.evidence && typeof row.evidence === 'object' && !Array.isArray(row.evidence))
+      for (const name of withheld) delete row.evidence[name];
   }
   return row;
+}
+
+/**
+ * Totals under suppression: a total with any cell withheld is withheld too (else the cells shown and
+ * the total give the hidden one away); data-quality counts from 1 to k-1 likewise.
+ */
+function suppressedTotals(totals: AnswerRow, rows: AnswerRow[], query: ReportQuery): AnswerRow {
+  suppressed(totals, query);
+  if (!query.suppress || query.suppress < 2) return totals;
+  const withheld = new Set((totals.suppressed as string[] | undefined) ?? []);
+  for (const row of rows)
+    for (const name of (row.suppressed as string[] | undefined) ?? []) withheld.add(name);
+  for (const name of withheld) totals[name] = null;
+  if (withheld.size > 0) {
+    totals.suppressed = [...withheld];
+    if (query.report.rate) totals.rate = null;
+  }
+  return totals;
 }
 
 function withRate(row: AnswerRow, report: ReportDefinition): AnswerRow {
@@ -208,6 +238,14 @@ function withRate(row: AnswerRow, report: ReportDefinition): AnswerRow {
   row.rate =
     typeof n === 'number' && typeof d === 'number' && d > 0 ? Math.round((n / d) * 10_000) / 10_000 : null;
   return row;
+}
+
+/** Whether the period begins before it ends, its bounds read as the reports read them. */
+export async function periodIsForward(db: Kysely<Database>, query: ReportQuery): Promise<boolean> {
+  const { rows } = await sql<{
+    forward: boolean;
+  }>`select ${bound(query.from, query.timezone)} < ${bound(query.to, query.timezone)} as forward`.execute(db);
+  return rows[0]?.forward === true;
 }
 
 /** The period as understood: both bounds as instants with their offset in the reporting timezone. */
@@ -282,8 +320,8 @@ export async function runReport(db: Kysely<Database>, query: ReportQuery): Promi
     groupBy: dims,
     measures: query.report.measures.map(measureName),
     rows,
-    totals: suppressed(withRate(totals, query.report), query),
-    dataQuality: await dataQuality(db, query),
+    totals: suppressedTotals(withRate(totals, query.report), rows, query),
+    dataQuality: suppressedQuality(await dataQuality(db, query), query.suppress),
     ...(query.suppress ? { suppress: query.suppress } : {}),
   };
 }
@@ -295,20 +333,30 @@ export async function evidenceEvents(
   measure: MeasureId,
   cell: Partial<Record<Dimension, string>>,
   page: { limit: number; after?: { at: string; id: string } },
-): Promise<{ id: string; occurred_at: Date | string }[]> {
+): Promise<{ id: string; at: string }[]> {
   const conditions = Object.entries(cell).map(([dim, value]) => {
     const expr = dimension(dim as Dimension, query.timezone);
     if (value === NONE) return sql`${expr} is null`;
     if (dim === 'weekday') return sql`${expr} = ${WEEKDAYS.indexOf(value) + 1}`;
     return sql`${expr}::text = ${value}`;
   });
-  if (page.after)
-    conditions.push(
-      sql`(r.occurred_at, r.event_id) > (${page.after.at}::timestamptz, ${page.after.id}::uuid)`,
-    );
-  const body = sql`select distinct r.event_id as id, r.occurred_at from (${MEASURES[measure].rows}) r
-    ${conditions.length > 0 ? sql`where ${sql.join(conditions, sql` and `)}` : sql``}
-    order by r.occurred_at, r.event_id limit ${page.limit}`;
+  // Only the rows the count took: for "any", the flagged rows; for "all", the keys flagged in every row.
+  const aggregate = MEASURES[measure].aggregate;
+  const counted =
+    aggregate === 'distinct-any'
+      ? sql`where c.flag`
+      : aggregate === 'distinct-all'
+        ? sql`where c.all_flag`
+        : sql``;
+  const after = page.after
+    ? sql`${aggregate === 'distinct' ? sql`where` : sql`and`} (c.occurred_at, c.event_id) > (${page.after.at}::timestamptz, ${page.after.id}::uuid)`
+    : sql``;
+  const body = sql`select distinct c.event_id as id, c.occurred_at, c.occurred_at::text as at from (
+      select r.*, bool_and(r.flag) over (partition by r.count_key) as all_flag
+      from (${MEASURES[measure].rows}) r
+      ${conditions.length > 0 ? sql`where ${sql.join(conditions, sql` and `)}` : sql``}) c
+    ${counted} ${after}
+    order by c.occurred_at, c.event_id limit ${page.limit}`;
   const { rows } = await withEvents(query, body).execute(db);
-  return rows as { id: string; occurred_at: Date | string }[];
+  return (rows as { id: string; at: string }[]).map((r) => ({ id: r.id, at: r.at }));
 }

@@ -56,6 +56,14 @@ function event(
 }
 const slot = (key: string, wouldBreach: boolean) => ({ key, start: '2026-10-10T10:00:00.000Z', wouldBreach });
 
+/** A cancellation in a later call, of a consumer the collector could not tell. */
+const NO_CONSUMER = event(
+  'booking.cancelled',
+  '2026-10-20T09:00:00Z',
+  { sameEncounter: false, partOfRebooking: false },
+  { consumer_org: null },
+);
+
 /** The booking in episode A, and the same exchange's event under an older rule version (not counted twice). */
 const BOOKED = event('booking.attempted', '2026-10-10T09:05:00Z', { outcome: 'booked' });
 
@@ -118,7 +126,7 @@ const EVENTS: NewEventRow[] = [
   event('booking.cancelled', '2026-10-10T09:10:00Z', { sameEncounter: true, partOfRebooking: false }),
   event('booking.cancelled', '2026-10-10T09:11:00Z', { sameEncounter: true, partOfRebooking: true }),
   event('booking.rebooked', '2026-10-10T09:12:00Z', { how: 'cancel-and-book' }),
-  event('booking.cancelled', '2026-10-20T09:00:00Z', { sameEncounter: false, partOfRebooking: false }),
+  NO_CONSUMER,
   event('booking.cancelled', '2026-10-20T09:05:00Z', { succeeded: false }),
 ];
 
@@ -204,6 +212,21 @@ describe('GET /api/reports/{id}', () => {
       Object.fromEntries(rows.map((r) => [r.disposition, r[measure]]));
     expect(per(within.body.rows, 'slotsWithinDeadline')).toEqual({ Dx02: 1, Dx03: 0 });
     expect(per(beyond.body.rows, 'slotsBeyondDeadline')).toEqual({ Dx02: 1, Dx03: 1 });
+    // Their drill-downs list the searches the count took: k1 within (the first search only); k2 beyond.
+    const dx02 = (rows: { disposition: string }[]) => rows.find((r) => r.disposition === 'Dx02') as any;
+    const inTime = await get(dx02(within.body.rows).evidence.slotsWithinDeadline).expect(200);
+    expect(inTime.body.events.map((e: { id: string }) => e.id)).toEqual([EVENTS[1]!.id]);
+    const late = await get(dx02(beyond.body.rows).evidence.slotsBeyondDeadline).expect(200);
+    expect(late.body.events.map((e: { id: string }) => e.id)).toEqual([EVENTS[1]!.id]);
+  });
+
+  it('drills down into a cell without a value (a provider-less event) as into any other', async () => {
+    const res = await get(`/api/reports/rep-prov-05?${OCTOBER}&groupBy=consumer`).expect(200);
+    const none = res.body.rows.find((r: { consumer: string | null }) => r.consumer === null);
+    expect(none).toMatchObject({ cancellations: 1 });
+    expect(none.evidence.cancellations).toContain('cell.consumer=%28none%29');
+    const drill = await get(none.evidence.cancellations).expect(200);
+    expect(drill.body.events.map((e: { id: string }) => e.id)).toEqual([NO_CONSUMER.id]);
   });
 
   it('groups booking failures by outcome and error code, and buckets weekdays in the reporting timezone', async () => {
@@ -235,6 +258,10 @@ describe('GET /api/reports/{id}', () => {
       rate: null,
       suppressed: ['bookings'],
     });
+    // Nothing gives the withheld count away: not the total, not the data quality, not a link.
+    expect(suppressed.body.rows[0].evidence).toEqual({ referrals: expect.any(String) });
+    expect(suppressed.body.totals).toMatchObject({ bookings: null, referrals: null, rate: null }); // utc's 1 referral is withheld too
+    expect(suppressed.body.dataQuality).toMatchObject({ ingestedLate: null, dispositionUnknown: null });
 
     const csv = await get(`/api/reports/rep-cons-01?${OCTOBER}&groupBy=month,provider&format=csv`).expect(
       200,
@@ -258,6 +285,17 @@ describe('GET /api/reports/{id}', () => {
       [`/api/reports/rep-cons-01?${OCTOBER}&format=xml`, 'format'],
       [`/api/reports/rep-cons-01?${OCTOBER}&provider=a&provider=b`, 'provider'],
       [`/api/events?${OCTOBER}&report=rep-cons-01&measure=slots`, 'measure'],
+      ['/api/reports/rep-cons-01?from=2026-02-30&to=2026-11-01', 'from'],
+      ['/api/reports/rep-cons-01?from=0000-01-01&to=2026-11-01', 'from'],
+      [`/api/reports/rep-cons-01?${OCTOBER}&useCase=a1t1`, 'useCase'],
+      // London's 1 October began at 23:00 UTC: this period ends before it begins.
+      ['/api/reports/rep-cons-01?from=2026-10-01&to=2026-09-30T22:30:00Z', 'from'],
+      [`/api/events?${OCTOBER}&report=rep-cons-01&measure=bookings&limit=-1`, 'limit'],
+      [`/api/events?${OCTOBER}&report=rep-cons-01&measure=bookings&limit=2.5`, 'limit'],
+      [
+        `/api/events?${OCTOBER}&report=rep-cons-01&measure=bookings&after=${Buffer.from('x|y').toString('base64url')}`,
+        'after',
+      ],
     ];
     for (const [path, parameter] of cases) {
       const res = await get(path).expect(400);
@@ -292,7 +330,7 @@ describe('the FHIR view', () => {
     const group = (id: string) => report.group.find((g: { id: string }) => g.id === id);
     expect(report.group.map((g: { id: string }) => g.id)).toEqual(['bookings', 'referrals', 'rate']);
     expect(group('referrals').population[0]).toMatchObject({
-      code: { coding: [{ code: 'measure-population' }] },
+      code: { coding: [{ code: 'initial-population' }] },
       count: 4,
     });
     expect(group('rate').measureScore).toEqual({ value: 0.25 });
