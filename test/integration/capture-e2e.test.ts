@@ -395,6 +395,34 @@ describe('the events of a booking journey, through the collector', () => {
     ]);
     // The interaction ids agreed with what was sent, all the way.
     expect(events.every((e) => !e.data_quality.includes('header-disagrees'))).toBe(true);
+
+    // And the national metrics count the journey from the events derivation and stitching made.
+    const today = new Date();
+    const from = new Date(today.getTime() - 86_400_000).toISOString().slice(0, 10);
+    const to = new Date(today.getTime() + 2 * 86_400_000).toISOString().slice(0, 10);
+    const totals = async (id: string) => {
+      const res = await fetch(
+        `${collector.url}/api/reports/${id}?from=${from}&to=${to}&provider=sandbox-gpconnect`,
+        {
+          headers: { Authorization: `Bearer ${TEST_TOKENS.report}` },
+        },
+      );
+      expect(res.status).toBe(200);
+      return ((await res.json()) as { totals: Record<string, unknown> }).totals;
+    };
+    const freeSlots = new Set(
+      search.body.entry
+        .map((e: any) => e.resource)
+        .filter((r: any) => r.resourceType === 'Slot' && r.status === 'free')
+        .map((r: any) => r.id),
+    );
+    expect(await totals('rep-prov-03')).toMatchObject({ bookings: 2, slotsOffered: freeSlots.size });
+    expect(await totals('rep-cons-04')).toMatchObject({ slotUnavailable: 1 });
+    expect(await totals('rep-cons-06')).toMatchObject({ failedAttempts: 1 });
+    expect(await totals('rep-prov-05')).toMatchObject({ cancellations: 1 });
+    expect(await totals('rep-cons-07')).toMatchObject({ cancelledSameEncounter: 0 }); // part of the re-booking
+    expect(await totals('rep-cons-08')).toMatchObject({ rebookings: 1 });
+    expect(await totals('rep-cons-09')).toMatchObject({ cancelledLater: 0 });
   });
 });
 
