@@ -303,9 +303,11 @@ export async function runReport(db: Kysely<Database>, query: ReportQuery): Promi
   }
   const rows = [...cells.entries()]
     .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-    .map(([key, row]) => {
-      for (const m of query.report.measures) row[measureName(m)] ??= 0;
-      withRate(row, query.report);
+    .map(([key, counts]) => {
+      // Dimensions first, then the measures in the report's order (a cell one measure lacks counts 0).
+      const ordered: AnswerRow = { ...cellDims.get(key)! };
+      for (const m of query.report.measures) ordered[measureName(m)] = counts[measureName(m)] ?? 0;
+      const row = withRate(ordered, query.report);
       row.evidence = Object.fromEntries(
         query.report.measures.map((m) => [measureName(m), evidenceLink(query, m, cellDims.get(key)!)]),
       );
