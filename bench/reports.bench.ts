@@ -67,7 +67,19 @@ export async function seed(db: Kysely<Database>, total: number, say: (line: stri
       from generate_series(${start}::bigint, ${end}::bigint) i`.execute(db);
     say(`  seeded ${end + 1} / ${total} events`);
   }
+  // Each episode as resolution keeps it, with the counts the reports read.
+  await sql`insert into episodes (id, opened_at, last_activity_at, attributes)
+    select episode_id, min(occurred_at), max(occurred_at), jsonb_build_object(
+      'events', count(*),
+      'bookings', count(*) filter (where type = 'booking.attempted' and attributes->>'outcome' = 'booked'),
+      'searches', count(*) filter (where type = 'slot.searched'),
+      'searchesOffering', count(*) filter (where type = 'slot.searched' and (attributes->>'offered')::int > 0),
+      'slotsInTime', coalesce(sum((select count(*) from jsonb_array_elements(coalesce(attributes->'slots', '[]'::jsonb)) slot
+        where coalesce((slot->>'wouldBreach')::boolean, false) = false)) filter (where type = 'slot.searched'), 0))
+    from events group by episode_id`.execute(db);
+  say('  episodes resolved');
   await sql`analyze events`.execute(db);
+  await sql`analyze episodes`.execute(db);
 }
 
 async function timeReports(store: Store, engine: string, events: number): Promise<(string | number)[][]> {

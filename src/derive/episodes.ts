@@ -240,6 +240,13 @@ export function resolveEpisode(
 
   const first = events[0];
   const latestReferral = referrals[referrals.length - 1];
+  // What the reports ask of an episode, kept on it: searches, those that offered a slot, and offered
+  // slots that would not breach (or whose breach is unknown), as resolved above.
+  const resolvedSearches = searches.map((search) => resolved.get(search.id)!.attributes);
+  const offering = resolvedSearches.filter((a) => Number(a.offered ?? 0) > 0).length;
+  const slotsInTime = resolvedSearches
+    .flatMap((a) => (Array.isArray(a.slots) ? (a.slots as unknown[]) : []))
+    .filter((slot) => isObject(slot) && slot.wouldBreach !== true).length;
   return {
     events: resolved,
     made,
@@ -257,6 +264,9 @@ export function resolveEpisode(
         bookings: booked.length,
         cancellations: cancellations.length,
         rebookings: made.length + explicit.size,
+        searches: searches.length,
+        searchesOffering: offering,
+        slotsInTime,
       },
     },
   };

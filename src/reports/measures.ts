@@ -49,19 +49,24 @@ const bookingsWhere = sql`e.type = 'booking.attempted' and e.attributes->>'outco
 const referralsWhere = sql`e.type = 'referral.made' and ${succeeded}`;
 const acceptedCancellation = sql`e.type = 'booking.cancelled' and ${succeeded}`;
 
-/** A booking anywhere in the referral's episode (not only in the period: it may come a minute after). */
-const episodeBooked = sql`exists (select 1 from everything b where b.episode_id = e.episode_id
-  and b.type = 'booking.attempted' and b.attributes->>'outcome' = 'booked')`;
+/*
+ * What a referral's episode holds: read from the episode's own counts (kept by episode resolution) when
+ * it has them, else looked up across the episode's events (an episode resolved before the counts were
+ * kept). Both look at the whole episode, not only the period: its booking may come a minute after.
+ */
+const episodeCount = (name: string) => sql`(p.attributes->>${name})::int`;
+const episodeBooked = sql`coalesce(${episodeCount('bookings')} > 0, exists (select 1 from everything b
+  where b.episode_id = e.episode_id and b.type = 'booking.attempted' and b.attributes->>'outcome' = 'booked'))`;
 /** Searches in the referral's episode (a failed one too: it presented no slot), and those that offered one. */
-const episodeSearched = sql`exists (select 1 from everything s where s.episode_id = e.episode_id
-  and s.type = 'slot.searched')`;
-const episodeOffered = sql`exists (select 1 from everything s where s.episode_id = e.episode_id
-  and s.type = 'slot.searched' and coalesce((s.attributes->>'offered')::int, 0) > 0)`;
+const episodeSearched = sql`coalesce(${episodeCount('searches')} > 0, exists (select 1 from everything s
+  where s.episode_id = e.episode_id and s.type = 'slot.searched'))`;
+const episodeOffered = sql`coalesce(${episodeCount('searchesOffering')} > 0, exists (select 1 from everything s
+  where s.episode_id = e.episode_id and s.type = 'slot.searched' and coalesce((s.attributes->>'offered')::int, 0) > 0))`;
 /** A slot the episode's searches offered that would not breach (or whose breach is not known). */
-const episodeSlotInTime = sql`exists (select 1 from everything s
+const episodeSlotInTime = sql`coalesce(${episodeCount('slotsInTime')} > 0, exists (select 1 from everything s
   cross join lateral jsonb_array_elements(coalesce(s.attributes->'slots', '[]'::jsonb)) slot
   where s.episode_id = e.episode_id and s.type = 'slot.searched'
-    and coalesce((slot->>'wouldBreach')::boolean, false) = false)`;
+    and coalesce((slot->>'wouldBreach')::boolean, false) = false))`;
 
 /** Referrals whose episode has no booking (an unstitched referral has none it can know of). */
 const notBooked = sql`${referralsWhere} and (e.episode_id is null or not ${episodeBooked})`;
@@ -71,7 +76,7 @@ const simple = (name: string, description: string, where: RawBuilder<unknown>): 
   description,
   aggregate: 'distinct',
   additive: true,
-  rows: sql`select ${columns()} from ev e where ${where}`,
+  rows: sql`select ${columns()} from ev e left join episodes p on p.id = e.episode_id where ${where}`,
 });
 
 /** The free slots answered searches offered, one row per slot (`flag`: whether it would breach). */

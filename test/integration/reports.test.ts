@@ -24,6 +24,22 @@ beforeAll(async () => {
   for (const table of ['events', 'episode_keys', 'episodes', 'exchanges', 'ingest_records'])
     await sql`delete from ${sql.table(table)}`.execute(store.db);
   await insertEventsJson(store.db, eventsJson(EVENTS));
+  // Episodes A to C as resolution keeps them, with the counts reports read; D has no row (an episode of
+  // an older version): its referral is judged from its events. Both ways must count the same.
+  const episode = (id: string, attributes: Record<string, number>) => ({
+    id,
+    opened_at: new Date('2026-10-10T09:00:00Z'),
+    last_activity_at: new Date('2026-10-10T09:00:00Z'),
+    attributes: JSON.stringify(attributes),
+  });
+  await store.db
+    .insertInto('episodes')
+    .values([
+      episode(EPISODE.A, { bookings: 1, searches: 2, searchesOffering: 2, slotsInTime: 1 }),
+      episode(EPISODE.B, { bookings: 0, searches: 1, searchesOffering: 0, slotsInTime: 0 }),
+      episode(EPISODE.C, { bookings: 0, searches: 1, searchesOffering: 1, slotsInTime: 0 }),
+    ])
+    .execute();
 });
 afterAll(() => store.dispose());
 

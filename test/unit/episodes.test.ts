@@ -182,6 +182,8 @@ describe('resolveEpisode', () => {
       deadline_source: 'referral',
       attributes: { events: 3, encounters: 1, referrals: 1, bookings: 1, cancellations: 0, rebookings: 0 },
     });
+    // What the reports read off the episode: one search, offering slots, two of the three in time.
+    expect(resolved.episode.attributes).toMatchObject({ searches: 1, searchesOffering: 1, slotsInTime: 2 });
   });
 
   it('without a referral a booking inherits the window of the search before it, marked inferred; a late slot breaches', () => {
