@@ -16,16 +16,7 @@ export const DIMENSIONS = [
 export type Dimension = (typeof DIMENSIONS)[number];
 
 /** The dimensions every report takes; `outcome` and `errorCode` belong to booking failures. */
-const COMMON: Dimension[] = [
-  'day',
-  'week',
-  'month',
-  'weekday',
-  'provider',
-  'service',
-  'consumer',
-  'disposition',
-];
+const COMMON: Dimension[] = DIMENSIONS.filter((d) => d !== 'outcome' && d !== 'errorCode');
 
 export interface ReportDefinition {
   id: string;
@@ -40,122 +31,66 @@ export interface ReportDefinition {
   alwaysGroupBy?: Dimension[];
 }
 
+/** A report of version 1, groupable by the common dimensions. */
+function report(
+  id: string,
+  title: string,
+  measures: MeasureId[],
+  more: Partial<Pick<ReportDefinition, 'rate' | 'groupBy' | 'alwaysGroupBy'>> = {},
+): ReportDefinition {
+  return { id, version: '1', title, measures, groupBy: COMMON, ...more };
+}
+
+/** A rate of the first measure over the second. */
+const rateOf = (numerator: MeasureId, denominator: MeasureId) => ({ rate: { numerator, denominator } });
+
 /** The national booking metrics (reports.md, "National metrics"), as defined there. */
 export const REPORTS: ReportDefinition[] = [
-  { id: 'rep-prov-01', version: '1', title: 'Appointments booked', measures: ['bookings'], groupBy: COMMON },
-  {
-    id: 'rep-cons-01',
-    version: '1',
-    title: 'Booked vs successful referrals (booking utilisation)',
-    measures: ['bookings', 'referrals'],
-    rate: { numerator: 'bookings', denominator: 'referrals' },
-    groupBy: COMMON,
-  },
-  {
-    id: 'rep-prov-02',
-    version: '1',
-    title: 'Booked vs referrals (provider view)',
-    measures: ['bookings', 'referrals'],
-    rate: { numerator: 'bookings', denominator: 'referrals' },
-    groupBy: COMMON,
+  report('rep-prov-01', 'Appointments booked', ['bookings']),
+  report('rep-cons-01', 'Booked vs successful referrals (booking utilisation)', ['bookings', 'referrals'], {
+    ...rateOf('bookings', 'referrals'),
+  }),
+  report('rep-prov-02', 'Booked vs referrals (provider view)', ['bookings', 'referrals'], {
+    ...rateOf('bookings', 'referrals'),
     alwaysGroupBy: ['provider', 'service'],
-  },
-  {
-    id: 'rep-prov-03',
-    version: '1',
-    title: 'Booked vs slots made available',
-    measures: ['bookings', 'slotsOffered'],
-    groupBy: COMMON,
-  },
-  {
-    id: 'rep-cons-10',
-    version: '1',
-    title: 'Booked vs available slots that would not breach, per disposition',
-    measures: ['bookings', 'slotsWithinDeadline'],
-    groupBy: COMMON,
-    alwaysGroupBy: ['disposition'],
-  },
-  {
-    id: 'rep-cons-11',
-    version: '1',
-    title: 'Booked vs available slots that would breach, per disposition',
-    measures: ['bookings', 'slotsBeyondDeadline'],
-    groupBy: COMMON,
-    alwaysGroupBy: ['disposition'],
-  },
-  {
-    id: 'rep-prov-04',
-    version: '1',
-    title: 'Not booked vs referrals',
-    measures: ['referralsNotBooked', 'referrals'],
-    rate: { numerator: 'referralsNotBooked', denominator: 'referrals' },
-    groupBy: COMMON,
-  },
-  {
-    id: 'rep-cons-02',
-    version: '1',
-    title: 'Not booked, no slots presented, referral made',
-    measures: ['referralsNotBookedNoSlots', 'noSearch'],
-    groupBy: COMMON,
-  },
-  {
-    id: 'rep-cons-03',
-    version: '1',
-    title: 'Not booked, slots presented, referral made',
-    measures: ['referralsNotBookedSlotsOffered'],
-    groupBy: COMMON,
-  },
-  {
-    id: 'rep-cons-12',
-    version: '1',
-    title: 'Not booked, slots presented but all would breach, referral made',
-    measures: ['referralsNotBookedAllBreach'],
-    groupBy: COMMON,
-  },
-  {
-    id: 'rep-cons-04',
-    version: '1',
-    title: 'Booking failed because the slot was no longer available',
-    measures: ['slotUnavailable'],
-    groupBy: COMMON,
-  },
-  {
-    id: 'rep-cons-05',
-    version: '1',
-    title: 'User rejected the top directory entry although it was bookable',
-    measures: ['topBookableRejected', 'selections'],
-    groupBy: COMMON,
-  },
-  {
-    id: 'rep-cons-06',
-    version: '1',
-    title: 'Tried to book and got an error',
-    measures: ['failedAttempts'],
+  }),
+  report('rep-prov-03', 'Booked vs slots made available', ['bookings', 'slotsOffered']),
+  report(
+    'rep-cons-10',
+    'Booked vs available slots that would not breach, per disposition',
+    ['bookings', 'slotsWithinDeadline'],
+    { alwaysGroupBy: ['disposition'] },
+  ),
+  report(
+    'rep-cons-11',
+    'Booked vs available slots that would breach, per disposition',
+    ['bookings', 'slotsBeyondDeadline'],
+    { alwaysGroupBy: ['disposition'] },
+  ),
+  report('rep-prov-04', 'Not booked vs referrals', ['referralsNotBooked', 'referrals'], {
+    ...rateOf('referralsNotBooked', 'referrals'),
+  }),
+  report('rep-cons-02', 'Not booked, no slots presented, referral made', [
+    'referralsNotBookedNoSlots',
+    'noSearch',
+  ]),
+  report('rep-cons-03', 'Not booked, slots presented, referral made', ['referralsNotBookedSlotsOffered']),
+  report('rep-cons-12', 'Not booked, slots presented but all would breach, referral made', [
+    'referralsNotBookedAllBreach',
+  ]),
+  report('rep-cons-04', 'Booking failed because the slot was no longer available', ['slotUnavailable']),
+  report('rep-cons-05', 'User rejected the top directory entry although it was bookable', [
+    'topBookableRejected',
+    'selections',
+  ]),
+  report('rep-cons-06', 'Tried to book and got an error', ['failedAttempts'], {
     groupBy: [...COMMON, 'outcome', 'errorCode'],
     alwaysGroupBy: ['outcome', 'errorCode'],
-  },
-  {
-    id: 'rep-cons-07',
-    version: '1',
-    title: 'Booked then cancelled in the same encounter',
-    measures: ['cancelledSameEncounter'],
-    groupBy: COMMON,
-  },
-  {
-    id: 'rep-cons-08',
-    version: '1',
-    title: 'Booked then re-booked',
-    measures: ['rebookings'],
-    groupBy: COMMON,
-  },
-  {
-    id: 'rep-cons-09',
-    version: '1',
-    title: 'Booked then cancelled later',
-    measures: ['cancelledLater'],
-    groupBy: COMMON,
-  },
-  { id: 'rep-prov-05', version: '1', title: 'Cancellations', measures: ['cancellations'], groupBy: COMMON },
+  }),
+  report('rep-cons-07', 'Booked then cancelled in the same encounter', ['cancelledSameEncounter']),
+  report('rep-cons-08', 'Booked then re-booked', ['rebookings']),
+  report('rep-cons-09', 'Booked then cancelled later', ['cancelledLater']),
+  report('rep-prov-05', 'Cancellations', ['cancellations']),
 ];
 
 export function reportById(id: string): ReportDefinition | undefined {
