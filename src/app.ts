@@ -10,6 +10,7 @@ import { ingestRoutes, type IngestReport } from './ingest/ingest.routes.js';
 import { healthRoutes, type Lifecycle } from './health/health.routes.js';
 import { migrationsCurrent, storeReachable, type ReadinessCheck } from './health/readiness.js';
 import { errorHandler, methodNotAllowed, routeNotFound } from './http/error-handler.js';
+import { reportContext } from './reports/report-context.js';
 import { reportRoutes } from './reports/reports.routes.js';
 import { requestContext } from './http/request-context.js';
 import type { Logger } from './logger.js';
@@ -80,7 +81,14 @@ export function createApp(deps: AppDeps): RequestListener {
       ...(deps.onIngested ? { onIngested: deps.onIngested } : {}),
     }),
   );
-  api.use(reportRoutes({ store: deps.store, timezone: deps.config.timezone, clock: deps.clock }));
+  api.use(
+    reportRoutes({
+      store: deps.store,
+      timezone: deps.config.timezone,
+      clock: deps.clock,
+      context: reportContext(deps.config),
+    }),
+  );
   api.all('/events', methodNotAllowed(['GET', 'HEAD', 'POST']));
   api.use(express.json({ limit: '5mb', type: API_JSON_TYPES }));
   api.use(whoamiRoutes());

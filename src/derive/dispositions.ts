@@ -34,7 +34,7 @@ export class DispositionTable {
 /** A table that cannot be read: every bad line, with its number. */
 export class TableError extends Error {}
 
-function csvLines(text: string): { line: number; cells: string[] }[] {
+export function csvLines(text: string): { line: number; cells: string[] }[] {
   return text
     .split(/\r?\n/)
     .map((raw, i) => ({ line: i + 1, raw }))

@@ -10,6 +10,7 @@ export const DIMENSIONS = [
   'service',
   'consumer',
   'disposition',
+  'region',
   'outcome',
   'errorCode',
 ] as const;
@@ -29,6 +30,8 @@ export interface ReportDefinition {
   groupBy: Dimension[];
   /** Dimensions always grouped by (the counting rule is per them). */
   alwaysGroupBy?: Dimension[];
+  /** Figures added per region from configuration: inhabitants and bookings per 1000, or services connected. */
+  perRegion?: 'population' | 'connected';
 }
 
 /** A report of version 1, groupable by the common dimensions. */
@@ -36,7 +39,7 @@ function report(
   id: string,
   title: string,
   measures: MeasureId[],
-  more: Partial<Pick<ReportDefinition, 'rate' | 'groupBy' | 'alwaysGroupBy'>> = {},
+  more: Partial<Pick<ReportDefinition, 'rate' | 'groupBy' | 'alwaysGroupBy' | 'perRegion'>> = {},
 ): ReportDefinition {
   return { id, version: '1', title, measures, groupBy: COMMON, ...more };
 }
@@ -93,8 +96,25 @@ export const REPORTS: ReportDefinition[] = [
   report('rep-prov-05', 'Cancellations', ['cancellations']),
 ];
 
+/** The operational statistics (reports.md) answered so far. */
+export const OPERATIONAL: ReportDefinition[] = [
+  report('bookings-per-1000', 'Bookings per region and per 1000 inhabitants', ['bookings'], {
+    alwaysGroupBy: ['region'],
+    perRegion: 'population',
+  }),
+  report(
+    'units-connected-vs-active',
+    'Services connected vs services with a booking (and with a search) in the period, per region',
+    ['servicesBooked', 'servicesSearched'],
+    { alwaysGroupBy: ['region'], perRegion: 'connected' },
+  ),
+];
+
+/** Every report answered. */
+export const ALL_REPORTS: ReportDefinition[] = [...REPORTS, ...OPERATIONAL];
+
 export function reportById(id: string): ReportDefinition | undefined {
-  return REPORTS.find((report) => report.id === id);
+  return ALL_REPORTS.find((report) => report.id === id);
 }
 
 /** A measure's name in a report's answers (two measures of one report never share a name). */

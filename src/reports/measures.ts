@@ -169,6 +169,21 @@ export const MEASURES = {
     sql`${acceptedCancellation} and (e.attributes->>'sameEncounter')::boolean = false`,
   ),
   cancellations: simple('cancellations', 'accepted cancellations', acceptedCancellation),
+  servicesBooked: {
+    name: 'servicesBooked',
+    description: 'distinct services with at least one booking',
+    aggregate: 'distinct',
+    additive: false,
+    rows: sql`select ${columns(sql`e.service_id`)} from ev e where ${bookingsWhere} and e.service_id is not null`,
+  },
+  servicesSearched: {
+    name: 'servicesSearched',
+    description: 'distinct services with at least one answered search',
+    aggregate: 'distinct',
+    additive: false,
+    rows: sql`select ${columns(sql`e.service_id`)} from ev e
+      where e.type = 'slot.searched' and ${succeeded} and e.service_id is not null`,
+  },
 } satisfies Record<string, Measure>;
 
 export type MeasureId = keyof typeof MEASURES;

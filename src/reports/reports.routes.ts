@@ -3,9 +3,9 @@ import { requireRole } from '../auth/auth.middleware.js';
 import { badRequest, notFound } from '../fhir/operation-outcome.js';
 import type { Store } from '../store/store.js';
 import {
+  ALL_REPORTS,
   DIMENSIONS,
   measureName,
-  REPORTS,
   reportById,
   type Dimension,
   type ReportDefinition,
@@ -23,11 +23,14 @@ import {
   periodIsForward,
   runReport,
   type Bound,
+  type ReportContext,
   type ReportQuery,
 } from './run-report.js';
 
 export interface ReportDeps {
   store: Store;
+  /** Regions, populations and services connected, from configuration. */
+  context: ReportContext;
   clock: Clock;
   /** The reporting timezone (buckets, bare dates). */
   timezone: string;
@@ -84,7 +87,12 @@ function onlyKnown(req: Request, known: Set<string>): void {
 }
 
 /** The query a request asks for: period, grouping, filters, suppression, each checked. */
-function reportQuery(req: Request, report: ReportDefinition, timezone: string): ReportQuery {
+function reportQuery(
+  req: Request,
+  report: ReportDefinition,
+  timezone: string,
+  context: ReportContext,
+): ReportQuery {
   const from = parseBound(req, 'from');
   const to = parseBound(req, 'to');
   const groupBy = (param(req, 'groupBy') ?? '')
@@ -119,6 +127,7 @@ function reportQuery(req: Request, report: ReportDefinition, timezone: string): 
     filters,
     timezone,
     ...(suppress !== undefined ? { suppress } : {}),
+    context,
   };
 }
 
@@ -185,13 +194,13 @@ function searchset(resources: (Measure | MeasureReport)[]): Bundle {
 export function reportRoutes(deps: ReportDeps): Router {
   const router = Router();
   router.get('/reports', requireRole('report'), (_req: Request, res: Response) => {
-    res.json({ timezone: deps.timezone, reports: REPORTS.map(describe) });
+    res.json({ timezone: deps.timezone, reports: ALL_REPORTS.map(describe) });
   });
   router.get('/reports/:id', requireRole('report'), async (req: Request, res: Response) => {
     const report = reportById(String(req.params.id));
     if (!report) throw notFound(`No report "${String(req.params.id)}"; GET /api/reports lists them`);
     onlyKnown(req, REPORT_PARAMS);
-    const query = await checkedPeriod(deps, reportQuery(req, report, deps.timezone));
+    const query = await checkedPeriod(deps, reportQuery(req, report, deps.timezone, deps.context));
     const format = param(req, 'format') ?? 'json';
     if (format !== 'json' && format !== 'csv' && format !== 'fhir')
       throw badRequest('format must be json, csv or fhir', 'format');
@@ -208,7 +217,7 @@ export function reportRoutes(deps: ReportDeps): Router {
   });
   router.get('/fhir/Measure', requireRole('report'), (req: Request, res: Response) => {
     const url = param(req, 'url');
-    const measures = REPORTS.map(measureResource).filter((m) => url === undefined || m.url === url);
+    const measures = ALL_REPORTS.map(measureResource).filter((m) => url === undefined || m.url === url);
     res.type(FHIR_JSON).send(JSON.stringify(searchset(measures)));
   });
   router.get('/fhir/Measure/:id', requireRole('report'), (req: Request, res: Response) => {
@@ -239,6 +248,7 @@ export function reportRoutes(deps: ReportDeps): Router {
         groupBy: [],
         filters: {},
         timezone: deps.timezone,
+        context: deps.context,
       });
       const answer = await runReport(deps.store.db, query);
       res.type(FHIR_JSON).send(JSON.stringify(measureReport(answer, report, deps.clock())));
@@ -252,7 +262,7 @@ export function reportRoutes(deps: ReportDeps): Router {
     if (!report)
       throw badRequest('measure must name a Measure (GET /api/fhir/Measure lists them)', 'measure');
     onlyKnown(req, new Set([...REPORT_PARAMS, 'measure']));
-    const query = await checkedPeriod(deps, reportQuery(req, report, deps.timezone));
+    const query = await checkedPeriod(deps, reportQuery(req, report, deps.timezone, deps.context));
     const answer = await runReport(deps.store.db, query);
     res.type(FHIR_JSON).send(JSON.stringify(searchset([measureReport(answer, report, deps.clock())])));
   });
@@ -263,7 +273,7 @@ export function reportRoutes(deps: ReportDeps): Router {
     const measure = report.measures.find((m) => m === measureParam || measureName(m) === measureParam);
     if (!measure) throw badRequest(`measure must be one of ${report.measures.join(', ')}`, 'measure');
     onlyKnown(req, EVIDENCE_PARAMS);
-    const query = await checkedPeriod(deps, reportQuery(req, report, deps.timezone));
+    const query = await checkedPeriod(deps, reportQuery(req, report, deps.timezone, deps.context));
     const cell: Partial<Record<Dimension, string>> = {};
     for (const dim of DIMENSIONS) {
       const value = param(req, `cell.${dim}`);

@@ -2,17 +2,39 @@ import { sql, type Kysely, type RawBuilder } from 'kysely';
 import type { Database } from '../store/database.js';
 import { measureName, type Dimension, type ReportDefinition } from './catalogue.js';
 import { MEASURES, type MeasureId } from './measures.js';
+import type { RegionPopulation } from './population.js';
 
 /** The filters every report takes (reports.md): each an exact value. */
-export const FILTERS = ['provider', 'service', 'consumer', 'disposition'] as const;
+export const FILTERS = ['provider', 'service', 'consumer', 'disposition', 'region'] as const;
 export type Filter = (typeof FILTERS)[number];
 
-const FILTER_COLUMN: Record<Filter, string> = {
+const FILTER_COLUMN: Record<Exclude<Filter, 'region'>, string> = {
   provider: 'provider_id',
   service: 'service_id',
   consumer: 'consumer_org',
   disposition: 'disposition',
 };
+
+/** What reports read from configuration: each provider's region, the population table, services connected. */
+export interface ReportContext {
+  /** Provider id → region code (`providers[].region`). */
+  regions: Record<string, string>;
+  population: Map<string, RegionPopulation>;
+  /** Region code → DoS services configured for its providers. */
+  connected: Record<string, number>;
+}
+
+export const NO_CONTEXT: ReportContext = { regions: {}, population: new Map(), connected: {} };
+
+/** A row's region, from its provider (null when the provider has none configured). */
+function regionOf(context: ReportContext, alias: string): RawBuilder<unknown> {
+  const entries = Object.entries(context.regions);
+  if (entries.length === 0) return sql`null::text`;
+  return sql`(case ${sql.ref(`${alias}.provider_id`)} ${sql.join(
+    entries.map(([provider, region]) => sql`when ${provider} then ${region}`),
+    sql` `,
+  )} else null end)`;
+}
 
 /** A bound of the period: a calendar day (its midnight in the reporting timezone) or an instant. */
 export type Bound = { date: string } | { instant: string };
@@ -26,6 +48,8 @@ export interface ReportQuery {
   timezone: string;
   /** Counts from 1 to suppress-1 are withheld (small-number suppression); absent: none. */
   suppress?: number;
+  /** Regions and populations (none: the region dimension is empty). */
+  context?: ReportContext;
 }
 
 /** One cell of an answer: its dimensions, then each measure's count (null when suppressed), and the rate. */
@@ -57,9 +81,11 @@ function bound(value: Bound, timezone: string): RawBuilder<Date> {
 }
 
 /** A dimension's value for a row `r` of a measure. */
-function dimension(dim: Dimension, timezone: string): RawBuilder<unknown> {
+function dimension(dim: Dimension, timezone: string, context: ReportContext): RawBuilder<unknown> {
   const local = sql`(r.occurred_at at time zone ${timezone})`;
   switch (dim) {
+    case 'region':
+      return regionOf(context, 'r');
     case 'day':
       return sql`to_char(${local}, 'YYYY-MM-DD')`;
     case 'week':
@@ -92,8 +118,10 @@ function withEvents(query: ReportQuery, body: RawBuilder<unknown>): RawBuilder<u
   const conditions = [
     sql`e.occurred_at >= ${bound(query.from, query.timezone)}`,
     sql`e.occurred_at < ${bound(query.to, query.timezone)}`,
-    ...FILTERS.filter((f) => query.filters[f] !== undefined).map(
-      (f) => sql`${sql.ref(`e.${FILTER_COLUMN[f]}`)} = ${query.filters[f]!}`,
+    ...FILTERS.filter((f) => query.filters[f] !== undefined).map((f) =>
+      f === 'region'
+        ? sql`${regionOf(query.context ?? NO_CONTEXT, 'e')} = ${query.filters.region!}`
+        : sql`${sql.ref(`e.${FILTER_COLUMN[f]}`)} = ${query.filters[f]!}`,
     ),
   ];
   return sql`with everything as not materialized ${CURRENT},
@@ -121,7 +149,9 @@ async function count(
   dims: Dimension[],
 ): Promise<Counted[]> {
   const definition = MEASURES[measure];
-  const keyed = dims.map((d, i) => sql`${dimension(d, query.timezone)} as ${sql.ref(`d${i}`)}`);
+  const keyed = dims.map(
+    (d, i) => sql`${dimension(d, query.timezone, query.context ?? NO_CONTEXT)} as ${sql.ref(`d${i}`)}`,
+  );
   const dimRefs = dims.map((_, i) => sql.ref(`d${i}`));
   const filter =
     definition.aggregate === 'distinct-any'
@@ -313,6 +343,7 @@ export async function runReport(db: Kysely<Database>, query: ReportQuery): Promi
       );
       return suppressed(row, query);
     });
+  if (query.report.perRegion) perRegion(rows, totals, query);
   return {
     report: query.report.id,
     version: query.report.version,
@@ -328,6 +359,44 @@ export async function runReport(db: Kysely<Database>, query: ReportQuery): Promi
   };
 }
 
+/**
+ * Figures per region from configuration: its inhabitants and bookings per 1000 of them
+ * (bookings-per-1000), or the services configured for its providers (units-connected-vs-active).
+ * Totals cover the regions the table or configuration knows.
+ */
+function perRegion(rows: AnswerRow[], totals: AnswerRow, query: ReportQuery): void {
+  const context = query.context ?? NO_CONTEXT;
+  if (query.report.perRegion === 'population') {
+    let people = 0;
+    let counted = 0;
+    for (const row of rows) {
+      const known = typeof row.region === 'string' ? context.population.get(row.region) : undefined;
+      row.population = known?.population ?? null;
+      row.per1000 =
+        known && typeof row.bookings === 'number'
+          ? Math.round((row.bookings / known.population) * 1000 * 1_000_000) / 1_000_000
+          : null;
+      if (known && typeof row.bookings === 'number') {
+        people += known.population;
+        counted += row.bookings;
+      }
+    }
+    totals.population = people > 0 ? people : null;
+    totals.per1000 = people > 0 ? Math.round((counted / people) * 1000 * 1_000_000) / 1_000_000 : null;
+    return;
+  }
+  // By region alone, every region with services connected has a row, active or not.
+  if (query.groupBy.length === 0 || (query.groupBy.length === 1 && query.groupBy[0] === 'region'))
+    for (const region of Object.keys(context.connected))
+      if (!rows.some((row) => row.region === region))
+        rows.push({ region, servicesBooked: 0, servicesSearched: 0 });
+  const regionText = (row: AnswerRow) => (typeof row.region === 'string' ? row.region : '');
+  rows.sort((a, b) => regionText(a).localeCompare(regionText(b)));
+  for (const row of rows)
+    row.servicesConnected = typeof row.region === 'string' ? (context.connected[row.region] ?? 0) : null;
+  totals.servicesConnected = Object.values(context.connected).reduce((sum, n) => sum + n, 0);
+}
+
 /** The events behind one measure of one cell (a drill-down link), a page at a time in order of time. */
 export async function evidenceEvents(
   db: Kysely<Database>,
@@ -337,7 +406,7 @@ export async function evidenceEvents(
   page: { limit: number; after?: { at: string; id: string } },
 ): Promise<{ id: string; at: string }[]> {
   const conditions = Object.entries(cell).map(([dim, value]) => {
-    const expr = dimension(dim as Dimension, query.timezone);
+    const expr = dimension(dim as Dimension, query.timezone, query.context ?? NO_CONTEXT);
     if (value === NONE) return sql`${expr} is null`;
     if (dim === 'weekday') return sql`${expr} = ${WEEKDAYS.indexOf(value) + 1}`;
     return sql`${expr}::text = ${value}`;

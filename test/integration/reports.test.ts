@@ -9,6 +9,7 @@ import { insertEventsJson } from '../../src/store/json-inserts.js';
 import type { NewEventRow } from '../../src/store/tables/event.table.js';
 import { bearer, buildTestApp } from '../helpers/app.js';
 import { r4Problems } from '../helpers/fhir-r4.js';
+import { TEST_PROVIDER } from '../helpers/observed.js';
 import { fixture } from '../helpers/sandbox.js';
 import { outcomeCode } from '../helpers/outcome.js';
 import { openTestStore, type TestStore } from '../helpers/store.js';
@@ -176,7 +177,7 @@ describe('GET /api/reports', () => {
   it('lists every national metric with its measures and groupings', async () => {
     const res = await get('/api/reports').expect(200);
     const ids = (res.body.reports as { id: string }[]).map((r) => r.id).sort();
-    expect(ids).toEqual(Object.keys(EXPECTED).sort());
+    expect(ids).toEqual([...Object.keys(EXPECTED), 'bookings-per-1000', 'units-connected-vs-active'].sort());
     const utilisation = res.body.reports.find((r: { id: string }) => r.id === 'rep-cons-01');
     expect(utilisation).toMatchObject({
       measures: [{ name: 'bookings' }, { name: 'referrals' }],
@@ -330,6 +331,45 @@ describe('GET /api/reports/{id}', () => {
   });
 });
 
+describe('reports by region', () => {
+  /** ed serves two DoS services in London, utc one in the South East. */
+  const regional = () =>
+    buildTestApp(store, {
+      config: {
+        providers: [
+          { ...TEST_PROVIDER, id: 'ed', region: 'E12000007', dosServiceIds: ['2000011147', '2000022222'] },
+          { ...TEST_PROVIDER, id: 'utc', region: 'E12000008', dosServiceIds: ['3000033333'] },
+        ],
+      },
+    });
+  const fetchRegional = (path: string) =>
+    request(regional()).get(path).set('Authorization', bearer('report')).expect(200);
+
+  it('counts bookings per 1000 inhabitants of each region (population table bundled, ONS mid-2022)', async () => {
+    const res = await fetchRegional(`/api/reports/bookings-per-1000?${OCTOBER}`);
+    expect(res.body.rows.map(({ evidence: _e, ...row }: Record<string, unknown>) => row)).toEqual([
+      { region: 'E12000007', bookings: 1, population: 8_866_000, per1000: 0.000113 },
+    ]);
+    expect(res.body.totals).toEqual({ bookings: 1, population: 8_866_000, per1000: 0.000113 });
+  });
+
+  it('sets services connected against services active, per region, and filters and groups by region', async () => {
+    const res = await fetchRegional(`/api/reports/units-connected-vs-active?${OCTOBER}`);
+    expect(res.body.rows.map(({ evidence: _e, ...row }: Record<string, unknown>) => row)).toEqual([
+      { region: 'E12000007', servicesBooked: 1, servicesSearched: 1, servicesConnected: 2 },
+      { region: 'E12000008', servicesBooked: 0, servicesSearched: 1, servicesConnected: 1 },
+    ]);
+    // Totals add the regions up (a service counts in each region it was active in).
+    expect(res.body.totals).toEqual({ servicesBooked: 1, servicesSearched: 2, servicesConnected: 3 });
+    const southEast = await fetchRegional(`/api/reports/rep-cons-01?${OCTOBER}&region=E12000008`);
+    expect(southEast.body.totals).toMatchObject({ bookings: 0, referrals: 1 });
+    const byRegion = await fetchRegional(`/api/reports/rep-cons-01?${OCTOBER}&groupBy=region`);
+    expect(
+      Object.fromEntries(byRegion.body.rows.map((r: Record<string, unknown>) => [r.region, r.referrals])),
+    ).toEqual({ E12000007: 3, E12000008: 1 });
+  });
+});
+
 describe('the FHIR view', () => {
   it('answers a report as an R4 MeasureReport: a group per measure, the rate, strata per groupBy', async () => {
     const res = await get(`/api/reports/rep-cons-01?${OCTOBER}&groupBy=provider&format=fhir`).expect(200);
@@ -375,7 +415,7 @@ describe('the FHIR view', () => {
   it('publishes a Measure per report at /api/fhir/Measure, and evaluates one at /api/fhir/MeasureReport', async () => {
     const measures = await get('/api/fhir/Measure').expect(200);
     expect(r4Problems(measures.body)).toEqual([]);
-    expect(measures.body.total).toBe(REPORTS.length);
+    expect(measures.body.total).toBe(REPORTS.length + 2);
     const utilisation = await get('/api/fhir/Measure/rep-cons-01').expect(200);
     expect(utilisation.body).toMatchObject({
       resourceType: 'Measure',
