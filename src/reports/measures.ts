@@ -161,7 +161,13 @@ export const MEASURES = {
   rebookings: simple(
     'rebookings',
     'bookings that replace an earlier booking in the same encounter',
-    sql`e.type = 'booking.rebooked'`,
+    // A cancel-and-book pairing is made within one encounter; an explicit `replaces` counts when the
+    // booking it replaces was made in the same encounter as the new one.
+    sql`e.type = 'booking.rebooked' and (e.attributes->>'how' = 'cancel-and-book' or exists (
+      select 1 from everything b cross join lateral jsonb_array_elements_text(coalesce(e.attributes->'replaces', '[]'::jsonb)) r
+      where b.episode_id = e.episode_id and b.encounter_id = e.encounter_id and b.type = 'booking.attempted'
+        and b.attributes->>'outcome' = 'booked'
+        and regexp_replace(r, '^(.*/)?Appointment/([^/]+).*$', '\\2') = b.attributes->>'appointmentId'))`,
   ),
   cancelledLater: simple(
     'cancelledLater',

@@ -44,7 +44,7 @@ beforeAll(async () => {
 });
 afterAll(() => store.dispose());
 
-const EPISODE = { A: newId(), B: newId(), C: newId(), D: newId() };
+const EPISODE = { A: newId(), B: newId(), C: newId(), D: newId(), E: newId() };
 
 function event(
   type: string,
@@ -145,6 +145,37 @@ const EVENTS: NewEventRow[] = [
   event('booking.rebooked', '2026-10-10T09:12:00Z', { how: 'cancel-and-book' }),
   NO_CONSUMER,
   event('booking.cancelled', '2026-10-20T09:05:00Z', { succeeded: false }),
+  // November, episode E: explicit `replaces` re-bookings: one in the call of the booking it replaces,
+  // one in a later call (not rep-cons-08's: that asks for the same encounter).
+  ...(() => {
+    const inE = (encounter: string) => ({ episode_id: EPISODE.E, encounter_id: encounter });
+    return [
+      event(
+        'booking.attempted',
+        '2026-11-05T09:00:00Z',
+        { outcome: 'booked', appointmentId: 'X1' },
+        inE('call-1'),
+      ),
+      event(
+        'booking.rebooked',
+        '2026-11-05T09:05:00Z',
+        { how: 'replaces', replaces: ['Appointment/X1'] },
+        inE('call-1'),
+      ),
+      event(
+        'booking.attempted',
+        '2026-11-05T09:06:00Z',
+        { outcome: 'booked', appointmentId: 'Y1' },
+        inE('call-1'),
+      ),
+      event(
+        'booking.rebooked',
+        '2026-11-06T09:00:00Z',
+        { how: 'replaces', replaces: ['https://ed.example/Appointment/Y1/_history/2'] },
+        inE('call-2'),
+      ),
+    ];
+  })(),
 ];
 
 const get = (path: string, role: 'report' | 'ingest' = 'report') =>
@@ -328,6 +359,13 @@ describe('GET /api/reports/{id}', () => {
     expect(outcomeCode((await get(`/api/reports/rep-cons-01?${OCTOBER}`, 'ingest').expect(403)).body)).toBe(
       'FORBIDDEN',
     );
+  });
+});
+
+describe('rep-cons-08 and explicit replaces', () => {
+  it('counts a re-booking that replaces a booking of the same call, not one of an earlier call', async () => {
+    const res = await get('/api/reports/rep-cons-08?from=2026-11-01&to=2026-12-01').expect(200);
+    expect(res.body.totals).toEqual({ rebookings: 1 });
   });
 });
 
