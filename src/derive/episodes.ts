@@ -1,3 +1,4 @@
+import { referencedId } from './correlation-keys.js';
 import { isObject } from '../fhir/json.js';
 import { eventId } from './derive.js';
 import { encounters } from './encounters.js';
@@ -173,19 +174,26 @@ export function resolveEpisode(
 
   // Re-bookings: an Appointment saying which one it replaces (derived with the booking), or a
   // cancellation and a new booking in one call, in either order, paired nearest first.
-  const replaced = new Set(
-    events
-      .filter((e) => e.type === 'booking.rebooked')
-      .flatMap((e) => (Array.isArray(e.attributes.replaces) ? (e.attributes.replaces as unknown[]) : []))
-      .map((r) => String(r).split('/').pop()),
-  );
+  // Appointments an explicit re-booking replaces, each with the encounters the re-bookings came in:
+  // a cancellation is part of one only in the same encounter (rep-cons-08).
+  const replacedIn = new Map<string, Set<string | undefined>>();
+  for (const e of events.filter((x) => x.type === 'booking.rebooked'))
+    for (const r of Array.isArray(e.attributes.replaces) ? (e.attributes.replaces as unknown[]) : []) {
+      const id = typeof r === 'string' ? referencedId(r) : null;
+      if (!id) continue;
+      const calls = replacedIn.get(id) ?? new Set<string | undefined>();
+      calls.add(encounterOf.get(e.id));
+      replacedIn.set(id, calls);
+    }
+  const replacedInCall = (appointment: string | null, call: string | undefined) =>
+    appointment !== null && (replacedIn.get(appointment)?.has(call) ?? false);
   const explicit = new Set(events.filter((e) => e.type === 'booking.rebooked').map((e) => e.source_id));
   const paired = new Map<string, EpisodeEvent>();
   const taken = new Set<string>();
   for (const cancel of cancellations) {
     const appointment = str(cancel.attributes.appointmentId);
-    if (appointment && replaced.has(appointment)) continue;
     const call = encounterOf.get(cancel.id);
+    if (replacedInCall(appointment, call)) continue;
     let best: EpisodeEvent | undefined;
     for (const b of booked) {
       if (taken.has(b.id) || explicit.has(b.source_id) || encounterOf.get(b.id) !== call) continue;
@@ -201,7 +209,7 @@ export function resolveEpisode(
   for (const cancel of cancellations) {
     const booking = bookingOf.get(cancel.id);
     const appointment = str(cancel.attributes.appointmentId);
-    const rebooking = paired.has(cancel.id) || (appointment !== null && replaced.has(appointment));
+    const rebooking = paired.has(cancel.id) || replacedInCall(appointment, encounterOf.get(cancel.id));
     resolved.set(cancel.id, {
       ...resolved.get(cancel.id)!,
       attributes: {

@@ -193,3 +193,6 @@ export const MEASURES = {
 } satisfies Record<string, Measure>;
 
 export type MeasureId = keyof typeof MEASURES;
+
+/** Free slots offered whose breach is not known (no deadline): in neither rep-cons-10 nor -11. */
+export const SLOTS_BREACH_UNKNOWN = slotRows(sql`true`, sql`slot->>'wouldBreach' is null`);

@@ -1,7 +1,7 @@
 import { sql, type Kysely, type RawBuilder } from 'kysely';
 import type { Database } from '../store/database.js';
 import { measureName, type Dimension, type ReportDefinition } from './catalogue.js';
-import { MEASURES, type MeasureId } from './measures.js';
+import { MEASURES, SLOTS_BREACH_UNKNOWN, type MeasureId } from './measures.js';
 import type { RegionPopulation } from './population.js';
 
 /** The filters every report takes (reports.md): each an exact value. */
@@ -188,6 +188,11 @@ async function dataQuality(db: Kysely<Database>, query: ReportQuery): Promise<Re
   const { rows: found } = await withEvents(query, body).execute(db);
   const out: Record<string, number> = { notYetStitched: 0 };
   for (const row of found as { flag: string; n: number }[]) out[camel(row.flag)] = Number(row.n);
+  if (query.report.measures.some((m) => m === 'slotsWithinDeadline' || m === 'slotsBeyondDeadline')) {
+    const unknown = sql`select count(distinct r.count_key)::int as n from (${SLOTS_BREACH_UNKNOWN}) r`;
+    const { rows } = await withEvents(query, unknown).execute(db);
+    out.slotsBreachUnknown = Number((rows[0] as { n: number }).n);
+  }
   return out;
 }
 

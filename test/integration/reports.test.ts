@@ -99,6 +99,13 @@ const EVENTS: NewEventRow[] = [
   }),
   BOOKED,
   { ...BOOKED, id: newId(), rule_version: '2026-01-01.1' },
+  // A search without a deadline (no disposition): its slot's breach is unknown.
+  event(
+    'slot.searched',
+    '2026-10-14T09:01:00Z',
+    { offered: 1, slots: [{ key: 'ed|k9', start: '2026-10-14T10:00:00.000Z' }] },
+    { disposition: null, episode_id: null },
+  ),
   // Episode B (Dx02, ed): referred, searched, nothing offered, not booked.
   event('referral.made', '2026-10-11T09:00:00Z', {}, { episode_id: EPISODE.B }),
   event('slot.searched', '2026-10-11T09:01:00Z', { offered: 0, slots: [] }, { episode_id: EPISODE.B }),
@@ -188,7 +195,7 @@ const EXPECTED: Record<string, Record<string, number | null>> = {
   'rep-prov-01': { bookings: 1 },
   'rep-cons-01': { bookings: 1, referrals: 4, rate: 0.25 },
   'rep-prov-02': { bookings: 1, referrals: 4, rate: 0.25 },
-  'rep-prov-03': { bookings: 1, slotsOffered: 3 },
+  'rep-prov-03': { bookings: 1, slotsOffered: 4 },
   'rep-cons-10': { bookings: 1, slotsWithinDeadline: 1 },
   'rep-cons-11': { bookings: 1, slotsBeyondDeadline: 2 },
   'rep-prov-04': { referralsNotBooked: 3, referrals: 4, rate: 0.75 },
@@ -260,6 +267,8 @@ describe('GET /api/reports/{id}', () => {
       Object.fromEntries(rows.map((r) => [r.disposition, r[measure]]));
     expect(per(within.body.rows, 'slotsWithinDeadline')).toEqual({ Dx02: 1, Dx03: 0 });
     expect(per(beyond.body.rows, 'slotsBeyondDeadline')).toEqual({ Dx02: 1, Dx03: 1 });
+    // A slot offered without a deadline is in neither, and said so.
+    expect(within.body.dataQuality.slotsBreachUnknown).toBe(1);
     // Their drill-downs list the searches the count took: k1 within (the first search only); k2 beyond.
     const dx02 = (rows: { disposition: string }[]) => rows.find((r) => r.disposition === 'Dx02') as any;
     const inTime = await get(dx02(within.body.rows).evidence.slotsWithinDeadline).expect(200);

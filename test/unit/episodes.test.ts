@@ -268,6 +268,27 @@ describe('resolveEpisode', () => {
     expect(resolved.events.get(undo.id)!.attributes.partOfRebooking).toBe(true);
   });
 
+  it('a booking in a later call that replaces one cancelled in its own call is no re-booking of that cancellation', () => {
+    const { search, referral, booking, serviceRequest } = barsContact();
+    const undo = cancel('A1', '2021-10-06T08:04:00Z', journey.CALL);
+    // The patient calls back later: a new booking there says it replaces A1 (as a full reference).
+    const later = events(
+      journey.rebookingOf(
+        serviceRequest,
+        '2021-10-06T11:00:00Z',
+        'call-back',
+        'A3',
+        'https://utc.example/base/Appointment/A1/_history/1',
+      ),
+    );
+    const resolved = resolveEpisode([search, referral, booking, undo, ...later], tables, rules);
+    // The cancellation came in the call that booked A1, and no re-booking in that call: rep-cons-07's.
+    expect(resolved.events.get(undo.id)!.attributes).toMatchObject({
+      sameEncounter: true,
+      partOfRebooking: false,
+    });
+  });
+
   it('gives the same answer whatever order the events arrive in, and ignores what it made before', () => {
     const { search, referral, booking, serviceRequest } = barsContact();
     const call = journey.CALL;
