@@ -1,0 +1,56 @@
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { runDemo } from '../sandbox/demo.js';
+import { runCommand, UsageError } from './run-command.js';
+
+/**
+ * `npm run demo -- --collector http://localhost:8080 --calls 100 --seed 7`: simulated 111 call handlers
+ * working against the sandbox through a running collector (see src/sandbox/demo.ts), with a progress
+ * line; at the end the ground truth (what they did, counted per report id) is written to
+ * `--truth FILE` (default demo-truth.json). The token (role ingest) is `--token`, `COLLECTOR_TOKEN`,
+ * or the admin token `npm start` generated under DATA_DIR (./data).
+ */
+
+function option(argv: string[], name: string): string | undefined {
+  const at = argv.findIndex((a) => a === `--${name}` || a.startsWith(`--${name}=`));
+  if (at < 0) return undefined;
+  const arg = argv[at]!;
+  return arg.includes('=') ? arg.slice(arg.indexOf('=') + 1) : argv[at + 1];
+}
+
+function whole(argv: string[], name: string, fallback: number): number {
+  const raw = option(argv, name);
+  if (raw === undefined) return fallback;
+  if (!/^\d+$/.test(raw)) throw new UsageError(`--${name}: found "${raw}"; expected a whole number`);
+  return Number(raw);
+}
+
+async function main(): Promise<number> {
+  const argv = process.argv.slice(2);
+  const collector = (option(argv, 'collector') ?? 'http://localhost:8080').replace(/\/$/, '');
+  const calls = whole(argv, 'calls', 50);
+  const seed = whole(argv, 'seed', 1);
+  const tokenFile = path.join(process.env.DATA_DIR ?? './data', 'admin-token');
+  const token =
+    option(argv, 'token') ??
+    process.env.COLLECTOR_TOKEN ??
+    (existsSync(tokenFile) ? readFileSync(tokenFile, 'utf8').trim() : undefined);
+  if (!token)
+    throw new UsageError(`no token: give --token, COLLECTOR_TOKEN, or run where ${tokenFile} exists`);
+  const out = option(argv, 'truth') ?? 'demo-truth.json';
+  process.stderr.write(`demo: ${calls} calls (seed ${seed}) through ${collector}\n`);
+  const truth = await runDemo({
+    collector,
+    calls,
+    seed,
+    token,
+    onProgress: (done) => {
+      if (done % 10 === 0 || done === calls) process.stderr.write(`  ${done}/${calls} calls\n`);
+    },
+  });
+  writeFileSync(out, `${JSON.stringify(truth, null, 2)}\n`);
+  process.stdout.write(`done: ground truth of ${calls} calls in ${out}\n`);
+  return 0;
+}
+
+runCommand('demo', main);
