@@ -125,6 +125,9 @@ export async function runDemo(options: DemoOptions): Promise<GroundTruth> {
     cancelledLater: 0,
   };
   const offered = new Set<string>();
+  /** Per disposition, each slot offered: whether some search found it within its deadline, whether every one beyond. */
+  const breach = new Map<string, Map<string, { within: boolean; beyond: boolean }>>();
+  const notBooked = { noSlots: 0, slotsOffered: 0, allBreach: 0 };
   /** Slots booked and still held: another call may race for one of them. */
   const held: OfferedSlot[] = [];
   const call = async (
@@ -165,17 +168,41 @@ export async function runDemo(options: DemoOptions): Promise<GroundTruth> {
     truth.referrals += 1;
 
     const headers = { 'Ssp-TraceID': trace };
-    const to = new Date(dispositionAt.getTime() + minutes * 60_000 + 24 * 3600_000);
+    // Mostly from now until a day past the deadline; now and then only after the deadline (the patient
+    // cannot come sooner: every slot offered would breach), or a month ahead, beyond the sandbox's diary
+    // (nothing offered).
+    const window = next();
+    const deadlineAt = dispositionAt.getTime() + minutes * 60_000;
+    const from = new Date(
+      window < 0.1 ? now.getTime() + 30 * 86_400_000 : window < 0.25 ? deadlineAt + 3600_000 : now.getTime(),
+    );
+    const to = new Date(window < 0.1 ? from.getTime() + 86_400_000 : deadlineAt + 24 * 3600_000);
+    const instant = (at: Date) => `${at.toISOString().slice(0, 19)}Z`;
     const search = await call(
-      `/fhir/${PROVIDER}/Slot?service=${service}&status=free&start=ge${now.toISOString().slice(0, 19)}Z&start=le${to.toISOString().slice(0, 19)}Z&_include=Slot:schedule`,
+      `/fhir/${PROVIDER}/Slot?service=${service}&status=free&start=ge${instant(from)}&start=le${instant(to)}&_include=Slot:schedule`,
       { headers },
     );
     const slots = freeSlots(search.body);
-    for (const slot of slots) offered.add(slot.id);
+    const deadline = deadlineAt;
+    const perSlot = breach.get(code) ?? new Map<string, { within: boolean; beyond: boolean }>();
+    breach.set(code, perSlot);
+    let allBreach = slots.length > 0;
+    for (const slot of slots) {
+      offered.add(slot.id);
+      const late = Date.parse(slot.start) > deadline;
+      if (!late) allBreach = false;
+      const seen = perSlot.get(slot.id) ?? { within: false, beyond: true };
+      perSlot.set(slot.id, { within: seen.within || !late, beyond: seen.beyond && late });
+    }
 
     const roll = next();
     if (slots.length === 0 || roll < 0.2) {
       truth.referralsNotBooked += 1; // abandoned, or nothing to book
+      if (slots.length === 0) notBooked.noSlots += 1;
+      else {
+        notBooked.slotsOffered += 1;
+        if (allBreach) notBooked.allBreach += 1;
+      }
       options.onProgress?.(i + 1);
       continue;
     }
@@ -239,6 +266,9 @@ export async function runDemo(options: DemoOptions): Promise<GroundTruth> {
     options.onProgress?.(i + 1);
   }
 
+  /** Slots per disposition passing a test, added up over the dispositions (as rep-cons-10 and -11 count). */
+  const countSlots = (test: (s: { within: boolean; beyond: boolean }) => boolean) =>
+    [...breach.values()].reduce((sum, perSlot) => sum + [...perSlot.values()].filter(test).length, 0);
   return {
     calls: options.calls,
     counts: {
@@ -246,6 +276,11 @@ export async function runDemo(options: DemoOptions): Promise<GroundTruth> {
       'rep-cons-01': { bookings: truth.bookings, referrals: truth.referrals },
       'rep-prov-03': { bookings: truth.bookings, slotsOffered: offered.size },
       'rep-prov-04': { referralsNotBooked: truth.referralsNotBooked, referrals: truth.referrals },
+      'rep-cons-10': { bookings: truth.bookings, slotsWithinDeadline: countSlots((s) => s.within) },
+      'rep-cons-11': { bookings: truth.bookings, slotsBeyondDeadline: countSlots((s) => s.beyond) },
+      'rep-cons-02': { referralsNotBooked: notBooked.noSlots, noSearch: 0 },
+      'rep-cons-03': { referralsNotBooked: notBooked.slotsOffered },
+      'rep-cons-12': { referralsNotBooked: notBooked.allBreach },
       'rep-cons-04': { slotUnavailable: truth.slotUnavailable },
       'rep-cons-06': { failedAttempts: truth.failedAttempts },
       'rep-cons-07': { cancelledSameEncounter: truth.cancelledSameEncounter },

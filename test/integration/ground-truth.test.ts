@@ -54,6 +54,11 @@ describe('the ground truth of simulated calls', () => {
       ['rep-cons-07', 'cancelledSameEncounter'],
       ['rep-cons-08', 'rebookings'],
       ['rep-cons-09', 'cancelledLater'],
+      ['rep-cons-10', 'slotsWithinDeadline'],
+      ['rep-cons-11', 'slotsBeyondDeadline'],
+      ['rep-cons-02', 'referralsNotBooked'],
+      ['rep-cons-03', 'referralsNotBooked'],
+      ['rep-cons-12', 'referralsNotBooked'],
     ] as const)
       expect({ id, count: c[id]![measure]! > 0 }).toEqual({ id, count: true });
   });
