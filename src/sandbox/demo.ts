@@ -116,6 +116,8 @@ export async function runDemo(options: DemoOptions): Promise<GroundTruth> {
   const truth = {
     bookings: 0,
     referrals: 0,
+    selections: 0,
+    topBookableRejected: 0,
     referralsNotBooked: 0,
     slotUnavailable: 0,
     failedAttempts: 0,
@@ -166,6 +168,37 @@ export async function runDemo(options: DemoOptions): Promise<GroundTruth> {
     if (referral.status !== 201)
       throw new Error(`the referral of call ${i} was refused (${referral.status})`);
     truth.referrals += 1;
+
+    // The Directory of Services' ranked list the handler chose from: the service first, or second after
+    // another (bookable or not), as the handler saw it.
+    const other = SERVICES.find((id) => id !== service)!;
+    const chosenFirst = next() < 0.5;
+    const ranked = chosenFirst
+      ? [
+          { serviceId: service, bookable: true },
+          { serviceId: other, bookable: next() < 0.5 },
+        ]
+      : [
+          { serviceId: other, bookable: next() < 0.5 },
+          { serviceId: service, bookable: true },
+        ];
+    const selection = await fetch(`${options.collector}/api/events`, {
+      method: 'POST',
+      headers: { Authorization: `Bearer ${options.token}`, 'Content-Type': 'application/json' },
+      body: JSON.stringify({
+        id: `${trace}-selection`,
+        type: 'service.selected',
+        occurredAt: now.toISOString(),
+        correlation: { traceId: trace },
+        disposition: { code, at: dispositionAt.toISOString() },
+        ranked,
+        chosenServiceId: service,
+      }),
+    });
+    if (selection.status !== 201)
+      throw new Error(`the selection of call ${i} was refused (${selection.status})`);
+    truth.selections += 1;
+    if (!chosenFirst && ranked[0]!.bookable) truth.topBookableRejected += 1;
 
     const headers = { 'Ssp-TraceID': trace };
     // Mostly from now until a day past the deadline; now and then only after the deadline (the patient
@@ -274,6 +307,9 @@ export async function runDemo(options: DemoOptions): Promise<GroundTruth> {
     counts: {
       'rep-prov-01': { bookings: truth.bookings },
       'rep-cons-01': { bookings: truth.bookings, referrals: truth.referrals },
+      // The same numbers in the provider's view, by provider and service: their totals add up to these.
+      'rep-prov-02': { bookings: truth.bookings, referrals: truth.referrals },
+      'rep-cons-05': { topBookableRejected: truth.topBookableRejected, selections: truth.selections },
       'rep-prov-03': { bookings: truth.bookings, slotsOffered: offered.size },
       'rep-prov-04': { referralsNotBooked: truth.referralsNotBooked, referrals: truth.referrals },
       'rep-cons-10': { bookings: truth.bookings, slotsWithinDeadline: countSlots((s) => s.within) },

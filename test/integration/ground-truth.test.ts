@@ -2,6 +2,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createLogger } from '../../src/logger.js';
+import { REPORTS } from '../../src/reports/catalogue.js';
 import { runDemo, type GroundTruth } from '../../src/sandbox/demo.js';
 import { startCollector, type RunningCollector } from '../../src/server.js';
 import { TEST_TOKENS, testConfig } from '../helpers/app.js';
@@ -48,6 +49,8 @@ describe('the ground truth of simulated calls', () => {
   it('has every kind of call in it', () => {
     const c = truth.counts;
     expect(truth.calls).toBe(60);
+    // Every national metric has its truth.
+    expect(Object.keys(c).sort()).toEqual(REPORTS.map((r) => r.id).sort());
     for (const [id, measure] of [
       ['rep-prov-04', 'referralsNotBooked'],
       ['rep-cons-04', 'slotUnavailable'],
@@ -59,6 +62,7 @@ describe('the ground truth of simulated calls', () => {
       ['rep-cons-02', 'referralsNotBooked'],
       ['rep-cons-03', 'referralsNotBooked'],
       ['rep-cons-12', 'referralsNotBooked'],
+      ['rep-cons-05', 'topBookableRejected'],
     ] as const)
       expect({ id, count: c[id]![measure]! > 0 }).toEqual({ id, count: true });
   });
