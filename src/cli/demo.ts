@@ -1,7 +1,7 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { runDemo } from '../sandbox/demo.js';
-import { runCommand, UsageError } from './run-command.js';
+import { cliOption, runCommand, UsageError } from './run-command.js';
 
 /**
  * `npm run demo -- --collector http://localhost:8080 --calls 100 --seed 7`: simulated 111 call handlers
@@ -11,15 +11,8 @@ import { runCommand, UsageError } from './run-command.js';
  * or the admin token `npm start` generated under DATA_DIR (./data).
  */
 
-function option(argv: string[], name: string): string | undefined {
-  const at = argv.findIndex((a) => a === `--${name}` || a.startsWith(`--${name}=`));
-  if (at < 0) return undefined;
-  const arg = argv[at]!;
-  return arg.includes('=') ? arg.slice(arg.indexOf('=') + 1) : argv[at + 1];
-}
-
 function whole(argv: string[], name: string, fallback: number): number {
-  const raw = option(argv, name);
+  const raw = cliOption(argv, name);
   if (raw === undefined) return fallback;
   if (!/^\d+$/.test(raw)) throw new UsageError(`--${name}: found "${raw}"; expected a whole number`);
   return Number(raw);
@@ -27,17 +20,17 @@ function whole(argv: string[], name: string, fallback: number): number {
 
 async function main(): Promise<number> {
   const argv = process.argv.slice(2);
-  const collector = (option(argv, 'collector') ?? 'http://localhost:8080').replace(/\/$/, '');
+  const collector = (cliOption(argv, 'collector') ?? 'http://localhost:8080').replace(/\/$/, '');
   const calls = whole(argv, 'calls', 50);
   const seed = whole(argv, 'seed', 1);
   const tokenFile = path.join(process.env.DATA_DIR ?? './data', 'admin-token');
   const token =
-    option(argv, 'token') ??
+    cliOption(argv, 'token') ??
     process.env.COLLECTOR_TOKEN ??
     (existsSync(tokenFile) ? readFileSync(tokenFile, 'utf8').trim() : undefined);
   if (!token)
     throw new UsageError(`no token: give --token, COLLECTOR_TOKEN, or run where ${tokenFile} exists`);
-  const out = option(argv, 'truth') ?? 'demo-truth.json';
+  const out = cliOption(argv, 'truth') ?? 'demo-truth.json';
   process.stderr.write(`demo: ${calls} calls (seed ${seed}) through ${collector}\n`);
   const truth = await runDemo({
     collector,

@@ -1,5 +1,5 @@
 import { loadConfig } from '../config/config.loader.js';
-import { openConfiguredStore, runCommand, UsageError } from './run-command.js';
+import { cliOption, openConfiguredStore, runCommand, UsageError } from './run-command.js';
 import { RULE_VERSION } from '../derive/derive.js';
 import { stitchOptions } from '../derive/episode-stitcher.js';
 import { reprocess } from '../derive/reprocess.js';
@@ -14,15 +14,8 @@ import { runMigrations } from '../store/migrate.js';
  * `--to` to now. Prints a progress line per page. Safe to run again: it gives the same events.
  */
 
-function option(argv: string[], name: string): string | undefined {
-  const at = argv.findIndex((a) => a === `--${name}` || a.startsWith(`--${name}=`));
-  if (at < 0) return undefined;
-  const arg = argv[at]!;
-  return arg.includes('=') ? arg.slice(arg.indexOf('=') + 1) : argv[at + 1];
-}
-
 function date(argv: string[], name: string, fallback: Date): Date {
-  const raw = option(argv, name);
+  const raw = cliOption(argv, name);
   if (raw === undefined) return fallback;
   const parsed = fhirDatePeriod(raw)?.start;
   if (!parsed)

@@ -3,6 +3,14 @@ import { ConfigError } from '../config/config-error.js';
 import type { Config } from '../config/config.types.js';
 import { openStore, type Store } from '../store/store.js';
 
+/** The value of `--name value` or `--name=value` in a command line. */
+export function cliOption(argv: string[], name: string): string | undefined {
+  const at = argv.findIndex((a) => a === `--${name}` || a.startsWith(`--${name}=`));
+  if (at < 0) return undefined;
+  const arg = argv[at]!;
+  return arg.includes('=') ? arg.slice(arg.indexOf('=') + 1) : argv[at + 1];
+}
+
 /** A command line that cannot be used: exit 2, with the message. */
 export class UsageError extends Error {}
 

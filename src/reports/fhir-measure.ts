@@ -10,7 +10,7 @@ import type {
 import { newId } from '../ids.js';
 import { measureName, type ReportDefinition } from './catalogue.js';
 import { MEASURES } from './measures.js';
-import type { AnswerRow, ReportAnswer } from './run-report.js';
+import type { AnswerRow, ReportAnswer } from './answer-rows.js';
 
 /*
  * The FHIR R4 view of the reports: a `Measure` describing each report (GET /api/fhir/Measure), and an

@@ -1,4 +1,4 @@
-import type { ReportAnswer } from './run-report.js';
+import type { ReportAnswer } from './answer-rows.js';
 
 /** A CSV field: quoted when it holds a comma, quote or line break (RFC 4180). */
 function field(value: unknown): string {

@@ -1,6 +1,6 @@
 import type { Config } from '../config/config.types.js';
 import { loadPopulation } from './population.js';
-import type { ReportContext } from './run-report.js';
+import type { ReportContext } from './report-query.js';
 
 /**
  * What reports read from configuration: each provider's region (`providers[].region`), the population

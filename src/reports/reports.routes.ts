@@ -21,11 +21,11 @@ import {
   FILTERS,
   NONE,
   periodIsForward,
-  runReport,
   type Bound,
   type ReportContext,
   type ReportQuery,
-} from './run-report.js';
+} from './report-query.js';
+import { runReport } from './run-report.js';
 
 export interface ReportDeps {
   store: Store;

@@ -1,140 +1,33 @@
-import { sql, type Kysely, type RawBuilder } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 import type { Database } from '../store/database.js';
-import { measureName, type Dimension, type ReportDefinition } from './catalogue.js';
+import {
+  perRegion,
+  suppressed,
+  suppressedQuality,
+  suppressedTotals,
+  withRate,
+  type AnswerRow,
+  type ReportAnswer,
+} from './answer-rows.js';
+import { measureName, type Dimension } from './catalogue.js';
 import { MEASURES, SLOTS_BREACH_UNKNOWN, type MeasureId } from './measures.js';
-import type { RegionPopulation } from './population.js';
+import {
+  bound,
+  dimension,
+  effectiveGroupBy,
+  FILTERS,
+  NO_CONTEXT,
+  NONE,
+  WEEKDAYS,
+  withEvents,
+  type Bound,
+  type ReportQuery,
+} from './report-query.js';
 
-/** The filters every report takes (reports.md): each an exact value. */
-export const FILTERS = ['provider', 'service', 'consumer', 'disposition', 'region'] as const;
-export type Filter = (typeof FILTERS)[number];
-
-const FILTER_COLUMN: Record<Exclude<Filter, 'region'>, string> = {
-  provider: 'provider_id',
-  service: 'service_id',
-  consumer: 'consumer_org',
-  disposition: 'disposition',
-};
-
-/** What reports read from configuration: each provider's region, the population table, services connected. */
-export interface ReportContext {
-  /** Provider id → region code (`providers[].region`). */
-  regions: Record<string, string>;
-  population: Map<string, RegionPopulation>;
-  /** Region code → DoS services configured for its providers. */
-  connected: Record<string, number>;
-}
-
-export const NO_CONTEXT: ReportContext = { regions: {}, population: new Map(), connected: {} };
-
-/** A row's region, from its provider (null when the provider has none configured). */
-function regionOf(context: ReportContext, alias: string): RawBuilder<unknown> {
-  const entries = Object.entries(context.regions);
-  if (entries.length === 0) return sql`null::text`;
-  return sql`(case ${sql.ref(`${alias}.provider_id`)} ${sql.join(
-    entries.map(([provider, region]) => sql`when ${provider} then ${region}`),
-    sql` `,
-  )} else null end)`;
-}
-
-/** A bound of the period: a calendar day (its midnight in the reporting timezone) or an instant. */
-export type Bound = { date: string } | { instant: string };
-
-export interface ReportQuery {
-  report: ReportDefinition;
-  from: Bound;
-  to: Bound;
-  groupBy: Dimension[];
-  filters: Partial<Record<Filter, string>>;
-  timezone: string;
-  /** Counts from 1 to suppress-1 are withheld (small-number suppression); absent: none. */
-  suppress?: number;
-  /** Regions and populations (none: the region dimension is empty). */
-  context?: ReportContext;
-}
-
-/** One cell of an answer: its dimensions, then each measure's count (null when suppressed), and the rate. */
-export type AnswerRow = Record<string, string | number | null | string[] | Record<string, string>>;
-
-export interface ReportAnswer {
-  report: string;
-  version: string;
-  title: string;
-  period: { from: string; to: string; timezone: string };
-  filters: Partial<Record<Filter, string>>;
-  groupBy: Dimension[];
-  measures: string[];
-  rows: AnswerRow[];
-  totals: AnswerRow;
-  dataQuality: Record<string, number | null>;
-  suppress?: number;
-}
-
-/** What stands for "no value" of a dimension in a drill-down link. */
-export const NONE = '(none)';
-
-const WEEKDAYS = ['Monday', 'Tuesday', 'Wednesday', 'Thursday', 'Friday', 'Saturday', 'Sunday'];
-
-function bound(value: Bound, timezone: string): RawBuilder<Date> {
-  return 'date' in value
-    ? sql<Date>`(cast(${value.date} as timestamp) at time zone ${timezone})`
-    : sql<Date>`cast(${value.instant} as timestamptz)`;
-}
-
-/** A dimension's value for a row `r` of a measure. */
-function dimension(dim: Dimension, timezone: string, context: ReportContext): RawBuilder<unknown> {
-  const local = sql`(r.occurred_at at time zone ${timezone})`;
-  switch (dim) {
-    case 'region':
-      return regionOf(context, 'r');
-    case 'day':
-      return sql`to_char(${local}, 'YYYY-MM-DD')`;
-    case 'week':
-      return sql`to_char(date_trunc('week', ${local}), 'IYYY-"W"IW')`;
-    case 'month':
-      return sql`to_char(${local}, 'YYYY-MM')`;
-    case 'weekday':
-      return sql`extract(isodow from ${local})::int`;
-    case 'provider':
-      return sql`r.provider_id`;
-    case 'service':
-      return sql`r.service_id`;
-    case 'consumer':
-      return sql`r.consumer_org`;
-    case 'disposition':
-      return sql`r.disposition`;
-    case 'outcome':
-      return sql`r.outcome`;
-    case 'errorCode':
-      return sql`r.error_code`;
-  }
-}
-
-/** The current events: of each source, only those of its latest rule version (a replayed spool line may be older). */
-const CURRENT = sql`(select x.* from events x where not exists (select 1 from events n
-  where n.source_kind = x.source_kind and n.source_id = x.source_id and n.rule_version > x.rule_version))`;
-
-/** The period's current events, filtered, as `ev`; all current events as `everything`. */
-function withEvents(query: ReportQuery, body: RawBuilder<unknown>): RawBuilder<unknown> {
-  const conditions = [
-    sql`e.occurred_at >= ${bound(query.from, query.timezone)}`,
-    sql`e.occurred_at < ${bound(query.to, query.timezone)}`,
-    ...FILTERS.filter((f) => query.filters[f] !== undefined).map((f) =>
-      f === 'region'
-        ? sql`${regionOf(query.context ?? NO_CONTEXT, 'e')} = ${query.filters.region!}`
-        : sql`${sql.ref(`e.${FILTER_COLUMN[f]}`)} = ${query.filters[f]!}`,
-    ),
-  ];
-  return sql`with everything as not materialized ${CURRENT},
-    ev as (select e.* from everything e where ${sql.join(conditions, sql` and `)})
-    ${body}`;
-}
-
-/** The dimensions a query groups by: those asked, and those the report always groups by. */
-export function effectiveGroupBy(query: Pick<ReportQuery, 'report' | 'groupBy'>): Dimension[] {
-  const all = [...query.groupBy];
-  for (const dim of query.report.alwaysGroupBy ?? []) if (!all.includes(dim)) all.push(dim);
-  return all;
-}
+/*
+ * Answering a report: each measure counted per cell, totals, the data-quality block, the period as
+ * understood, and a drill-down link per cell and measure.
+ */
 
 interface Counted {
   dims: (string | number | null)[];
@@ -196,14 +89,6 @@ async function dataQuality(db: Kysely<Database>, query: ReportQuery): Promise<Re
   return out;
 }
 
-function suppressedQuality(
-  quality: Record<string, number>,
-  k: number | undefined,
-): Record<string, number | null> {
-  if (!k || k < 2) return quality;
-  return Object.fromEntries(Object.entries(quality).map(([flag, n]) => [flag, n > 0 && n < k ? null : n]));
-}
-
 /** `disposition-unknown` → `dispositionUnknown`. */
 function camel(flag: string): string {
   return flag.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
@@ -224,63 +109,6 @@ function evidenceLink(query: ReportQuery, measure: MeasureId, cell: Record<strin
   // a filter on a provider called "(none)".
   for (const [dim, value] of Object.entries(cell)) params.set(`cell.${dim}`, value ?? NONE);
   return `/api/events?${params.toString()}`;
-}
-
-/** Withholds counts from 1 to k-1, and rates built on them (and the links that would show them). */
-function suppressed(row: AnswerRow, query: ReportQuery): AnswerRow {
-  const k = query.suppress;
-  if (!k || k < 2) return row;
-  const withheld: string[] = [];
-  for (const m of query.report.measures) {
-    const name = measureName(m);
-    const value = row[name];
-    if (typeof value === 'number' && value > 0 && value < k) {
-      row[name] = null;
-      withheld.push(name);
-    }
-  }
-  if (withheld.length > 0) {
-    if (query.report.rate) row.rate = null;
-    row.suppressed = withheld;
-    if (row.evidence && typeof row.evidence === 'object' && !Array.isArray(row.evidence))
-      for (const name of withheld) delete row.evidence[name];
-  }
-  return row;
-}
-
-/**
- * Totals under suppression: a total with any cell withheld is withheld too (else the cells shown and
- * the total give the hidden one away); data-quality counts from 1 to k-1 likewise.
- */
-function suppressedTotals(totals: AnswerRow, rows: AnswerRow[], query: ReportQuery): AnswerRow {
-  suppressed(totals, query);
-  if (!query.suppress || query.suppress < 2) return totals;
-  const withheld = new Set((totals.suppressed as string[] | undefined) ?? []);
-  for (const row of rows)
-    for (const name of (row.suppressed as string[] | undefined) ?? []) withheld.add(name);
-  for (const name of withheld) totals[name] = null;
-  if (withheld.size > 0) {
-    totals.suppressed = [...withheld];
-    if (query.report.rate) totals.rate = null;
-  }
-  return totals;
-}
-
-function withRate(row: AnswerRow, report: ReportDefinition): AnswerRow {
-  if (!report.rate) return row;
-  const n = row[measureName(report.rate.numerator)];
-  const d = row[measureName(report.rate.denominator)];
-  row.rate =
-    typeof n === 'number' && typeof d === 'number' && d > 0 ? Math.round((n / d) * 10_000) / 10_000 : null;
-  return row;
-}
-
-/** Whether the period begins before it ends, its bounds read as the reports read them. */
-export async function periodIsForward(db: Kysely<Database>, query: ReportQuery): Promise<boolean> {
-  const { rows } = await sql<{
-    forward: boolean;
-  }>`select ${bound(query.from, query.timezone)} < ${bound(query.to, query.timezone)} as forward`.execute(db);
-  return rows[0]?.forward === true;
 }
 
 /** The period as understood: both bounds as instants with their offset in the reporting timezone. */
@@ -362,77 +190,4 @@ export async function runReport(db: Kysely<Database>, query: ReportQuery): Promi
     dataQuality: suppressedQuality(await dataQuality(db, query), query.suppress),
     ...(query.suppress ? { suppress: query.suppress } : {}),
   };
-}
-
-/**
- * Figures per region from configuration: its inhabitants and bookings per 1000 of them
- * (bookings-per-1000), or the services configured for its providers (units-connected-vs-active).
- * Totals cover the regions the table or configuration knows.
- */
-function perRegion(rows: AnswerRow[], totals: AnswerRow, query: ReportQuery): void {
-  const context = query.context ?? NO_CONTEXT;
-  if (query.report.perRegion === 'population') {
-    let people = 0;
-    let counted = 0;
-    for (const row of rows) {
-      const known = typeof row.region === 'string' ? context.population.get(row.region) : undefined;
-      row.population = known?.population ?? null;
-      row.per1000 =
-        known && typeof row.bookings === 'number'
-          ? Math.round((row.bookings / known.population) * 1000 * 1_000_000) / 1_000_000
-          : null;
-      if (known && typeof row.bookings === 'number') {
-        people += known.population;
-        counted += row.bookings;
-      }
-    }
-    totals.population = people > 0 ? people : null;
-    totals.per1000 = people > 0 ? Math.round((counted / people) * 1000 * 1_000_000) / 1_000_000 : null;
-    return;
-  }
-  // By region alone, every region with services connected has a row, active or not.
-  if (query.groupBy.length === 0 || (query.groupBy.length === 1 && query.groupBy[0] === 'region'))
-    for (const region of Object.keys(context.connected))
-      if (!rows.some((row) => row.region === region))
-        rows.push({ region, servicesBooked: 0, servicesSearched: 0 });
-  const regionText = (row: AnswerRow) => (typeof row.region === 'string' ? row.region : '');
-  rows.sort((a, b) => regionText(a).localeCompare(regionText(b)));
-  for (const row of rows)
-    row.servicesConnected = typeof row.region === 'string' ? (context.connected[row.region] ?? 0) : null;
-  totals.servicesConnected = Object.values(context.connected).reduce((sum, n) => sum + n, 0);
-}
-
-/** The events behind one measure of one cell (a drill-down link), a page at a time in order of time. */
-export async function evidenceEvents(
-  db: Kysely<Database>,
-  query: ReportQuery,
-  measure: MeasureId,
-  cell: Partial<Record<Dimension, string>>,
-  page: { limit: number; after?: { at: string; id: string } },
-): Promise<{ id: string; at: string }[]> {
-  const conditions = Object.entries(cell).map(([dim, value]) => {
-    const expr = dimension(dim as Dimension, query.timezone, query.context ?? NO_CONTEXT);
-    if (value === NONE) return sql`${expr} is null`;
-    if (dim === 'weekday') return sql`${expr} = ${WEEKDAYS.indexOf(value) + 1}`;
-    return sql`${expr}::text = ${value}`;
-  });
-  // Only the rows the count took: for "any", the flagged rows; for "all", the keys flagged in every row.
-  const aggregate = MEASURES[measure].aggregate;
-  const counted =
-    aggregate === 'distinct-any'
-      ? sql`where c.flag`
-      : aggregate === 'distinct-all'
-        ? sql`where c.all_flag`
-        : sql``;
-  const after = page.after
-    ? sql`${aggregate === 'distinct' ? sql`where` : sql`and`} (c.occurred_at, c.event_id) > (${page.after.at}::timestamptz, ${page.after.id}::uuid)`
-    : sql``;
-  const body = sql`select distinct c.event_id as id, c.occurred_at, c.occurred_at::text as at from (
-      select r.*, bool_and(r.flag) over (partition by r.count_key) as all_flag
-      from (${MEASURES[measure].rows}) r
-      ${conditions.length > 0 ? sql`where ${sql.join(conditions, sql` and `)}` : sql``}) c
-    ${counted} ${after}
-    order by c.occurred_at, c.event_id limit ${page.limit}`;
-  const { rows } = await withEvents(query, body).execute(db);
-  return (rows as { id: string; at: string }[]).map((r) => ({ id: r.id, at: r.at }));
 }

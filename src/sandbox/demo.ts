@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { seededRandom } from './random.js';
 
 /*
  * Simulated 111 call handlers working against the sandbox through a running collector (`npm run demo`),
@@ -34,18 +35,6 @@ export interface DemoOptions {
   token: string;
   /** Told after each call: calls done. */
   onProgress?: (done: number) => void;
-}
-
-/** A small, seeded PRNG (mulberry32): the same seed gives the same calls. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** A valid NHS number (Modulus 11) from the generator, in the 9xx test range. */
@@ -111,7 +100,7 @@ function bookRequest(): Json {
 
 /** Runs the calls; resolves with the ground truth. */
 export async function runDemo(options: DemoOptions): Promise<GroundTruth> {
-  const next = random(options.seed);
+  const next = seededRandom(options.seed);
   const template = bookRequest();
   const truth = {
     bookings: 0,

@@ -1,39 +1,19 @@
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { withReadableBodies } from '../../src/capture/stored-body.js';
-import { createLogger } from '../../src/logger.js';
-import { startCollector, type RunningCollector } from '../../src/server.js';
-import { TEST_TOKENS, testConfig } from '../helpers/app.js';
+import type { RunningCollector } from '../../src/server.js';
+import { startTestCollector } from '../helpers/collector.js';
+import { TEST_TOKENS } from '../helpers/app.js';
 import { personalValues } from '../helpers/personal.js';
 import { fixture, gpConnectAppointment } from '../helpers/sandbox.js';
-import { createTestDatabase, TEST_ENGINE } from '../helpers/store.js';
 
 let collector: RunningCollector;
-let dropDatabase: (() => Promise<void>) | undefined;
+let stopCollector: () => Promise<void>;
 
 beforeAll(async () => {
-  let databaseUrl: string | undefined;
-  if (TEST_ENGINE === 'postgres') {
-    const database = await createTestDatabase();
-    databaseUrl = database.url;
-    dropDatabase = database.drop;
-  }
-  collector = await startCollector({
-    config: testConfig({
-      port: 0,
-      host: '127.0.0.1',
-      dataDir: mkdtempSync(path.join(tmpdir(), 'collector-e2e-')),
-      ...(databaseUrl ? { databaseUrl } : {}),
-    }),
-    logger: createLogger({ logLevel: 'silent' }),
-    print: () => undefined,
-  });
+  ({ collector, stop: stopCollector } = await startTestCollector('collector-e2e'));
 });
 
 afterAll(async () => {
-  await collector.stop();
-  await dropDatabase?.();
+  await stopCollector();
 });
 
 const jwt = (ods: string) => {

@@ -1,12 +1,8 @@
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { createLogger } from '../../src/logger.js';
 import { REPORTS } from '../../src/reports/catalogue.js';
 import { runDemo, type GroundTruth } from '../../src/sandbox/demo.js';
-import { startCollector, type RunningCollector } from '../../src/server.js';
-import { TEST_TOKENS, testConfig } from '../helpers/app.js';
-import { createTestDatabase, TEST_ENGINE } from '../helpers/store.js';
+import type { RunningCollector } from '../../src/server.js';
+import { startTestCollector } from '../helpers/collector.js';
+import { TEST_TOKENS } from '../helpers/app.js';
 
 /*
  * The traffic generator's ground truth against the collector's reports: simulated 111 calls through a
@@ -15,34 +11,18 @@ import { createTestDatabase, TEST_ENGINE } from '../helpers/store.js';
  */
 
 let collector: RunningCollector;
-let dropDatabase: (() => Promise<void>) | undefined;
+let stopCollector: () => Promise<void>;
 let truth: GroundTruth;
 
 beforeAll(async () => {
-  let databaseUrl: string | undefined;
-  if (TEST_ENGINE === 'postgres') {
-    const database = await createTestDatabase();
-    databaseUrl = database.url;
-    dropDatabase = database.drop;
-  }
-  collector = await startCollector({
-    config: testConfig({
-      port: 0,
-      host: '127.0.0.1',
-      dataDir: mkdtempSync(path.join(tmpdir(), 'collector-truth-')),
-      ...(databaseUrl ? { databaseUrl } : {}),
-    }),
-    logger: createLogger({ logLevel: 'silent' }),
-    print: () => undefined,
-  });
+  ({ collector, stop: stopCollector } = await startTestCollector('collector-truth'));
   truth = await runDemo({ collector: collector.url, calls: 60, seed: 11, token: TEST_TOKENS.admin });
   await collector.capture.drain();
   await collector.stitcher.settled();
 }, 120_000);
 
 afterAll(async () => {
-  await collector.stop();
-  await dropDatabase?.();
+  await stopCollector();
 });
 
 describe('the ground truth of simulated calls', () => {

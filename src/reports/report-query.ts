@@ -1,0 +1,168 @@
+import { sql, type Kysely, type RawBuilder } from 'kysely';
+import type { Database } from '../store/database.js';
+import type { Dimension, ReportDefinition } from './catalogue.js';
+import { MEASURES, type MeasureId } from './measures.js';
+import type { RegionPopulation } from './population.js';
+
+/*
+ * A report query and the SQL it is made of: the period's bounds, each dimension's value, the current
+ * events of the period (filtered), and the events behind one cell (the drill-down).
+ */
+
+/** The filters every report takes (reports.md): each an exact value. */
+export const FILTERS = ['provider', 'service', 'consumer', 'disposition', 'region'] as const;
+export type Filter = (typeof FILTERS)[number];
+
+const FILTER_COLUMN: Record<Exclude<Filter, 'region'>, string> = {
+  provider: 'provider_id',
+  service: 'service_id',
+  consumer: 'consumer_org',
+  disposition: 'disposition',
+};
+
+/** What reports read from configuration: each provider's region, the population table, services connected. */
+export interface ReportContext {
+  /** Provider id → region code (`providers[].region`). */
+  regions: Record<string, string>;
+  population: Map<string, RegionPopulation>;
+  /** Region code → DoS services configured for its providers. */
+  connected: Record<string, number>;
+}
+
+export const NO_CONTEXT: ReportContext = { regions: {}, population: new Map(), connected: {} };
+
+/** A row's region, from its provider (null when the provider has none configured). */
+function regionOf(context: ReportContext, alias: string): RawBuilder<unknown> {
+  const entries = Object.entries(context.regions);
+  if (entries.length === 0) return sql`null::text`;
+  return sql`(case ${sql.ref(`${alias}.provider_id`)} ${sql.join(
+    entries.map(([provider, region]) => sql`when ${provider} then ${region}`),
+    sql` `,
+  )} else null end)`;
+}
+
+/** A bound of the period: a calendar day (its midnight in the reporting timezone) or an instant. */
+export type Bound = { date: string } | { instant: string };
+
+export interface ReportQuery {
+  report: ReportDefinition;
+  from: Bound;
+  to: Bound;
+  groupBy: Dimension[];
+  filters: Partial<Record<Filter, string>>;
+  timezone: string;
+  /** Counts from 1 to suppress-1 are withheld (small-number suppression); absent: none. */
+  suppress?: number;
+  /** Regions and populations (none: the region dimension is empty). */
+  context?: ReportContext;
+}
+
+/** What stands for "no value" of a dimension in a drill-down link. */
+export const NONE = '(none)';
+
+export const WEEKDAYS = ['Monday', 'Tuesday', 'Wednesday', 'Thursday', 'Friday', 'Saturday', 'Sunday'];
+
+export function bound(value: Bound, timezone: string): RawBuilder<Date> {
+  return 'date' in value
+    ? sql<Date>`(cast(${value.date} as timestamp) at time zone ${timezone})`
+    : sql<Date>`cast(${value.instant} as timestamptz)`;
+}
+
+/** A dimension's value for a row `r` of a measure. */
+export function dimension(dim: Dimension, timezone: string, context: ReportContext): RawBuilder<unknown> {
+  const local = sql`(r.occurred_at at time zone ${timezone})`;
+  switch (dim) {
+    case 'region':
+      return regionOf(context, 'r');
+    case 'day':
+      return sql`to_char(${local}, 'YYYY-MM-DD')`;
+    case 'week':
+      return sql`to_char(date_trunc('week', ${local}), 'IYYY-"W"IW')`;
+    case 'month':
+      return sql`to_char(${local}, 'YYYY-MM')`;
+    case 'weekday':
+      return sql`extract(isodow from ${local})::int`;
+    case 'provider':
+      return sql`r.provider_id`;
+    case 'service':
+      return sql`r.service_id`;
+    case 'consumer':
+      return sql`r.consumer_org`;
+    case 'disposition':
+      return sql`r.disposition`;
+    case 'outcome':
+      return sql`r.outcome`;
+    case 'errorCode':
+      return sql`r.error_code`;
+  }
+}
+
+/** The current events: of each source, only those of its latest rule version (a replayed spool line may be older). */
+const CURRENT = sql`(select x.* from events x where not exists (select 1 from events n
+  where n.source_kind = x.source_kind and n.source_id = x.source_id and n.rule_version > x.rule_version))`;
+
+/** The period's current events, filtered, as `ev`; all current events as `everything`. */
+export function withEvents(query: ReportQuery, body: RawBuilder<unknown>): RawBuilder<unknown> {
+  const conditions = [
+    sql`e.occurred_at >= ${bound(query.from, query.timezone)}`,
+    sql`e.occurred_at < ${bound(query.to, query.timezone)}`,
+    ...FILTERS.filter((f) => query.filters[f] !== undefined).map((f) =>
+      f === 'region'
+        ? sql`${regionOf(query.context ?? NO_CONTEXT, 'e')} = ${query.filters.region!}`
+        : sql`${sql.ref(`e.${FILTER_COLUMN[f]}`)} = ${query.filters[f]!}`,
+    ),
+  ];
+  return sql`with everything as not materialized ${CURRENT},
+    ev as (select e.* from everything e where ${sql.join(conditions, sql` and `)})
+    ${body}`;
+}
+
+/** The dimensions a query groups by: those asked, and those the report always groups by. */
+export function effectiveGroupBy(query: Pick<ReportQuery, 'report' | 'groupBy'>): Dimension[] {
+  const all = [...query.groupBy];
+  for (const dim of query.report.alwaysGroupBy ?? []) if (!all.includes(dim)) all.push(dim);
+  return all;
+}
+
+/** Whether the period begins before it ends, its bounds read as the reports read them. */
+export async function periodIsForward(db: Kysely<Database>, query: ReportQuery): Promise<boolean> {
+  const { rows } = await sql<{
+    forward: boolean;
+  }>`select ${bound(query.from, query.timezone)} < ${bound(query.to, query.timezone)} as forward`.execute(db);
+  return rows[0]?.forward === true;
+}
+
+/** The events behind one measure of one cell (a drill-down link), a page at a time in order of time. */
+export async function evidenceEvents(
+  db: Kysely<Database>,
+  query: ReportQuery,
+  measure: MeasureId,
+  cell: Partial<Record<Dimension, string>>,
+  page: { limit: number; after?: { at: string; id: string } },
+): Promise<{ id: string; at: string }[]> {
+  const conditions = Object.entries(cell).map(([dim, value]) => {
+    const expr = dimension(dim as Dimension, query.timezone, query.context ?? NO_CONTEXT);
+    if (value === NONE) return sql`${expr} is null`;
+    if (dim === 'weekday') return sql`${expr} = ${WEEKDAYS.indexOf(value) + 1}`;
+    return sql`${expr}::text = ${value}`;
+  });
+  // Only the rows the count took: for "any", the flagged rows; for "all", the keys flagged in every row.
+  const aggregate = MEASURES[measure].aggregate;
+  const counted =
+    aggregate === 'distinct-any'
+      ? sql`where c.flag`
+      : aggregate === 'distinct-all'
+        ? sql`where c.all_flag`
+        : sql``;
+  const after = page.after
+    ? sql`${aggregate === 'distinct' ? sql`where` : sql`and`} (c.occurred_at, c.event_id) > (${page.after.at}::timestamptz, ${page.after.id}::uuid)`
+    : sql``;
+  const body = sql`select distinct c.event_id as id, c.occurred_at, c.occurred_at::text as at from (
+      select r.*, bool_and(r.flag) over (partition by r.count_key) as all_flag
+      from (${MEASURES[measure].rows}) r
+      ${conditions.length > 0 ? sql`where ${sql.join(conditions, sql` and `)}` : sql``}) c
+    ${counted} ${after}
+    order by c.occurred_at, c.event_id limit ${page.limit}`;
+  const { rows } = await withEvents(query, body).execute(db);
+  return (rows as { id: string; at: string }[]).map((r) => ({ id: r.id, at: r.at }));
+}
