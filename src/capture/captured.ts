@@ -146,6 +146,7 @@ function derivable(
     response_body: response,
     transport_outcome: row.transport_outcome,
     provider_answered: row.first_byte_at !== null && row.first_byte_at !== undefined,
+    upstream_ms: row.upstream_ms ?? null,
     consumer_org: row.consumer_org ?? null,
     patient_hash: row.patient_hash ?? null,
   };

@@ -5,6 +5,7 @@ import { classify, seenBody, type Dialect, type SeenBody } from '../fhir/classif
 import { fhirDatePeriod } from '../fhir/fhir-time.js';
 import type { NewEventRow } from '../store/tables/event.table.js';
 import { bookingOutcome } from './booking-outcome.js';
+import { conformanceOf } from './conformance.js';
 import { correlationKeys } from './correlation-keys.js';
 import { deadlineOf } from './dispositions.js';
 import { slotSearchFacts, withBreach } from './slot-search.js';
@@ -14,7 +15,7 @@ import type { DerivationTables } from './tables.js';
  * The version of these rules, stored on every event: events are rebuilt (`npm run reprocess`) when it
  * or the tables change, and a rebuild under one version gives the same events, with the same ids.
  */
-export const RULE_VERSION = '2026-11-22.2';
+export const RULE_VERSION = '2026-11-22.3';
 
 /** A stored exchange with its bodies readable (see stored-body.ts), as derivation takes it. */
 export interface DerivableExchange {
@@ -33,6 +34,8 @@ export interface DerivableExchange {
   transport_outcome: string;
   /** Whether the provider's answer began (a first byte arrived): otherwise the collector answered. */
   provider_answered: boolean;
+  /** Milliseconds from the forward's start to the provider's answer ending (absent: not known). */
+  upstream_ms?: number | null;
   consumer_org: string | null;
   patient_hash: string | null;
 }
@@ -178,7 +181,7 @@ export function eventId(sourceId: string, ordinal: number): string {
 
 /**
  * The metric events one exchange gives (DESIGN.md, event taxonomy): `slot.searched`,
- * `booking.attempted` (with its outcome), `booking.cancelled`, `appointment.read`,
+ * `booking.attempted` (with its outcome), `booking.cancelled`, `appointment.updated`, `appointment.read`,
  * `appointments.listed`, `referral.made`, `capability.read`. Pure: the same exchange, tables and rule
  * version always give the same events, ids included. Episodes and re-bookings are stitched afterwards,
  * across exchanges.
@@ -213,6 +216,16 @@ export function deriveEvents(exchange: DerivableExchange, tables: DerivationTabl
     patient_hash: exchange.patient_hash,
   };
   const flags: string[] = [...classification.dataQuality];
+  // What the exchange says of its provider, told once (on its first event): the upstream latency and
+  // whether the response follows the standard.
+  const conformance = conformanceOf({
+    interaction: classification.interaction,
+    dialect: classification.dialect,
+    status,
+    providerAnswered: exchange.provider_answered,
+    response: json(response),
+    location: header(exchange.response_headers, 'location'),
+  });
   const event = (
     type: string,
     attributes: Record<string, unknown>,
@@ -229,6 +242,7 @@ export function deriveEvents(exchange: DerivableExchange, tables: DerivationTabl
       status,
       transport: exchange.transport_outcome,
       succeeded,
+      ...(ordinal === 0 ? { upstreamMs: exchange.upstream_ms ?? null, conformance } : {}),
       ...attributes,
     },
     data_quality: [...new Set(flags)],
@@ -309,6 +323,13 @@ export function deriveEvents(exchange: DerivableExchange, tables: DerivationTabl
     case 'cancel':
       return [
         event('booking.cancelled', {
+          appointmentId: appointmentId(exchange, json(request)) ?? appointmentId(exchange, json(response)),
+          appointmentStatus: classification.appointmentStatus ?? null,
+        }),
+      ];
+    case 'update':
+      return [
+        event('appointment.updated', {
           appointmentId: appointmentId(exchange, json(request)) ?? appointmentId(exchange, json(response)),
           appointmentStatus: classification.appointmentStatus ?? null,
         }),

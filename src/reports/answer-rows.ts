@@ -1,5 +1,5 @@
-import { measureName, type Dimension, type ReportDefinition } from './catalogue.js';
-import { NO_CONTEXT, type Filter, type ReportQuery } from './report-query.js';
+import { figuresOf, measureName, type Dimension, type ReportDefinition } from './catalogue.js';
+import { NO_CONTEXT, WEEKDAYS, type Filter, type ReportQuery } from './report-query.js';
 
 /*
  * An answer's rows as users see them: rates, small-number suppression, and the figures per region that
@@ -17,6 +17,8 @@ export interface ReportAnswer {
   filters: Partial<Record<Filter, string>>;
   groupBy: Dimension[];
   measures: string[];
+  /** The figures shown beside the measures (rates, shares, per-region and per-weekday figures, latencies). */
+  figures: string[];
   rows: AnswerRow[];
   totals: AnswerRow;
   dataQuality: Record<string, number | null>;
@@ -37,7 +39,7 @@ export function suppressed(row: AnswerRow, query: ReportQuery): AnswerRow {
     }
   }
   if (withheld.length > 0) {
-    if (query.report.rate) row.rate = null;
+    withholdFigures(row, query.report);
     row.suppressed = withheld;
     if (row.evidence && typeof row.evidence === 'object' && !Array.isArray(row.evidence))
       for (const name of withheld) delete row.evidence[name];
@@ -58,17 +60,30 @@ export function suppressedTotals(totals: AnswerRow, rows: AnswerRow[], query: Re
   for (const name of withheld) totals[name] = null;
   if (withheld.size > 0) {
     totals.suppressed = [...withheld];
-    if (query.report.rate) totals.rate = null;
+    withholdFigures(totals, query.report);
   }
   return totals;
 }
 
-export function withRate(row: AnswerRow, report: ReportDefinition): AnswerRow {
-  if (!report.rate) return row;
-  const n = row[measureName(report.rate.numerator)];
-  const d = row[measureName(report.rate.denominator)];
-  row.rate =
-    typeof n === 'number' && typeof d === 'number' && d > 0 ? Math.round((n / d) * 10_000) / 10_000 : null;
+/**
+ * A row with counts withheld withholds every figure computed from counts (rates, per 1000, per day,
+ * latencies of few exchanges); figures from configuration or the calendar stay.
+ */
+function withholdFigures(row: AnswerRow, report: ReportDefinition): void {
+  const kept = new Set(['population', 'servicesConnected', 'weekdays']);
+  for (const figure of figuresOf(report)) if (!kept.has(figure) && figure in row) row[figure] = null;
+}
+
+const ratio = (n: unknown, d: unknown) =>
+  typeof n === 'number' && typeof d === 'number' && d > 0 ? Math.round((n / d) * 10_000) / 10_000 : null;
+
+/** A row with its rates; a share's denominator is the measure's total over every cell. */
+export function withRate(row: AnswerRow, report: ReportDefinition, totals: AnswerRow = row): AnswerRow {
+  for (const rate of report.rates ?? [])
+    row[rate.name] = ratio(
+      row[measureName(rate.numerator)],
+      (rate.ofTotal ? totals : row)[measureName(rate.denominator)],
+    );
   return row;
 }
 
@@ -116,4 +131,33 @@ export function perRegion(rows: AnswerRow[], totals: AnswerRow, query: ReportQue
   for (const row of rows)
     row.servicesConnected = typeof row.region === 'string' ? (context.connected[row.region] ?? 0) : null;
   totals.servicesConnected = Object.values(context.connected).reduce((sum, n) => sum + n, 0);
+}
+
+/**
+ * Figures per weekday: how many such days the period has, and the events per such day (activity-by-
+ * weekday). By weekday alone, every weekday the period has gets a row, with or without events.
+ */
+export function perWeekday(
+  rows: AnswerRow[],
+  totals: AnswerRow,
+  query: ReportQuery,
+  days: Map<number, number>,
+): void {
+  const perDay = (n: unknown, d: number) =>
+    typeof n === 'number' && d > 0 ? Math.round((n / d) * 10_000) / 10_000 : null;
+  if (query.groupBy.every((d) => d === 'weekday'))
+    for (const [dow] of [...days.entries()].sort(([a], [b]) => a - b)) {
+      const name = WEEKDAYS[dow - 1]!;
+      if (!rows.some((row) => row.weekday === name)) rows.push({ weekday: name, attempts: 0 });
+    }
+  const order = (row: AnswerRow) => WEEKDAYS.indexOf(String(row.weekday));
+  rows.sort((a, b) => order(a) - order(b));
+  for (const row of rows) {
+    const d = days.get(order(row) + 1) ?? 0;
+    row.weekdays = d;
+    row.perDay = perDay(row.attempts, d);
+  }
+  const all = [...days.values()].reduce((sum, n) => sum + n, 0);
+  totals.weekdays = all;
+  totals.perDay = perDay(totals.attempts, all);
 }

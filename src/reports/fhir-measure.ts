@@ -8,7 +8,7 @@ import type {
   MeasureReportGroupStratifierStratum,
 } from 'fhir/r4.js';
 import { newId } from '../ids.js';
-import { measureName, type ReportDefinition } from './catalogue.js';
+import { figuresOf, measureName, type ReportDefinition } from './catalogue.js';
 import { MEASURES } from './measures.js';
 import type { AnswerRow, ReportAnswer } from './answer-rows.js';
 
@@ -34,6 +34,18 @@ const code = (system: string, value: string, display?: string): CodeableConcept 
 });
 const population = (kind: 'initial-population' | 'numerator' | 'denominator') => code(POPULATION, kind);
 
+/** What each figure that is not a rate means (Measure.group.description). */
+const FIGURES: Record<string, string> = {
+  population: "the region's inhabitants (the configured population table)",
+  per1000: 'bookings per 1000 inhabitants of the region',
+  servicesConnected: "DoS services configured for the region's providers",
+  weekdays: 'how many such weekdays the period has',
+  perDay: 'events per such weekday in the period',
+  p50Ms: 'median upstream latency, milliseconds',
+  p95Ms: '95th percentile upstream latency, milliseconds',
+  p99Ms: '99th percentile upstream latency, milliseconds',
+};
+
 /** `rep-cons-01` → `RepCons01` (Measure.name is a computer-friendly name). */
 function computerName(id: string): string {
   return id
@@ -58,24 +70,28 @@ export function measureResource(report: ReportDefinition): Measure {
       { code: code(DIMENSION_CODES, 'groupBy'), description: `any of ${report.groupBy.join(', ')}` },
     ],
   }));
-  if (report.rate) {
-    const { numerator, denominator } = report.rate;
+  for (const rate of report.rates ?? [])
     groups.push({
-      id: 'rate',
-      code: code(MEASURE_CODES, 'rate'),
-      description: `${measureName(numerator)} / ${measureName(denominator)}`,
+      id: rate.name,
+      code: code(MEASURE_CODES, rate.name),
+      description: `${measureName(rate.numerator)} / ${rate.ofTotal ? 'total ' : ''}${measureName(rate.denominator)}`,
       population: [
         {
           code: population('numerator'),
-          criteria: { language: 'text/plain', expression: MEASURES[numerator].description },
+          criteria: { language: 'text/plain', expression: MEASURES[rate.numerator].description },
         },
         {
           code: population('denominator'),
-          criteria: { language: 'text/plain', expression: MEASURES[denominator].description },
+          criteria: {
+            language: 'text/plain',
+            expression: `${rate.ofTotal ? 'all cells: ' : ''}${MEASURES[rate.denominator].description}`,
+          },
         },
       ],
     });
-  }
+  const rates = new Set((report.rates ?? []).map((r) => r.name));
+  for (const figure of figuresOf(report).filter((f) => !rates.has(f)))
+    groups.push({ id: figure, code: code(MEASURE_CODES, figure), description: FIGURES[figure] });
   return {
     resourceType: 'Measure',
     id: report.id,
@@ -85,7 +101,7 @@ export function measureResource(report: ReportDefinition): Measure {
     title: report.title,
     status: 'active',
     description: report.title,
-    scoring: report.rate ? code(SCORING, 'ratio') : code(SCORING, 'cohort'),
+    scoring: report.rates ? code(SCORING, 'ratio') : code(SCORING, 'cohort'),
     group: groups,
   };
 }
@@ -114,7 +130,8 @@ function strata(
             ? { extension: [{ url: DATA_ABSENT, valueCode: 'unknown' }] }
             : { text: String(row[dim] as string | number) },
       })),
-      population: populations(row),
+      // An empty array is not valid FHIR JSON: a figure's strata have no population at all.
+      ...(populations(row).length > 0 ? { population: populations(row) } : {}),
       ...(typeof scored === 'number' ? { measureScore: { value: scored } } : {}),
     };
   });
@@ -136,19 +153,37 @@ export function measureReport(answer: ReportAnswer, report: ReportDefinition, no
       ...stratifier(strata(answer, (row) => [counted('initial-population', row[name])])),
     };
   });
-  if (report.rate) {
-    const n = measureName(report.rate.numerator);
-    const d = measureName(report.rate.denominator);
-    const rate = (row: AnswerRow) => (typeof row.rate === 'number' ? row.rate : null);
-    const total = rate(answer.totals);
+  const score = (name: string) => (row: AnswerRow) => (typeof row[name] === 'number' ? row[name] : null);
+  for (const rate of report.rates ?? []) {
+    const n = measureName(rate.numerator);
+    const d = measureName(rate.denominator);
+    const total = score(rate.name)(answer.totals);
     groups.push({
-      id: 'rate',
-      code: code(MEASURE_CODES, 'rate'),
+      id: rate.name,
+      code: code(MEASURE_CODES, rate.name),
       population: [counted('numerator', answer.totals[n]), counted('denominator', answer.totals[d])],
       ...(total !== null ? { measureScore: { value: total } } : {}),
       ...stratifier(
-        strata(answer, (row) => [counted('numerator', row[n]), counted('denominator', row[d])], rate),
+        strata(
+          answer,
+          (row) => [
+            counted('numerator', row[n]),
+            counted('denominator', (rate.ofTotal ? answer.totals : row)[d]),
+          ],
+          score(rate.name),
+        ),
       ),
+    });
+  }
+  // The other figures (per region, per weekday, latencies): a score per stratum, no population.
+  const rates = new Set((report.rates ?? []).map((r) => r.name));
+  for (const figure of answer.figures.filter((f) => !rates.has(f))) {
+    const total = score(figure)(answer.totals);
+    groups.push({
+      id: figure,
+      code: code(MEASURE_CODES, figure),
+      ...(total !== null ? { measureScore: { value: total } } : {}),
+      ...stratifier(strata(answer, () => [], score(figure))),
     });
   }
   return {

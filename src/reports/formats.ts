@@ -11,15 +11,15 @@ function field(value: unknown): string {
 }
 
 /**
- * An answer as CSV: a header row, then one row per cell: the dimensions, each measure, the rate when the
- * report has one, and (with suppression) which counts were withheld. Totals and data quality are JSON only.
+ * An answer as CSV: a header row, then one row per cell: the dimensions, each measure, the figures beside
+ * them (rates, shares, per region or weekday, latencies), and (with suppression) which counts were
+ * withheld. Totals and data quality are JSON only.
  */
 export function reportCsv(answer: ReportAnswer): string {
-  const hasRate = answer.rows.some((r) => 'rate' in r) || 'rate' in answer.totals;
   const columns = [
     ...answer.groupBy,
     ...answer.measures,
-    ...(hasRate ? ['rate'] : []),
+    ...answer.figures,
     ...(answer.suppress ? ['suppressed'] : []),
   ];
   const lines = [columns.map(field).join(',')];

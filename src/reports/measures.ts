@@ -31,16 +31,34 @@ export interface Measure {
   /**
    * The rows, from `ev` (the period's current events, filtered) and `everything` (all current events,
    * for looking across an episode beyond the period): columns event_id, occurred_at, provider_id,
-   * service_id, consumer_org, disposition, outcome, error_code, data_quality, episode_id, count_key, flag.
+   * service_id, consumer_org, disposition, outcome, error_code, activity, upstream_ms, data_quality,
+   * episode_id, count_key, flag.
    */
   rows: RawBuilder<unknown>;
 }
+
+/** The kind of interaction (activity) each event type is, as the operational statistics count them. */
+export const ACTIVITIES: Record<string, string> = {
+  'slot.searched': 'slot-search',
+  'booking.attempted': 'book',
+  'booking.cancelled': 'cancel',
+  'appointment.updated': 'update',
+  'appointment.read': 'read-appointment',
+  'appointments.listed': 'list-appointments',
+  'referral.made': 'referral',
+  'capability.read': 'capability',
+};
+const activity = sql`(case e.type ${sql.join(
+  Object.entries(ACTIVITIES).map(([type, kind]) => sql`when ${sql.lit(type)} then ${sql.lit(kind)}`),
+  sql` `,
+)} end)`;
 
 /** The common columns of a row made from an event `e`. */
 const columns = (key: RawBuilder<unknown> = sql`e.id::text`, flag: RawBuilder<unknown> = sql`true`) => sql`
   e.id as event_id, e.occurred_at, e.provider_id, e.service_id, e.consumer_org, e.disposition,
   e.attributes->>'outcome' as outcome,
   coalesce(e.attributes->'detailCodes'->>0, e.attributes->'issueCodes'->>0) as error_code,
+  ${activity} as activity, (e.attributes->>'upstreamMs')::float8 as upstream_ms,
   e.data_quality, e.episode_id, ${key} as count_key, ${flag} as flag`;
 
 const succeeded = sql`coalesce((e.attributes->>'succeeded')::boolean, false)`;
@@ -84,6 +102,14 @@ const slotRows = (flag: RawBuilder<unknown>, extra: RawBuilder<unknown> = sql`tr
   select ${columns(sql`slot->>'key'`, flag)}
   from ev e cross join lateral jsonb_array_elements(coalesce(e.attributes->'slots', '[]'::jsonb)) slot
   where e.type = 'slot.searched' and ${succeeded} and ${extra}`;
+
+const activityEvent = sql`e.type in (${sql.join(Object.keys(ACTIVITIES).map((t) => sql.lit(t)))})`;
+/** What a provider's answer was judged (conformance.ts): an exchange's first event carries it. */
+const judged = sql`e.source_kind = 'exchange' and e.ordinal = 0 and e.attributes ? 'conformance'`;
+const conformance = (path: string) => sql`e.attributes->'conformance'${sql.raw(path)}`;
+const failedCheck = (check: string) =>
+  sql`${judged} and (${conformance(`->'checks'->>'${check}'`)})::boolean = false`;
+const errorClass = (name: string) => sql`${judged} and ${conformance(`->>'errorClass'`)} = ${sql.lit(name)}`;
 
 export const MEASURES = {
   bookings: simple('bookings', 'booking attempts with outcome booked', bookingsWhere),
@@ -190,6 +216,65 @@ export const MEASURES = {
     rows: sql`select ${columns(sql`e.service_id`)} from ev e
       where e.type = 'slot.searched' and ${succeeded} and e.service_id is not null`,
   },
+  attempts: simple('attempts', 'events of each kind of interaction (activity)', activityEvent),
+  successes: simple(
+    'successes',
+    'interactions that succeeded (a booking: booked; a referral: accepted)',
+    sql`${activityEvent} and case when e.type = 'booking.attempted' then e.attributes->>'outcome' = 'booked'
+      else ${succeeded} end`,
+  ),
+  exchanges: simple(
+    'exchanges',
+    'exchanges with a provider the collector judged (an interaction it knows)',
+    judged,
+  ),
+  responses: simple(
+    'responses',
+    'exchanges the provider answered (not a timeout, reset or refusal)',
+    sql`${judged} and ${conformance(`->>'conforms'`)} is not null`,
+  ),
+  conforming: simple(
+    'conforming',
+    'answers that pass every check of the standard that applies to them',
+    sql`${judged} and (${conformance(`->>'conforms'`)})::boolean`,
+  ),
+  wrongStatus: simple(
+    'wrongStatus',
+    "answers whose status is not the standard's for the interaction (201 on an STU3 / GP Connect create, else 200; a 4xx or 5xx on failure)",
+    failedCheck('status'),
+  ),
+  missingOperationOutcome: simple(
+    'missingOperationOutcome',
+    'error answers (4xx, 5xx) without an OperationOutcome',
+    failedCheck('operationOutcome'),
+  ),
+  missingLocation: simple(
+    'missingLocation',
+    'creates answered 201 without a Location naming the Appointment',
+    failedCheck('location'),
+  ),
+  instantsWithoutOffset: simple(
+    'instantsWithoutOffset',
+    'answers with a date-time that has no offset',
+    failedCheck('instantOffsets'),
+  ),
+  notSearchset: simple(
+    'notSearchset',
+    'answered slot searches whose Bundle is not of type searchset',
+    failedCheck('searchsetType'),
+  ),
+  clientErrors: simple('clientErrors', 'exchanges the provider answered with a 4xx', errorClass('client')),
+  serverErrors: simple('serverErrors', 'exchanges the provider answered with a 5xx', errorClass('server')),
+  transportErrors: simple(
+    'transportErrors',
+    'exchanges the provider never answered (timeout, reset, refused)',
+    errorClass('transport'),
+  ),
+  errors: simple(
+    'errors',
+    'exchanges that failed: a 4xx or 5xx, or no answer',
+    sql`${judged} and ${conformance(`->>'errorClass'`)} <> 'none'`,
+  ),
 } satisfies Record<string, Measure>;
 
 export type MeasureId = keyof typeof MEASURES;

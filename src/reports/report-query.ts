@@ -94,6 +94,8 @@ export function dimension(dim: Dimension, timezone: string, context: ReportConte
       return sql`r.outcome`;
     case 'errorCode':
       return sql`r.error_code`;
+    case 'activity':
+      return sql`r.activity`;
   }
 }
 

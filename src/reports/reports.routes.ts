@@ -5,6 +5,7 @@ import type { Store } from '../store/store.js';
 import {
   ALL_REPORTS,
   DIMENSIONS,
+  figuresOf,
   measureName,
   reportById,
   type Dimension,
@@ -138,14 +139,18 @@ function describe(report: ReportDefinition) {
     version: report.version,
     title: report.title,
     measures: report.measures.map((m) => ({ name: measureName(m), description: MEASURES[m].description })),
-    ...(report.rate
+    ...(report.rates
       ? {
-          rate: {
-            numerator: measureName(report.rate.numerator),
-            denominator: measureName(report.rate.denominator),
-          },
+          rates: report.rates.map((rate) => ({
+            name: rate.name,
+            numerator: measureName(rate.numerator),
+            denominator: rate.ofTotal
+              ? `total ${measureName(rate.denominator)}`
+              : measureName(rate.denominator),
+          })),
         }
       : {}),
+    figures: figuresOf(report),
     groupBy: report.groupBy,
     ...(report.alwaysGroupBy ? { alwaysGroupBy: report.alwaysGroupBy } : {}),
     filters: FILTERS,

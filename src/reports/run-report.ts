@@ -2,6 +2,7 @@ import { sql, type Kysely } from 'kysely';
 import type { Database } from '../store/database.js';
 import {
   perRegion,
+  perWeekday,
   suppressed,
   suppressedQuality,
   suppressedTotals,
@@ -9,7 +10,7 @@ import {
   type AnswerRow,
   type ReportAnswer,
 } from './answer-rows.js';
-import { measureName, type Dimension } from './catalogue.js';
+import { figuresOf, LATENCY_FIGURES, measureName, type Dimension } from './catalogue.js';
 import { MEASURES, SLOTS_BREACH_UNKNOWN, type MeasureId } from './measures.js';
 import {
   bound,
@@ -62,6 +63,43 @@ async function count(
     dims: dims.map((_, i) => row[`d${i}`] as string | number | null),
     value: Number(row.value),
   }));
+}
+
+/** The p50 / p95 / p99 upstream latency of the exchanges a report counts, per combination of dimensions. */
+async function latencies(
+  db: Kysely<Database>,
+  query: ReportQuery,
+  dims: Dimension[],
+): Promise<{ dims: (string | number | null)[]; p: (number | null)[] }[]> {
+  const keyed = dims.map(
+    (d, i) => sql`${dimension(d, query.timezone, query.context ?? NO_CONTEXT)} as ${sql.ref(`d${i}`)}`,
+  );
+  const body = sql`select ${sql.join([
+    ...keyed,
+    sql`percentile_cont(array[0.5, 0.95, 0.99]) within group (order by r.upstream_ms) as p`,
+  ])}
+    from (${MEASURES.exchanges.rows}) r where r.upstream_ms is not null
+    ${dims.length > 0 ? sql`group by ${sql.join(dims.map((_, i) => sql.raw(String(i + 1))))}` : sql``}`;
+  const { rows } = await withEvents(query, body).execute(db);
+  return (rows as Record<string, unknown>[]).map((row) => ({
+    dims: dims.map((_, i) => row[`d${i}`] as string | number | null),
+    p: ((row.p as (number | string | null)[] | null) ?? []).map((v) =>
+      v === null ? null : Math.round(Number(v) * 10) / 10,
+    ),
+  }));
+}
+
+/** How many of each weekday (ISO: 1 Monday … 7 Sunday) the period has, its days read in the reporting timezone. */
+async function weekdaysIn(db: Kysely<Database>, query: ReportQuery): Promise<Map<number, number>> {
+  const local = (b: Bound) => sql`(${bound(b, query.timezone)} at time zone ${query.timezone})`;
+  const { rows } = await sql<{
+    dow: number;
+    n: number;
+  }>`select extract(isodow from d)::int as dow, count(*)::int as n
+    from generate_series(date_trunc('day', ${local(query.from)}), ${local(query.to)} - interval '1 microsecond',
+      interval '1 day') d
+    group by 1`.execute(db);
+  return new Map(rows.map((r) => [Number(r.dow), Number(r.n)]));
 }
 
 /** The data-quality block: each flag on the events behind the answer, and those not yet in an episode. */
@@ -170,13 +208,26 @@ export async function runReport(db: Kysely<Database>, query: ReportQuery): Promi
       // Dimensions first, then the measures in the report's order (a cell one measure lacks counts 0).
       const ordered: AnswerRow = { ...cellDims.get(key)! };
       for (const m of query.report.measures) ordered[measureName(m)] = counts[measureName(m)] ?? 0;
-      const row = withRate(ordered, query.report);
+      const row = withRate(ordered, query.report, totals);
       row.evidence = Object.fromEntries(
         query.report.measures.map((m) => [measureName(m), evidenceLink(query, m, cellDims.get(key)!)]),
       );
-      return suppressed(row, query);
+      return row;
     });
   if (query.report.perRegion) perRegion(rows, totals, query);
+  if (query.report.perWeekday) perWeekday(rows, totals, query, await weekdaysIn(db, query));
+  if (query.report.latency) {
+    const key = (values: (string | number | null)[]) =>
+      JSON.stringify(values.map((v, i) => dimValue(dims[i]!, v)));
+    const found = new Map((await latencies(db, query, dims)).map((l) => [key(l.dims), l.p]));
+    const [all] = await latencies(db, query, []);
+    const put = (row: AnswerRow, p: (number | null)[] | undefined) =>
+      LATENCY_FIGURES.forEach((name, i) => (row[name] = p?.[i] ?? null));
+    for (const row of rows) put(row, found.get(key(dims.map((d) => row[d] as string | null))));
+    put(totals, all?.p);
+  }
+  // Suppression last: it withholds the figures computed from the counts it withholds.
+  const shown = rows.map((row) => suppressed(row, query));
   return {
     report: query.report.id,
     version: query.report.version,
@@ -185,8 +236,9 @@ export async function runReport(db: Kysely<Database>, query: ReportQuery): Promi
     filters: query.filters,
     groupBy: dims,
     measures: query.report.measures.map(measureName),
-    rows,
-    totals: suppressedTotals(withRate(totals, query.report), rows, query),
+    figures: figuresOf(query.report),
+    rows: shown,
+    totals: suppressedTotals(withRate(totals, query.report), shown, query),
     dataQuality: suppressedQuality(await dataQuality(db, query), query.suppress),
     ...(query.suppress ? { suppress: query.suppress } : {}),
   };

@@ -3,7 +3,7 @@ import request from 'supertest';
 import { eventsJson } from '../../src/capture/captured.js';
 import { RULE_VERSION } from '../../src/derive/derive.js';
 import { newId } from '../../src/ids.js';
-import { REPORTS } from '../../src/reports/catalogue.js';
+import { ALL_REPORTS, REPORTS } from '../../src/reports/catalogue.js';
 import { SUPPRESSED_EXTENSION } from '../../src/reports/fhir-measure.js';
 import { insertEventsJson } from '../../src/store/json-inserts.js';
 import type { NewEventRow } from '../../src/store/tables/event.table.js';
@@ -215,11 +215,12 @@ describe('GET /api/reports', () => {
   it('lists every national metric with its measures and groupings', async () => {
     const res = await get('/api/reports').expect(200);
     const ids = (res.body.reports as { id: string }[]).map((r) => r.id).sort();
-    expect(ids).toEqual([...Object.keys(EXPECTED), 'bookings-per-1000', 'units-connected-vs-active'].sort());
+    expect(ids).toEqual(ALL_REPORTS.map((r) => r.id).sort());
+    expect(ids).toEqual(expect.arrayContaining(Object.keys(EXPECTED)));
     const utilisation = res.body.reports.find((r: { id: string }) => r.id === 'rep-cons-01');
     expect(utilisation).toMatchObject({
       measures: [{ name: 'bookings' }, { name: 'referrals' }],
-      rate: { numerator: 'bookings', denominator: 'referrals' },
+      rates: [{ name: 'rate', numerator: 'bookings', denominator: 'referrals' }],
     });
     expect(utilisation.groupBy).toEqual(expect.arrayContaining(['month', 'provider', 'disposition']));
   });
@@ -462,7 +463,7 @@ describe('the FHIR view', () => {
   it('publishes a Measure per report at /api/fhir/Measure, and evaluates one at /api/fhir/MeasureReport', async () => {
     const measures = await get('/api/fhir/Measure').expect(200);
     expect(r4Problems(measures.body)).toEqual([]);
-    expect(measures.body.total).toBe(REPORTS.length + 2);
+    expect(measures.body.total).toBe(ALL_REPORTS.length);
     const utilisation = await get('/api/fhir/Measure/rep-cons-01').expect(200);
     expect(utilisation.body).toMatchObject({
       resourceType: 'Measure',
