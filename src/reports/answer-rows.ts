@@ -150,7 +150,7 @@ export function perWeekday(
       const name = WEEKDAYS[dow - 1]!;
       if (!rows.some((row) => row.weekday === name)) rows.push({ weekday: name, attempts: 0 });
     }
-  const order = (row: AnswerRow) => WEEKDAYS.indexOf(String(row.weekday));
+  const order = (row: AnswerRow) => WEEKDAYS.indexOf(typeof row.weekday === 'string' ? row.weekday : '');
   rows.sort((a, b) => order(a) - order(b));
   for (const row of rows) {
     const d = days.get(order(row) + 1) ?? 0;
