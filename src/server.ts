@@ -10,6 +10,7 @@ import type { Lifecycle } from './health/health.routes.js';
 import type { Logger } from './logger.js';
 import { CapturePipeline } from './capture/capture-pipeline.js';
 import { EpisodeStitcher } from './derive/episode-stitcher.js';
+import { RollupKeeper } from './reports/rollup.js';
 import { loadDerivationTables } from './derive/tables.js';
 import { captureReadiness } from './capture/capture.readiness.js';
 import { createPatientHasher } from './privacy/patient-hash.js';
@@ -214,8 +215,15 @@ export async function startCollector(options: StartOptions): Promise<RunningColl
     episodes: config.episodes,
     logger,
   });
+  const rollups = new RollupKeeper({
+    db: () => store.db,
+    timezone: config.timezone,
+    logger,
+    intervalMs: config.reports.rollupIntervalSeconds * 1000,
+  });
   await capture.start();
   stitcher.start();
+  if (config.reports.rollupIntervalSeconds > 0) rollups.start();
   const metrics = new CollectorMetrics(capture, stitcher);
   const forwarder = new Forwarder({
     captureCapBytes: config.redaction.maxBodyBytes,
@@ -269,6 +277,7 @@ export async function startCollector(options: StartOptions): Promise<RunningColl
       await capture.drain();
       await capture.close();
       await stitcher.stop();
+      await rollups.stop();
       await forwarder.close();
       await store.close();
       logger.info('stopped');

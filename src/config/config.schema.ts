@@ -106,6 +106,14 @@ export const configSchema = {
         maxEvents: { type: 'integer', minimum: 10, default: 2000 },
       },
     },
+    reports: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        rollupIntervalSeconds: { type: 'integer', minimum: 0, maximum: 86400, default: 60 },
+      },
+    },
     ingest: {
       type: 'object',
       additionalProperties: false,

@@ -46,6 +46,12 @@ export interface EpisodesConfig {
   maxEvents: number;
 }
 
+/** How reports are kept fast. */
+export interface ReportsConfig {
+  /** How often the roll-ups of changed and new days are built (0: never; reports count from events). */
+  rollupIntervalSeconds: number;
+}
+
 /** The ingest API's limits (POST /api/events). */
 export interface IngestConfig {
   /** Events in one batch at most (more: 413). */
@@ -104,6 +110,7 @@ export interface Config {
   hashSecret?: string;
   tables: TablesConfig;
   episodes: EpisodesConfig;
+  reports: ReportsConfig;
   ingest: IngestConfig;
   shutdownGraceMs: number;
   /** After SIGTERM, how long /readyz reports SHUTTING_DOWN while still serving, before the listener closes. */

@@ -55,6 +55,18 @@ export interface ReportQuery {
   suppress?: number;
   /** Regions and populations (none: the region dimension is empty). */
   context?: ReportContext;
+  /** Which days are counted from the roll-ups and which ranges from the events (none: all from events). */
+  split?: RollupSplit;
+  /** False: count everything from the events (the roll-ups' own tests compare the two). */
+  useRollups?: boolean;
+}
+
+/** A period split between the roll-ups and the events (rollup.ts). */
+export interface RollupSplit {
+  /** Local days (YYYY-MM-DD) counted from the roll-ups: built, unchanged since, wholly in the period. */
+  days: string[];
+  /** The rest of the period, counted from the events: half-open ranges of instants. */
+  raw: { from: string; to: string }[];
 }
 
 /** What stands for "no value" of a dimension in a drill-down link. */
@@ -103,20 +115,44 @@ export function dimension(dim: Dimension, timezone: string, context: ReportConte
 const CURRENT = sql`(select x.* from events x where not exists (select 1 from events n
   where n.source_kind = x.source_kind and n.source_id = x.source_id and n.rule_version > x.rule_version))`;
 
-/** The period's current events, filtered, as `ev`; all current events as `everything`. */
-export function withEvents(query: ReportQuery, body: RawBuilder<unknown>): RawBuilder<unknown> {
-  const conditions = [
-    sql`e.occurred_at >= ${bound(query.from, query.timezone)}`,
-    sql`e.occurred_at < ${bound(query.to, query.timezone)}`,
-    ...FILTERS.filter((f) => query.filters[f] !== undefined).map((f) =>
-      f === 'region'
-        ? sql`${regionOf(query.context ?? NO_CONTEXT, 'e')} = ${query.filters.region!}`
-        : sql`${sql.ref(`e.${FILTER_COLUMN[f]}`)} = ${query.filters[f]!}`,
-    ),
-  ];
+/** The query's filters on the columns of `alias` (events, or roll-ups: they share the column names). */
+export function filterConditions(query: ReportQuery, alias: string): RawBuilder<unknown>[] {
+  return FILTERS.filter((f) => query.filters[f] !== undefined).map((f) =>
+    f === 'region'
+      ? sql`${regionOf(query.context ?? NO_CONTEXT, alias)} = ${query.filters.region!}`
+      : sql`${sql.ref(`${alias}.${FILTER_COLUMN[f]}`)} = ${query.filters[f]!}`,
+  );
+}
+
+/** Events in any of the half-open ranges (none: no event). */
+export function inRanges(ranges: { from: string; to: string }[], alias = 'e'): RawBuilder<unknown> {
+  if (ranges.length === 0) return sql`false`;
+  const at = sql.ref(`${alias}.occurred_at`);
+  return sql`(${sql.join(
+    ranges.map((r) => sql`(${at} >= ${r.from}::timestamptz and ${at} < ${r.to}::timestamptz)`),
+    sql` or `,
+  )})`;
+}
+
+/** `ev`: the current events meeting the conditions; `everything`: all current events (episodes span periods). */
+export function eventsWhere(
+  conditions: RawBuilder<unknown>[],
+  body: RawBuilder<unknown>,
+): RawBuilder<unknown> {
   return sql`with everything as not materialized ${CURRENT},
     ev as (select e.* from everything e where ${sql.join(conditions, sql` and `)})
     ${body}`;
+}
+
+/** The period's current events, filtered, as `ev` (only the ranges the roll-ups do not count, when split). */
+export function withEvents(query: ReportQuery, body: RawBuilder<unknown>): RawBuilder<unknown> {
+  const period = query.split
+    ? [inRanges(query.split.raw)]
+    : [
+        sql`e.occurred_at >= ${bound(query.from, query.timezone)}`,
+        sql`e.occurred_at < ${bound(query.to, query.timezone)}`,
+      ];
+  return eventsWhere([...period, ...filterConditions(query, 'e')], body);
 }
 
 /** The dimensions a query groups by: those asked, and those the report always groups by. */

@@ -1,4 +1,4 @@
-import { sql, type Kysely } from 'kysely';
+import { sql, type Kysely, type RawBuilder } from 'kysely';
 import type { Database } from '../store/database.js';
 import {
   perRegion,
@@ -12,6 +12,7 @@ import {
 } from './answer-rows.js';
 import { figuresOf, LATENCY_FIGURES, measureName, type Dimension } from './catalogue.js';
 import { MEASURES, SLOTS_BREACH_UNKNOWN, type MeasureId } from './measures.js';
+import { BREACH_UNKNOWN, LATENCY, qualityName, qualityRows, splitPeriod, unionRows } from './rollup.js';
 import {
   bound,
   dimension,
@@ -35,7 +36,28 @@ interface Counted {
   value: number;
 }
 
-/** One measure's counts per combination of dimensions. */
+/** Each dimension's value of a row `r`, as `d0`, `d1`, …; and the positions to group by. */
+function keyedDims(query: ReportQuery, dims: Dimension[]) {
+  return {
+    keyed: dims.map(
+      (d, i) => sql`${dimension(d, query.timezone, query.context ?? NO_CONTEXT)} as ${sql.ref(`d${i}`)}`,
+    ),
+    refs: dims.map((_, i) => sql.ref(`d${i}`)),
+    groupBy: (extra: RawBuilder<unknown>[] = []) =>
+      dims.length + extra.length > 0
+        ? sql`group by ${sql.join([...dims.map((_, i) => sql.raw(String(i + 1))), ...extra])}`
+        : sql``,
+  };
+}
+
+function dimsOf(dims: Dimension[], row: Record<string, unknown>): (string | number | null)[] {
+  return dims.map((_, i) => row[`d${i}`] as string | number | null);
+}
+
+/**
+ * One measure's counts per combination of dimensions: over its rows from the events and from the
+ * roll-ups alike (rollup.ts), summed where each row is an event, counted by key where it is distinct.
+ */
 async function count(
   db: Kysely<Database>,
   query: ReportQuery,
@@ -43,50 +65,66 @@ async function count(
   dims: Dimension[],
 ): Promise<Counted[]> {
   const definition = MEASURES[measure];
-  const keyed = dims.map(
-    (d, i) => sql`${dimension(d, query.timezone, query.context ?? NO_CONTEXT)} as ${sql.ref(`d${i}`)}`,
-  );
-  const dimRefs = dims.map((_, i) => sql.ref(`d${i}`));
+  const { keyed, refs, groupBy } = keyedDims(query, dims);
+  const rows = unionRows(query, measure, definition.rows);
   const filter =
     definition.aggregate === 'distinct-any'
       ? sql`any_flag`
       : definition.aggregate === 'distinct-all'
         ? sql`all_flag`
         : sql`true`;
-  const body = sql`select ${sql.join([...dimRefs, sql`count(*) filter (where ${filter})::int as value`])}
-    from (select ${sql.join([...keyed, sql`r.count_key`, sql`bool_or(r.flag) as any_flag`, sql`bool_and(r.flag) as all_flag`])}
-          from (${definition.rows}) r
-          group by ${sql.join([...dims.map((_, i) => sql.raw(String(i + 1))), sql`r.count_key`])}) k
-    ${dims.length > 0 ? sql`group by ${sql.join(dims.map((_, i) => sql.raw(String(i + 1))))}` : sql``}`;
-  const { rows } = await withEvents(query, body).execute(db);
-  return (rows as Record<string, unknown>[]).map((row) => ({
-    dims: dims.map((_, i) => row[`d${i}`] as string | number | null),
+  const body = definition.additive
+    ? sql`select ${sql.join([...keyed, sql`sum(r.n)::bigint as value`])} from (${rows}) r ${groupBy()}`
+    : sql`select ${sql.join([...refs, sql`count(*) filter (where ${filter})::int as value`])}
+      from (select ${sql.join([...keyed, sql`r.count_key`, sql`bool_or(r.any_flag) as any_flag`, sql`bool_and(r.all_flag) as all_flag`])}
+            from (${rows}) r ${groupBy([sql`r.count_key`])}) k
+      ${groupBy()}`;
+  const { rows: found } = await withEvents(query, body).execute(db);
+  return (found as Record<string, unknown>[]).map((row) => ({
+    dims: dimsOf(dims, row),
     value: Number(row.value),
   }));
 }
 
-/** The p50 / p95 / p99 upstream latency of the exchanges a report counts, per combination of dimensions. */
+/**
+ * The p50 / p95 / p99 upstream latency of the exchanges a report counts, per combination of dimensions:
+ * continuous percentiles (as percentile_cont) over the latencies to the millisecond, from a histogram of
+ * the events' and the roll-ups' latencies.
+ */
 async function latencies(
   db: Kysely<Database>,
   query: ReportQuery,
   dims: Dimension[],
 ): Promise<{ dims: (string | number | null)[]; p: (number | null)[] }[]> {
-  const keyed = dims.map(
-    (d, i) => sql`${dimension(d, query.timezone, query.context ?? NO_CONTEXT)} as ${sql.ref(`d${i}`)}`,
-  );
-  const body = sql`select ${sql.join([
-    ...keyed,
-    sql`percentile_cont(array[0.5, 0.95, 0.99]) within group (order by r.upstream_ms) as p`,
-  ])}
-    from (${MEASURES.exchanges.rows}) r where r.upstream_ms is not null
-    ${dims.length > 0 ? sql`group by ${sql.join(dims.map((_, i) => sql.raw(String(i + 1))))}` : sql``}`;
-  const { rows } = await withEvents(query, body).execute(db);
-  return (rows as Record<string, unknown>[]).map((row) => ({
-    dims: dims.map((_, i) => row[`d${i}`] as string | number | null),
-    p: ((row.p as (number | string | null)[] | null) ?? []).map((v) =>
-      v === null ? null : Math.round(Number(v) * 10) / 10,
-    ),
-  }));
+  const { keyed, refs, groupBy } = keyedDims(query, dims);
+  const rows = unionRows(query, LATENCY, MEASURES.exchanges.rows);
+  const partition = dims.length > 0 ? sql`partition by ${sql.join(refs)}` : sql``;
+  const body = sql`, h as (select ${sql.join([...keyed, sql`r.latency_ms as v`, sql`sum(r.n) as n`])}
+        from (${rows}) r where r.latency_ms is not null ${groupBy([sql`r.latency_ms`])}),
+      c as (select h.*, sum(n) over (${partition} order by v) - n as before, sum(n) over (${partition}) as total
+        from h),
+      q as (select c.*, p.i, p.p * (c.total - 1) as pos from c
+        cross join (values (1, 0.5), (2, 0.95), (3, 0.99)) p(i, p))
+    select ${sql.join([
+      ...refs,
+      sql`i`,
+      sql`max(v) filter (where before <= floor(pos) and floor(pos) < before + n) as lo`,
+      sql`max(v) filter (where before <= ceil(pos) and ceil(pos) < before + n) as hi`,
+      sql`max(pos - floor(pos)) as frac`,
+    ])}
+    from q group by ${sql.join([...refs, sql`i`])}`;
+  const { rows: found } = await withEvents(query, body).execute(db);
+  const cells = new Map<string, { dims: (string | number | null)[]; p: (number | null)[] }>();
+  for (const row of found as Record<string, unknown>[]) {
+    const cellDims = dimsOf(dims, row);
+    const key = JSON.stringify(cellDims);
+    const cell = cells.get(key) ?? { dims: cellDims, p: [null, null, null] };
+    cells.set(key, cell);
+    const lo = Number(row.lo);
+    const value = lo + Number(row.frac) * (Number(row.hi) - lo);
+    cell.p[Number(row.i) - 1] = Math.round(value * 10) / 10;
+  }
+  return [...cells.values()];
 }
 
 /** How many of each weekday (ISO: 1 Monday … 7 Sunday) the period has, its days read in the reporting timezone. */
@@ -104,23 +142,15 @@ async function weekdaysIn(db: Kysely<Database>, query: ReportQuery): Promise<Map
 
 /** The data-quality block: each flag on the events behind the answer, and those not yet in an episode. */
 async function dataQuality(db: Kysely<Database>, query: ReportQuery): Promise<Record<string, number>> {
-  const rows = sql.join(
-    query.report.measures.map(
-      (m) => sql`select event_id, data_quality, episode_id from (${MEASURES[m].rows}) r`,
-    ),
-    sql` union `,
-  );
-  // One pass: each contributing event once, its flags and whether it is stitched.
-  const body = sql`select flag, count(*)::int as n from (
-      select c.event_id, unnest(c.data_quality || case when c.episode_id is null
-        then array['not-yet-stitched'] else array[]::text[] end) as flag
-      from (${rows}) c) f
-    group by flag`;
+  // Each contributing event once per flag (whether it is stitched too), from the events and the roll-ups.
+  const rows = unionRows(query, qualityName(query.report), qualityRows(query.report));
+  const body = sql`select r.count_key as flag, sum(r.n)::int as n from (${rows}) r group by 1`;
   const { rows: found } = await withEvents(query, body).execute(db);
   const out: Record<string, number> = { notYetStitched: 0 };
   for (const row of found as { flag: string; n: number }[]) out[camel(row.flag)] = Number(row.n);
   if (query.report.measures.some((m) => m === 'slotsWithinDeadline' || m === 'slotsBeyondDeadline')) {
-    const unknown = sql`select count(distinct r.count_key)::int as n from (${SLOTS_BREACH_UNKNOWN}) r`;
+    const slots = unionRows(query, BREACH_UNKNOWN, SLOTS_BREACH_UNKNOWN);
+    const unknown = sql`select count(distinct r.count_key)::int as n from (${slots}) r`;
     const { rows } = await withEvents(query, unknown).execute(db);
     out.slotsBreachUnknown = Number((rows[0] as { n: number }).n);
   }
@@ -177,7 +207,10 @@ async function period(db: Kysely<Database>, query: ReportQuery): Promise<{ from:
  * small-number suppression when asked. Events belong to the period by their `occurred_at`; buckets are
  * the reporting timezone's.
  */
-export async function runReport(db: Kysely<Database>, query: ReportQuery): Promise<ReportAnswer> {
+export async function runReport(db: Kysely<Database>, asked: ReportQuery): Promise<ReportAnswer> {
+  // Whole days the roll-ups hold are read from them; the rest of the period from the events.
+  const query =
+    asked.useRollups === false || asked.split ? asked : { ...asked, split: await splitPeriod(db, asked) };
   const dims = effectiveGroupBy(query);
   const cells = new Map<string, AnswerRow>();
   const cellDims = new Map<string, Record<string, string | null>>();
