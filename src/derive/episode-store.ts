@@ -123,6 +123,7 @@ interface EventWrite {
   occurred_at: Date;
   episode_id: string;
   encounter_id: string | null;
+  service_id: string | null;
   disposition: string | null;
   deadline: Date | null;
   deadline_source: string | null;
@@ -143,13 +144,14 @@ async function writeEvents(trx: Transaction<Database>, writes: EventWrite[]): Pr
         .slice(i, i + 500)
         .map(
           (w) =>
-            sql`(${w.id}::uuid, ${w.occurred_at}::timestamptz, ${w.episode_id}::uuid, ${w.encounter_id}::text, ${w.disposition}::text, ${w.deadline}::timestamptz, ${w.deadline_source}::text, ${w.data_quality}::text[], ${w.attributes}::jsonb)`,
+            sql`(${w.id}::uuid, ${w.occurred_at}::timestamptz, ${w.episode_id}::uuid, ${w.encounter_id}::text, ${w.service_id}::text, ${w.disposition}::text, ${w.deadline}::timestamptz, ${w.deadline_source}::text, ${w.data_quality}::text[], ${w.attributes}::jsonb)`,
         ),
     );
-    await sql`update events set episode_id = v.episode_id, encounter_id = v.encounter_id, disposition = v.disposition,
+    await sql`update events set episode_id = v.episode_id, encounter_id = v.encounter_id, service_id = v.service_id,
+        disposition = v.disposition,
         deadline = v.deadline, deadline_source = v.deadline_source,
         data_quality = coalesce(v.data_quality, events.data_quality), attributes = coalesce(v.attributes, events.attributes)
-      from (values ${values}) as v(id, occurred_at, episode_id, encounter_id, disposition, deadline, deadline_source, data_quality, attributes)
+      from (values ${values}) as v(id, occurred_at, episode_id, encounter_id, service_id, disposition, deadline, deadline_source, data_quality, attributes)
       where events.id = v.id and events.occurred_at = v.occurred_at`.execute(trx);
   }
 }
@@ -204,6 +206,7 @@ export async function resolveAndWrite(
         !attributesChanged &&
         !flagsChanged &&
         e.encounter_id === next.encounter_id &&
+        e.service_id === next.service_id &&
         e.disposition === next.disposition &&
         e.deadline_source === next.deadline_source &&
         (e.deadline?.getTime() ?? null) === (next.deadline?.getTime() ?? null)
@@ -214,6 +217,7 @@ export async function resolveAndWrite(
         occurred_at: e.occurred_at,
         episode_id: episodeId,
         encounter_id: next.encounter_id,
+        service_id: next.service_id,
         disposition: next.disposition,
         deadline: next.deadline,
         deadline_source: next.deadline_source,

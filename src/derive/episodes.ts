@@ -38,6 +38,8 @@ export interface EpisodeEvent {
 /** Fields of an event the episode decides. */
 export interface EventResolution {
   encounter_id: string;
+  /** Its own service, else the one the episode gives it (`attributes.serviceFrom` says whence). */
+  service_id: string | null;
   disposition: string | null;
   deadline: Date | null;
   deadline_source: string | null;
@@ -97,6 +99,7 @@ export function resolveEpisode(
   for (const e of events)
     resolved.set(e.id, {
       encounter_id: encounterOf.get(e.id)!,
+      service_id: e.service_id,
       disposition: e.disposition,
       deadline: e.deadline,
       deadline_source: e.deadline_source,
@@ -224,6 +227,7 @@ export function resolveEpisode(
       },
     });
   }
+  resolveServices(events, resolved, referrals, searches);
   const made: EpisodeEvent[] = [...paired].map(([cancelId, booking]) => {
     const cancel = cancellations.find((c) => c.id === cancelId)!;
     const fields = resolved.get(booking.id)!;
@@ -232,6 +236,7 @@ export function resolveEpisode(
       id: eventId(booking.source_id, EPISODE_ORDINAL),
       ordinal: EPISODE_ORDINAL,
       type: 'booking.rebooked',
+      service_id: fields.service_id,
       disposition: fields.disposition,
       deadline: fields.deadline,
       deadline_source: fields.deadline_source,
@@ -278,4 +283,50 @@ export function resolveEpisode(
       },
     },
   };
+}
+
+/** Events of a booking journey at one service: they take the episode's service when they name none. */
+const AT_A_SERVICE = new Set([
+  'slot.searched',
+  'booking.attempted',
+  'booking.cancelled',
+  'booking.rebooked',
+  'appointment.read',
+]);
+
+/**
+ * Services (reports.md: rep-prov-02 is by provider and service). STU3 and GP Connect bookings name no
+ * service on the wire (only BaRS routes by one), nor do GP Connect searches: such an event takes the
+ * service of the episode's referral to its provider (the last before it, else the first after), else
+ * that of the last search before it at that provider that named one; `attributes.serviceFrom` says
+ * which, so the next resolution tells the event's own service from one it was given.
+ */
+function resolveServices(
+  events: EpisodeEvent[],
+  resolved: Map<string, EventResolution>,
+  referrals: EpisodeEvent[],
+  searches: EpisodeEvent[],
+): void {
+  const own = (e: EpisodeEvent) => (e.attributes.serviceFrom === undefined ? e.service_id : null);
+  for (const e of events) {
+    if (!AT_A_SERVICE.has(e.type) || e.provider_id === null) continue;
+    const fields = resolved.get(e.id)!;
+    const { serviceFrom: _old, ...attributes } = fields.attributes;
+    let service = own(e);
+    let from: 'referral' | 'search' | null = null;
+    if (service === null) {
+      const atProvider = referrals.filter((r) => r.provider_id === e.provider_id && r.service_id !== null);
+      const search = searches
+        .filter((s) => s.provider_id === e.provider_id && own(s) !== null && byTime(s, e) < 0)
+        .pop();
+      const referral = referralFor(e, atProvider);
+      if (referral) [service, from] = [referral.service_id, 'referral'];
+      else if (search) [service, from] = [own(search), 'search'];
+    }
+    resolved.set(e.id, {
+      ...fields,
+      service_id: service,
+      attributes: from ? { ...attributes, serviceFrom: from } : attributes,
+    });
+  }
 }

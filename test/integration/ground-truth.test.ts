@@ -9,7 +9,7 @@ import { TEST_TOKENS } from '../helpers/app.js';
  * The traffic generator's ground truth against the collector's reports: simulated 111 calls in all
  * three dialects through a running collector (capture, derivation, ingest, stitching all real), then
  * every national metric, number for number, and the cells the counting rules are per (failed attempts
- * per outcome, slots per disposition, referrals and bookings per provider).
+ * per outcome, slots per disposition, referrals and bookings per provider and service).
  */
 
 const CALLS = 240;
@@ -94,13 +94,17 @@ describe('the ground truth of simulated calls', () => {
     expect(reported).toEqual(truth.counts);
   });
 
-  it('equals them cell for cell: failures per outcome, slots per disposition, bookings per provider', async () => {
+  it('equals them cell for cell: failures per outcome, slots per disposition, bookings and referrals per provider and service', async () => {
     const reported: GroundTruth['cells'] = {};
     for (const [id, { by, rows: expected }] of Object.entries(truth.cells)) {
       const measures = Object.keys(Object.values(expected)[0]!);
       const cells: Record<string, Record<string, number>> = {};
       for (const row of (await report(id, by)).rows) {
-        const cell = (cells[String(row[by])] ??= Object.fromEntries(measures.map((m) => [m, 0])));
+        const key = by
+          .split(',')
+          .map((dimension) => String(row[dimension]))
+          .join('|');
+        const cell = (cells[key] ??= Object.fromEntries(measures.map((m) => [m, 0])));
         for (const m of measures) cell[m]! += row[m];
       }
       const counted = Object.entries(cells).filter(([, cell]) => Object.values(cell).some((n) => n > 0));

@@ -4,6 +4,7 @@ import { deriveEvents, type DerivableExchange } from '../../src/derive/derive.js
 import { encounters } from '../../src/derive/encounters.js';
 import { resolveEpisode, type EpisodeEvent } from '../../src/derive/episodes.js';
 import { loadDerivationTables } from '../../src/derive/tables.js';
+import { ingestEvents } from '../../src/ingest/ingest-events.js';
 import { fixture } from '../helpers/sandbox.js';
 import * as journey from '../helpers/journey.js';
 
@@ -286,6 +287,79 @@ describe('resolveEpisode', () => {
     expect(resolved.events.get(undo.id)!.attributes).toMatchObject({
       sameEncounter: true,
       partOfRebooking: false,
+    });
+  });
+
+  it('an STU3 booking, which names no service, takes that of the referral to its provider, else of the search before it', () => {
+    const at = (time: string) => `2026-11-22T${time}Z`;
+    const stu3 = (over: Partial<DerivableExchange>) =>
+      events(
+        journey.exchangeOf({
+          dialect: 'stu3',
+          provider_id: 'ed',
+          request_headers: { ...journey.JSON_TYPE, 'ssp-traceid': 'T1' },
+          ...over,
+        }),
+      )[0]!;
+    const search = stu3({
+      received_at: at('09:01:00'),
+      path: '/base/Slot',
+      query: 'service=2000011148&status=free&start=ge2026-11-22T09:00:00Z&start=le2026-11-22T12:00:00Z',
+      response_body: JSON.stringify(fixture('stu3/slot-search-response.json')),
+    });
+    const booking = stu3({
+      received_at: at('09:02:00'),
+      method: 'POST',
+      path: '/base/Appointment',
+      request_body: JSON.stringify(fixture('stu3/appointment-book-request.json')),
+      ...journey.booked('B1'),
+    });
+    const later = { ...cancel('B1', at('15:00:00'), 'T2'), provider_id: 'ed' };
+    const elsewhere = { ...later, id: 'cancel-at-another-provider', provider_id: 'utc' };
+    const [referral] = ingestEvents(
+      {
+        id: 'ingest-1',
+        type: 'referral.made',
+        occurred_at: at('09:00:00'),
+        late: false,
+        payload: {
+          kind: 'event',
+          patientHash: null,
+          event: {
+            id: 'R1',
+            type: 'referral.made',
+            occurredAt: at('09:00:00'),
+            correlation: { traceId: 'T1' },
+            disposition: { code: 'Dx02', at: at('08:59:00') },
+            referredTo: { serviceId: '2000011147', providerId: 'ed' },
+          },
+        },
+      },
+      tables,
+    ).map((e) => ({ ...(e as unknown as EpisodeEvent), encounter_id: null }));
+    expect([booking.service_id, later.service_id, search.service_id]).toEqual([null, null, '2000011148']);
+
+    const withReferral = resolveEpisode([search, booking, later, elsewhere, referral!], tables, rules);
+    const service = (e: EpisodeEvent) => {
+      const r = withReferral.events.get(e.id)!;
+      return [r.service_id, r.attributes.serviceFrom];
+    };
+    expect(service(booking)).toEqual(['2000011147', 'referral']);
+    expect(service(later)).toEqual(['2000011147', 'referral']); // a later call's cancellation too
+    expect(service(search)).toEqual(['2000011148', undefined]); // its own, from the query
+    expect(service(elsewhere)).toEqual([null, undefined]); // no referral or search at that provider
+
+    // Without the referral, the search's; and an event stored with a service it was given is resolved
+    // afresh, not held to it.
+    const stored = {
+      ...booking,
+      service_id: '2000011147',
+      attributes: { ...booking.attributes, serviceFrom: 'referral' },
+    };
+    const alone = resolveEpisode([search, stored], tables, rules).events.get(booking.id)!;
+    expect([alone.service_id, alone.attributes.serviceFrom]).toEqual(['2000011148', 'search']);
+    expect(resolveEpisode([stored], tables, rules).events.get(booking.id)!).toMatchObject({
+      service_id: null,
     });
   });
 

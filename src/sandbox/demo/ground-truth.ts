@@ -10,8 +10,9 @@ export interface GroundTruth {
   /** Per national metric (report id), the totals of its measures. */
   counts: Record<string, Record<string, number>>;
   /**
-   * Per report, its cells by one dimension (`by`): each value of it and the measures there (the
-   * report's rows with that value added up). Values where every measure is 0 are left out.
+   * Per report, its cells by some dimensions (`by`, comma-separated): each combination of their values
+   * (joined by `|`) and the measures there (the report's rows with those values added up). Cells where
+   * every measure is 0 are left out.
    */
   cells: Record<string, { by: string; rows: Record<string, Record<string, number>> }>;
 }
@@ -53,16 +54,16 @@ export class TruthKeeper {
   /** Per disposition, each slot offered: whether some search found it in time, whether every one late. */
   readonly #breach = new Map<string, Map<string, { within: boolean; beyond: boolean }>>();
   readonly #failed: Cells = new Map();
-  readonly #byProvider: Cells = new Map();
+  readonly #byService: Cells = new Map();
   readonly #byDisposition: Cells = new Map();
 
   call(dialect: Dialect): void {
     this.#dialects[dialect] += 1;
   }
 
-  referral(provider: string): void {
+  referral(provider: string, service: string): void {
     this.#n.referrals += 1;
-    add(this.#byProvider, provider, 'referrals');
+    add(this.#byService, `${provider}|${service}`, 'referrals');
   }
 
   selection(topBookableRejected: boolean): void {
@@ -82,9 +83,9 @@ export class TruthKeeper {
     }
   }
 
-  booked(provider: string, disposition: string): void {
+  booked(provider: string, service: string, disposition: string): void {
     this.#n.bookings += 1;
-    add(this.#byProvider, provider, 'bookings');
+    add(this.#byService, `${provider}|${service}`, 'bookings');
     add(this.#byDisposition, disposition, 'bookings');
   }
 
@@ -161,7 +162,7 @@ export class TruthKeeper {
       },
       cells: {
         'rep-cons-06': { by: 'outcome', rows: rows(this.#failed, ['failedAttempts']) },
-        'rep-prov-02': { by: 'provider', rows: rows(this.#byProvider, ['bookings', 'referrals']) },
+        'rep-prov-02': { by: 'provider,service', rows: rows(this.#byService, ['bookings', 'referrals']) },
         'rep-cons-10': {
           by: 'disposition',
           rows: rows(perDisposition('slotsWithinDeadline', within), ['bookings', 'slotsWithinDeadline']),

@@ -86,7 +86,7 @@ class DemoRun {
     const truth = this.truth;
     truth.call(dialect);
     await client.refer(call, [this.#selection(call, client)]);
-    truth.referral(client.provider);
+    truth.referral(client.provider, call.service);
 
     // Now and then no search at all (the patient would rather go elsewhere), or the provider is down.
     const roll = next();
@@ -182,7 +182,7 @@ class DemoRun {
   ): Promise<BookedAppointment> {
     const booked = await client.book(call, slot, { requestId, ...(replaces ? { replaces } : {}) });
     if (!booked.appointment) throw new Error(`call ${index}: booking a free slot answered ${booked.status}`);
-    this.truth.booked(client.provider, call.disposition.code);
+    this.truth.booked(client.provider, call.service, call.disposition.code);
     return booked.appointment;
   }
 
