@@ -15,11 +15,12 @@ import { stu3Client } from './stu3.client.js';
  * Simulated 111 call handlers working against the sandbox through a running collector (`npm run demo`),
  * keeping a ground truth of what they did, counted per national metric. Each call is in one dialect
  * (STU3, BaRS or GP Connect, a seeded mix) with a disposition of the bundled table: the referral (BaRS on
- * the wire, the others through the ingest API), the directory's ranked list the handler chose from, a
- * search in the window the disposition gives, then no search at all, a failed search, nothing offered,
- * abandoning, a slot-taken race, a booking error from the provider (given up, or booked on retry), a
- * booking, a booking sent twice, cancelling in the call (re-booking, or not), or cancelling in a later
- * call. Every patient, call and case is new, so calls never join each other's episodes.
+ * the wire, the others through the ingest API) and the directory's ranked list the handler chose from;
+ * then no search at all, a failed search, or a search in the window the disposition gives; then nothing
+ * offered, abandoning, or one of the first few slots chosen, with now and then a slot-taken race, a
+ * booking error from the provider (given up, or booked on retry), a booking sent twice; and the booking
+ * kept, cancelled in the call (re-booking, or not), or cancelled in a later call. Every patient, call and
+ * case is new, so calls never join each other's episodes.
  */
 
 export type { GroundTruth } from './ground-truth.js';
@@ -108,6 +109,8 @@ class DemoRun {
       truth.notBooked(slots.every((s) => Date.parse(s.start) > deadline) ? 'all-breach' : 'slots-offered');
     if (next() < 0.15) return notBooked(); // abandoned: nothing suited the patient
 
+    // The handler offers the patient the first few times; the patient picks one.
+    const first = slots[Math.floor(next() * Math.min(3, slots.length))]!;
     let attempt = 0;
     const requestId = () => `${call.key}-${(attempt += 1)}`;
     // A slot-taken race now and then: another handler booked the slot first.
@@ -123,7 +126,7 @@ class DemoRun {
     // The provider answers with an error now and then; the handler gives up, or tries again.
     if (next() < 0.12) {
       const error = pick(next, BOOKING_ERRORS);
-      const failed = await client.book(call, slots[0]!, { requestId: requestId(), fault: error.fault });
+      const failed = await client.book(call, first, { requestId: requestId(), fault: error.fault });
       if (failed.status !== error.status)
         throw new Error(
           `call ${index}: a booking asked to fail with ${error.status} answered ${failed.status}`,
@@ -131,7 +134,6 @@ class DemoRun {
       truth.failed(error.outcome);
       if (next() < 0.4) return notBooked();
     }
-    const first = slots[0]!;
     const bookingId = requestId();
     const appointment = await this.#book(index, client, call, first, bookingId);
     // A booking sent twice (a double click, a retry after a timeout): the repeat is refused.
@@ -144,7 +146,7 @@ class DemoRun {
     const fate = next();
     if (fate < 0.15 && slots.length > 1) {
       // Another time suits the patient better: booked again and the first cancelled, in the call.
-      const second = slots[1]!;
+      const second = slots.find((s) => s !== first)!;
       if (client.replacesOnRebooking) {
         await this.#book(index, client, call, second, requestId(), appointment);
         await client.cancel(call, appointment, requestId());
