@@ -66,6 +66,8 @@ export async function seed(db: Kysely<Database>, total: number, say: (line: stri
               jsonb_build_object('key', 'provider-' || ((i / 5) % 20) || '|v' || ((i / 5) % 3000), 'wouldBreach', (i / 5) % 3 = 0)) end)
           else jsonb_build_object('succeeded', true, 'how', 'cancel-and-book', 'topBookableRejected', (i / 5) % 2 = 0) end
         -- What an exchange tells of its provider: latency and conformance (ingested referrals have none).
+        -- The patient's registered practice (one of 50), on every event of the episode.
+        || jsonb_build_object('practice', 'P' || lpad(((i / 5) % 50)::text, 5, '0'))
         || case when i % 10 = 0 then '{}'::jsonb else jsonb_build_object('upstreamMs', 5 + (i * 7919) % 900,
           'conformance', jsonb_build_object('checks', jsonb_build_object('status', i % 13 <> 0),
             'conforms', i % 13 <> 0, 'errorClass', case when i % 29 = 0 then 'server'

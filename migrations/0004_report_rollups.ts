@@ -14,6 +14,8 @@ export async function up(db: Kysely<any>): Promise<void> {
   await db.schema.createIndex('events_occurred_at_idx').on('events').column('occurred_at').execute();
   await db.schema
     .createTable('report_rollups')
+    /** 0: every column; 1: without service, consumer and practice; 2: without disposition too (fewer, coarser rows). */
+    .addColumn('level', 'smallint', (c) => c.notNull())
     .addColumn('day', 'date', (c) => c.notNull())
     .addColumn('measure', 'text', (c) => c.notNull())
     .addColumn('provider_id', 'text')
@@ -23,6 +25,7 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('outcome', 'text')
     .addColumn('error_code', 'text')
     .addColumn('activity', 'text')
+    .addColumn('practice', 'text')
     /** The key a distinct measure counts (a slot, a service, a data-quality flag); null when each row is an event. */
     .addColumn('count_key', 'text')
     .addColumn('any_flag', 'boolean', (c) => c.notNull())
@@ -32,9 +35,9 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('n', 'bigint', (c) => c.notNull())
     .execute();
   await db.schema
-    .createIndex('report_rollups_measure_day_idx')
+    .createIndex('report_rollups_measure_level_day_idx')
     .on('report_rollups')
-    .columns(['measure', 'day'])
+    .columns(['measure', 'level', 'day'])
     .execute();
   await db.schema.createIndex('report_rollups_day_idx').on('report_rollups').column('day').execute();
   await db.schema

@@ -3,6 +3,7 @@ import { header } from '../http/headers.js';
 import { createHash } from 'node:crypto';
 import { classify, seenBody, type Dialect, type SeenBody } from '../fhir/classify.js';
 import { fhirDatePeriod } from '../fhir/fhir-time.js';
+import { registeredPractice } from '../fhir/organisations.js';
 import type { NewEventRow } from '../store/tables/event.table.js';
 import { bookingOutcome } from './booking-outcome.js';
 import { conformanceOf } from './conformance.js';
@@ -15,7 +16,7 @@ import type { DerivationTables } from './tables.js';
  * The version of these rules, stored on every event: events are rebuilt (`npm run reprocess`) when it
  * or the tables change, and a rebuild under one version gives the same events, with the same ids.
  */
-export const RULE_VERSION = '2026-11-22.3';
+export const RULE_VERSION = '2026-11-22.4';
 
 /** A stored exchange with its bodies readable (see stored-body.ts), as derivation takes it. */
 export interface DerivableExchange {
@@ -126,6 +127,8 @@ export interface ReferralFacts {
     referredAt: string | null;
     useCase: string | null;
     category: string | null;
+    /** The ODS code of the patient's registered GP practice, when the referral names it. */
+    practice?: string;
   };
   /** Data-quality flags: the disposition unknown, the deadline only inferred. */
   flags: string[];
@@ -136,7 +139,11 @@ export interface ReferralFacts {
  * ServiceRequest with its CarePlan posted to the ingest API): the Pathways disposition from the
  * CarePlan, the deadline from `ServiceRequest.occurrencePeriod.end` (else the disposition's time frame).
  */
-export function referralFacts(resources: Record<string, unknown>[], tables: DerivationTables): ReferralFacts {
+export function referralFacts(
+  resources: Record<string, unknown>[],
+  tables: DerivationTables,
+  practice?: string,
+): ReferralFacts {
   const serviceRequest = resources.find((r) => r.resourceType === 'ServiceRequest');
   const carePlan = resources.find((r) => r.resourceType === 'CarePlan');
   const dx = (Array.isArray(carePlan?.activity) ? (carePlan.activity as unknown[]) : []).flatMap((a) =>
@@ -166,6 +173,7 @@ export function referralFacts(resources: Record<string, unknown>[], tables: Deri
           serviceRequest?.category,
           'https://fhir.nhs.uk/CodeSystem/message-category-servicerequest',
         )[0] ?? null,
+      ...(practice ? { practice } : {}),
     },
     // No Dx code, or one the table does not know: reports count these apart.
     flags: [...deadline.flags, ...(row ? [] : ['disposition-unknown'])],
@@ -216,6 +224,8 @@ export function deriveEvents(exchange: DerivableExchange, tables: DerivationTabl
     patient_hash: exchange.patient_hash,
   };
   const flags: string[] = [...classification.dataQuality];
+  // The patient's registered practice, when the request names it (a BaRS message, a contained Patient).
+  const practice = registeredPractice(json(request));
   // What the exchange says of its provider, told once (on its first event): the upstream latency and
   // whether the response follows the standard.
   const conformance = conformanceOf({
@@ -243,6 +253,7 @@ export function deriveEvents(exchange: DerivableExchange, tables: DerivationTabl
       transport: exchange.transport_outcome,
       succeeded,
       ...(ordinal === 0 ? { upstreamMs: exchange.upstream_ms ?? null, conformance } : {}),
+      ...(practice ? { practice } : {}),
       ...attributes,
     },
     data_quality: [...new Set(flags)],
@@ -343,7 +354,7 @@ export function deriveEvents(exchange: DerivableExchange, tables: DerivationTabl
     case 'capability':
       return [event('capability.read', {})];
     case 'referral': {
-      const referral = referralFacts(entryResources(json(request)), tables);
+      const referral = referralFacts(entryResources(json(request)), tables, practice);
       flags.push(...referral.flags);
       return [event('referral.made', referral.attributes, referral.columns)];
     }

@@ -1,3 +1,4 @@
+import { registeredPractice } from '../fhir/organisations.js';
 import { correlationKey, correlationKeys, type KeyKind } from '../derive/correlation-keys.js';
 import { eventId, referralFacts, RULE_VERSION } from '../derive/derive.js';
 import { deadlineOf } from '../derive/dispositions.js';
@@ -155,7 +156,11 @@ export function ingestEvents(record: IngestRecord, tables: DerivationTables): Ne
     patient_hash: payload.patientHash,
   };
   if (payload.kind === 'fhir') {
-    const referral = referralFacts(referralResources(payload.resource), tables);
+    const referral = referralFacts(
+      referralResources(payload.resource),
+      tables,
+      registeredPractice(payload.resource),
+    );
     const headers = {
       ...(payload.headers.traceId ? { 'ssp-traceid': payload.headers.traceId } : {}),
       ...(payload.headers.correlationId ? { 'x-correlation-id': payload.headers.correlationId } : {}),

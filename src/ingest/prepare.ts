@@ -3,6 +3,7 @@ import { redactFhir, type RedactionRules } from '../capture/redact.js';
 import { consumerOrganisation } from '../capture/exchange-row.js';
 import type { ProviderConfig } from '../config/config.types.js';
 import { referencedId } from '../derive/correlation-keys.js';
+import { odsCode, resolve } from '../fhir/organisations.js';
 import { targetService } from '../derive/derive.js';
 import { isObject, objects, type Json } from '../fhir/json.js';
 import { isValidNhsNumber } from '../fhir/nhs-number.js';
@@ -150,20 +151,8 @@ function senderOds(bundle: Json): string | undefined {
   const header = entries
     .map((e) => e.resource)
     .find((r) => isObject(r) && r.resourceType === 'MessageHeader');
-  const reference = isObject(header) && isObject(header.sender) ? header.sender.reference : undefined;
-  const id = typeof reference === 'string' ? referencedId(reference) : null;
-  if (!id) return undefined;
-  const sender = entries.find(
-    (e) =>
-      isObject(e.resource) &&
-      e.resource.resourceType === 'Organization' &&
-      (e.resource.id === id || (typeof e.fullUrl === 'string' && referencedId(e.fullUrl) === id)),
-  )?.resource;
-  const identifiers = isObject(sender) ? objects(sender.identifier) : [];
-  const ods = identifiers.find(
-    (i) => typeof i.system === 'string' && i.system.toLowerCase().includes('ods-organization-code'),
-  );
-  return typeof ods?.value === 'string' ? ods.value : undefined;
+  const sender = resolve(isObject(header) ? header.sender : undefined, entries);
+  return sender?.resourceType === 'Organization' ? odsCode(sender) : undefined;
 }
 
 /**

@@ -11,6 +11,7 @@ export const DIMENSIONS = [
   'consumer',
   'disposition',
   'region',
+  'practice',
   'outcome',
   'errorCode',
   'activity',

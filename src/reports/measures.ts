@@ -31,7 +31,7 @@ export interface Measure {
   /**
    * The rows, from `ev` (the period's current events, filtered) and `everything` (all current events,
    * for looking across an episode beyond the period): columns event_id, occurred_at, provider_id,
-   * service_id, consumer_org, disposition, outcome, error_code, activity, upstream_ms, data_quality,
+   * service_id, consumer_org, disposition, outcome, error_code, activity, practice, upstream_ms, data_quality,
    * episode_id, count_key, flag.
    */
   rows: RawBuilder<unknown>;
@@ -58,7 +58,7 @@ const columns = (key: RawBuilder<unknown> = sql`e.id::text`, flag: RawBuilder<un
   e.id as event_id, e.occurred_at, e.provider_id, e.service_id, e.consumer_org, e.disposition,
   e.attributes->>'outcome' as outcome,
   coalesce(e.attributes->'detailCodes'->>0, e.attributes->'issueCodes'->>0) as error_code,
-  ${activity} as activity, (e.attributes->>'upstreamMs')::float8 as upstream_ms,
+  ${activity} as activity, e.attributes->>'practice' as practice, (e.attributes->>'upstreamMs')::float8 as upstream_ms,
   e.data_quality, e.episode_id, ${key} as count_key, ${flag} as flag`;
 
 const succeeded = sql`coalesce((e.attributes->>'succeeded')::boolean, false)`;
@@ -188,11 +188,14 @@ export const MEASURES = {
     'rebookings',
     'bookings that replace an earlier booking in the same encounter',
     // A cancel-and-book pairing is made within one encounter; an explicit `replaces` counts when the
-    // booking it replaces was made in the same encounter as the new one.
+    // booking it replaces was made in the same encounter as the new one, or was cancelled in it (a
+    // patient who calls back to re-book: a cancellation and a new booking in one encounter, as when
+    // STU3 does it without `replaces`).
     sql`e.type = 'booking.rebooked' and (e.attributes->>'how' = 'cancel-and-book' or exists (
       select 1 from everything b cross join lateral jsonb_array_elements_text(coalesce(e.attributes->'replaces', '[]'::jsonb)) r
-      where b.episode_id = e.episode_id and b.encounter_id = e.encounter_id and b.type = 'booking.attempted'
-        and b.attributes->>'outcome' = 'booked'
+      where b.episode_id = e.episode_id and b.encounter_id = e.encounter_id
+        and ((b.type = 'booking.attempted' and b.attributes->>'outcome' = 'booked')
+          or (b.type = 'booking.cancelled' and coalesce((b.attributes->>'succeeded')::boolean, false)))
         and regexp_replace(r, '^(.*/)?Appointment/([^/]+).*$', '\\2') = b.attributes->>'appointmentId'))`,
   ),
   cancelledLater: simple(

@@ -108,11 +108,13 @@ export function dimension(dim: Dimension, timezone: string, context: ReportConte
       return sql`r.error_code`;
     case 'activity':
       return sql`r.activity`;
+    case 'practice':
+      return sql`r.practice`;
   }
 }
 
 /** The current events: of each source, only those of its latest rule version (a replayed spool line may be older). */
-const CURRENT = sql`(select x.* from events x where not exists (select 1 from events n
+export const CURRENT = sql`(select x.* from events x where not exists (select 1 from events n
   where n.source_kind = x.source_kind and n.source_id = x.source_id and n.rule_version > x.rule_version))`;
 
 /** The query's filters on the columns of `alias` (events, or roll-ups: they share the column names). */
@@ -138,9 +140,10 @@ export function inRanges(ranges: { from: string; to: string }[], alias = 'e'): R
 export function eventsWhere(
   conditions: RawBuilder<unknown>[],
   body: RawBuilder<unknown>,
+  from: RawBuilder<unknown> = sql`everything`,
 ): RawBuilder<unknown> {
   return sql`with everything as not materialized ${CURRENT},
-    ev as (select e.* from everything e where ${sql.join(conditions, sql` and `)})
+    ev as (select e.* from ${from} e where ${sql.join(conditions, sql` and `)})
     ${body}`;
 }
 

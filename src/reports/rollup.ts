@@ -4,7 +4,14 @@ import type { Logger } from '../logger.js';
 import type { Database } from '../store/database.js';
 import { ALL_REPORTS, type ReportDefinition } from './catalogue.js';
 import { MEASURES, SLOTS_BREACH_UNKNOWN, type MeasureId } from './measures.js';
-import { bound, eventsWhere, filterConditions, type ReportQuery, type RollupSplit } from './report-query.js';
+import {
+  bound,
+  CURRENT,
+  eventsWhere,
+  filterConditions,
+  type ReportQuery,
+  type RollupSplit,
+} from './report-query.js';
 
 /*
  * Report roll-ups: every measure's rows counted per local day (reporting timezone) and per combination of
@@ -27,6 +34,7 @@ export const ROLLUP_COLUMNS = [
   'outcome',
   'error_code',
   'activity',
+  'practice',
 ] as const;
 
 /** Something rolled up: a measure, a report's data-quality flags, the slots of unknown breach, latencies. */
@@ -93,13 +101,33 @@ export function rolledRows(query: ReportQuery, name: string): RawBuilder<unknown
   const days = query.split?.days ?? [];
   if (days.length === 0) return undefined;
   const columns = sql.raw(ROLLUP_COLUMNS.map((c) => `u.${c}`).join(', '));
+  const level = levelFor(query);
+  // Monthly rows know no day: only for a query whose time buckets are months or none.
+  const byDay = [...query.groupBy, ...(query.report.alwaysGroupBy ?? [])].some(
+    (d) => d === 'day' || d === 'week' || d === 'weekday',
+  );
+  const { months, rest } = byDay ? { months: [], rest: days } : wholeMonths(days);
+  const which = sql`((u.level = ${level} and u.day = any(${rest}::date[]))
+    or (u.level = ${level + MONTHLY} and u.day = any(${months}::date[])))`;
   return sql`select ${columns}, (u.day::timestamp at time zone ${query.timezone}) as occurred_at, u.count_key,
       u.any_flag, u.all_flag, u.latency_ms, u.n
     from report_rollups u
-    where ${sql.join(
-      [sql`u.measure = ${name}`, sql`u.day = any(${days}::date[])`, ...filterConditions(query, 'u')],
-      sql` and `,
-    )}`;
+    where ${sql.join([sql`u.measure = ${name}`, which, ...filterConditions(query, 'u')], sql` and `)}`;
+}
+
+/** The days that make whole months (as their months' first days), and the other days. */
+export function wholeMonths(days: string[]): { months: string[]; rest: string[] } {
+  const byMonth = new Map<string, string[]>();
+  for (const day of days) byMonth.set(day.slice(0, 7), [...(byMonth.get(day.slice(0, 7)) ?? []), day]);
+  const months: string[] = [];
+  const rest: string[] = [];
+  for (const [month, inMonth] of byMonth) {
+    const [year, m] = month.split('-').map(Number) as [number, number];
+    const length = new Date(Date.UTC(year, m, 0)).getUTCDate();
+    if (inMonth.length === length) months.push(`${month}-01`);
+    else rest.push(...inMonth);
+  }
+  return { months, rest };
 }
 
 /** A measure's own rows in the same shape (each row counted once). */
@@ -151,27 +179,105 @@ export async function splitPeriod(db: Kysely<Database>, query: ReportQuery): Pro
   return { days: rows.map((r) => r.day), raw };
 }
 
-/** Builds the roll-ups of the days from `first` to `last` (local, inclusive), one statement per measure. */
+/**
+ * The columns each level keeps (the others are null there). Levels 0–3 count per day; a complete month
+ * is also counted at each level (level + MONTHLY, `day` the month's first), so a year reads twelve
+ * months' rows rather than 365 days'.
+ */
+const LEVELS: (typeof ROLLUP_COLUMNS)[number][][] = [
+  [...ROLLUP_COLUMNS],
+  ['provider_id', 'disposition', 'outcome', 'error_code', 'activity'],
+  ['provider_id', 'outcome', 'error_code', 'activity'],
+  ['provider_id', 'service_id', 'outcome', 'error_code', 'activity'],
+];
+export const MONTHLY = 10;
+
+/** The columns a dimension or filter reads. */
+const COLUMN_OF: Record<string, (typeof ROLLUP_COLUMNS)[number] | undefined> = {
+  provider: 'provider_id',
+  region: 'provider_id',
+  service: 'service_id',
+  consumer: 'consumer_org',
+  disposition: 'disposition',
+  outcome: 'outcome',
+  errorCode: 'error_code',
+  activity: 'activity',
+  practice: 'practice',
+};
+
+/** The coarsest level with every column a query groups or filters by. */
+export function levelFor(query: Pick<ReportQuery, 'groupBy' | 'filters' | 'report'>): number {
+  const needed = [...query.groupBy, ...(query.report.alwaysGroupBy ?? []), ...Object.keys(query.filters)]
+    .map((d) => COLUMN_OF[d])
+    .filter((c) => c !== undefined);
+  return [2, 1, 3, 0].find((level) => needed.every((c) => LEVELS[level]!.includes(c)))!;
+}
+
+/**
+ * Builds the roll-ups of the days from `first` to `last` (local, inclusive): the days' current events
+ * are read once (into a temporary table), each measure counted from them at level 0 in one statement,
+ * and the coarser levels summed from level 0.
+ */
 async function buildDays(db: Kysely<Database>, timezone: string, first: string, last: string): Promise<void> {
-  const period = sql`e.occurred_at >= (${first}::date::timestamp at time zone ${timezone})
-    and e.occurred_at < ((${last}::date + 1)::timestamp at time zone ${timezone})`;
-  await sql`delete from report_rollups where day between ${first}::date and ${last}::date`.execute(db);
+  await sql`delete from report_rollups where level < ${MONTHLY} and day between ${first}::date and ${last}::date`.execute(
+    db,
+  );
+  await sql`create temporary table rollup_chunk on commit drop as select c.* from ${CURRENT} c
+    where c.occurred_at >= (${first}::date::timestamp at time zone ${timezone})
+      and c.occurred_at < ((${last}::date + 1)::timestamp at time zone ${timezone})`.execute(db);
+  await sql`analyze rollup_chunk`.execute(db);
   const dims = sql.raw(ROLLUP_COLUMNS.map((c) => `r.${c}`).join(', '));
   for (const r of rolled()) {
     const key = r.keyed ? sql`r.count_key::text` : sql`null::text`;
     const latency = r.latency ? sql`round(r.upstream_ms)::int` : sql`null::int`;
     const where = r.latency ? sql`where r.upstream_ms is not null` : sql``;
-    const body = sql`insert into report_rollups (day, measure, ${sql.raw(ROLLUP_COLUMNS.join(', '))},
+    const body = sql`insert into report_rollups (level, day, measure, ${sql.raw(ROLLUP_COLUMNS.join(', '))},
         count_key, any_flag, all_flag, latency_ms, n)
-      select (r.occurred_at at time zone ${timezone})::date, ${r.name}, ${dims}, ${key}, bool_or(r.flag),
+      select 0, (r.occurred_at at time zone ${timezone})::date, ${r.name}, ${dims}, ${key}, bool_or(r.flag),
         bool_and(r.flag), ${latency}, count(*)
       from (${r.rows}) r ${where}
-      group by 1, ${dims}, ${key}, ${latency}`;
-    await eventsWhere([period], body).execute(db);
+      group by 2, ${dims}, ${key}, ${latency}`;
+    await eventsWhere([sql`true`], body, sql`rollup_chunk`).execute(db);
+  }
+  for (const [level, kept] of LEVELS.entries()) {
+    if (level === 0) continue;
+    const columns = ROLLUP_COLUMNS.map((c) => (kept.includes(c) ? c : `null`));
+    const groups = ['day', 'measure', ...kept, 'count_key', 'latency_ms'];
+    await sql`insert into report_rollups (level, day, measure, ${sql.raw(ROLLUP_COLUMNS.join(', '))},
+        count_key, any_flag, all_flag, latency_ms, n)
+      select ${level}, day, measure, ${sql.raw(columns.join(', '))}, count_key, bool_or(any_flag), bool_and(all_flag),
+        latency_ms, sum(n)
+      from report_rollups where level = 0 and day between ${first}::date and ${last}::date
+      group by ${sql.raw(groups.join(', '))}`.execute(db);
   }
   await sql`insert into report_rollup_days (day)
     select d::date from generate_series(${first}::date, ${last}::date, interval '1 day') d
     on conflict (day) do update set built_at = now()`.execute(db);
+}
+
+/**
+ * Counts again the months the days from `first` to `last` fall in, from their days' rows: a month whose
+ * every day is built gets its monthly rows; one that is not yet complete has none.
+ */
+async function buildMonths(db: Kysely<Database>, first: string, last: string): Promise<void> {
+  const { rows } = await sql<{ month: string; complete: boolean }>`
+    select m::date::text as month, (select count(*) from report_rollup_days d
+        where d.day >= m::date and d.day < (m + interval '1 month')::date)
+      = extract(day from m + interval '1 month' - interval '1 day') as complete
+    from generate_series(date_trunc('month', ${first}::date), date_trunc('month', ${last}::date),
+      interval '1 month') m`.execute(db);
+  const columns = sql.raw(ROLLUP_COLUMNS.join(', '));
+  for (const { month, complete } of rows) {
+    const inMonth = sql`day >= ${month}::date and day < (${month}::date + interval '1 month')::date`;
+    await sql`delete from report_rollups where level >= ${MONTHLY} and day = ${month}::date`.execute(db);
+    if (!complete) continue;
+    await sql`insert into report_rollups (level, day, measure, ${columns}, count_key, any_flag, all_flag,
+        latency_ms, n)
+      select level + ${MONTHLY}, ${month}::date, measure, ${columns}, count_key, bool_or(any_flag),
+        bool_and(all_flag), latency_ms, sum(n)
+      from report_rollups where level < ${MONTHLY} and ${inMonth}
+      group by level, measure, ${columns}, count_key, latency_ms`.execute(db);
+  }
 }
 
 export interface RollupRound {
@@ -257,6 +363,7 @@ export async function refreshRollups(
         .where(sql<boolean>`day between ${first}::date and ${last}::date`)
         .execute();
       await buildDays(tx, timezone, first, last);
+      await buildMonths(tx, first, last);
       // Only the marks seen before the build: a change committed meanwhile leaves its day dirty.
       if (seen.length > 0)
         await sql`delete from report_rollup_dirty where id = any(${seen.map((s) => s.id)}::bigint[])`.execute(

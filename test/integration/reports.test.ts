@@ -44,7 +44,7 @@ beforeAll(async () => {
 });
 afterAll(() => store.dispose());
 
-const EPISODE = { A: newId(), B: newId(), C: newId(), D: newId(), E: newId() };
+const EPISODE = { A: newId(), B: newId(), C: newId(), D: newId(), E: newId(), F: newId() };
 
 function event(
   type: string,
@@ -180,6 +180,26 @@ const EVENTS: NewEventRow[] = [
         '2026-11-06T09:00:00Z',
         { how: 'replaces', replaces: ['https://ed.example/Appointment/Y1/_history/2'] },
         inE('call-2'),
+      ),
+      // Episode F: the patient calls back and re-books: the new booking replaces the old one and the old one
+      // is cancelled in that same call, a cancellation and a new booking in one encounter (rep-cons-08).
+      event(
+        'booking.attempted',
+        '2026-11-10T09:00:00Z',
+        { outcome: 'booked', appointmentId: 'Z1' },
+        { episode_id: EPISODE.F, encounter_id: 'call-f1' },
+      ),
+      event(
+        'booking.rebooked',
+        '2026-11-11T09:00:00Z',
+        { how: 'replaces', replaces: ['Appointment/Z1'] },
+        { episode_id: EPISODE.F, encounter_id: 'call-f2' },
+      ),
+      event(
+        'booking.cancelled',
+        '2026-11-11T09:01:00Z',
+        { appointmentId: 'Z1', sameEncounter: false, partOfRebooking: true },
+        { episode_id: EPISODE.F, encounter_id: 'call-f2' },
       ),
     ];
   })(),
@@ -373,9 +393,9 @@ describe('GET /api/reports/{id}', () => {
 });
 
 describe('rep-cons-08 and explicit replaces', () => {
-  it('counts a re-booking that replaces a booking of the same call, not one of an earlier call', async () => {
+  it('counts a re-booking that replaces a booking of the same call, or cancels the one it replaces in its own call; not one that only replaces a booking of an earlier call', async () => {
     const res = await get('/api/reports/rep-cons-08?from=2026-11-01&to=2026-12-01').expect(200);
-    expect(res.body.totals).toEqual({ rebookings: 1 });
+    expect(res.body.totals).toEqual({ rebookings: 2 });
   });
 });
 

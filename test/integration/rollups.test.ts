@@ -3,7 +3,7 @@ import { seed } from '../../bench/reports.bench.js';
 import { RULE_VERSION } from '../../src/derive/derive.js';
 import { ALL_REPORTS, type Dimension } from '../../src/reports/catalogue.js';
 import type { ReportQuery } from '../../src/reports/report-query.js';
-import { refreshRollups, splitPeriod } from '../../src/reports/rollup.js';
+import { MONTHLY, refreshRollups, splitPeriod, wholeMonths } from '../../src/reports/rollup.js';
 import { runReport } from '../../src/reports/run-report.js';
 import { openTestStore, type TestStore } from '../helpers/store.js';
 
@@ -69,6 +69,18 @@ describe('report roll-ups', () => {
     const split = await splitPeriod(store.db, query('rep-prov-01'));
     expect(split.days).toHaveLength(365);
     expect(split.raw).toEqual([]);
+    // Twelve whole months: read from the monthly rows.
+    expect(wholeMonths(split.days)).toEqual({
+      months: [
+        '2025-11-01',
+        '2025-12-01',
+        ...Array.from({ length: 10 }, (_, i) => `2026-${String(i + 1).padStart(2, '0')}-01`),
+      ],
+      rest: [],
+    });
+    const { rows } = await sql<{ n: number }>`select count(*)::int as n from report_rollups
+      where level >= ${MONTHLY} and day = '2026-11-01'`.execute(store.db);
+    expect(rows[0]!.n).toBe(0); // November 2026 is not over
     // Nothing left to do: a second round builds nothing.
     expect((await refreshRollups(store.db, TZ)).built).toBe(0);
   });
@@ -88,6 +100,7 @@ describe('report roll-ups', () => {
     ['rep-cons-06', ['day'], { region: 'E12000007' }],
     ['provider-latency', ['region'], { disposition: 'Dx05' }],
     ['activity-by-weekday', ['activity'], {}],
+    ['rep-cons-01', ['practice'], { provider: 'provider-4' }],
   ])('%s grouped by %j and filtered by %j: the same answer', async (id, groupBy, filters) => {
     const { fromEvents, withRollups } = await both(query(id, { groupBy, filters }));
     expect(withRollups).toEqual(fromEvents);

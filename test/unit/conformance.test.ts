@@ -133,3 +133,35 @@ describe('conformance of a provider’s answer to its standard', () => {
     expect(instantsHaveOffsets({ extension: [{ valueDateTime: '2026-11-22T10:00' }] })).toBe(false);
   });
 });
+
+describe('the registered practice', () => {
+  it('is read from the BaRS referral and booking (Patient.generalPractitioner → Organization, ODS code)', () => {
+    for (const message of ['process-message-referral-validation-request', 'process-message-booking-request'])
+      expect(
+        judged({
+          dialect: 'bars',
+          method: 'POST',
+          path: '/$process-message',
+          request_body: JSON.stringify(fixture(`bars/${message}.json`)),
+          response_body: JSON.stringify(fixture('bars/process-message-booking-response.json')),
+        }).practice,
+      ).toBe('G82080');
+  });
+
+  it('is read from a Patient contained in an STU3 Appointment, by identifier or contained Organization', () => {
+    const appointment = fixture('stu3/appointment-book-request.json');
+    const patient = appointment.contained.find((r: any) => r.resourceType === 'Patient');
+    patient.generalPractitioner = [
+      { identifier: { system: 'https://fhir.nhs.uk/Id/ods-organization-code', value: 'A81001' } },
+    ];
+    expect(judged({ ...book, request_body: JSON.stringify(appointment) }).practice).toBe('A81001');
+    patient.generalPractitioner = [{ reference: '#gp' }];
+    appointment.contained.push({
+      resourceType: 'Organization',
+      id: 'gp',
+      identifier: [{ system: 'https://fhir.nhs.uk/Id/ods-organization-code', value: 'B82002' }],
+    });
+    expect(judged({ ...book, request_body: JSON.stringify(appointment) }).practice).toBe('B82002');
+    expect(judged({ ...book }).practice).toBeUndefined();
+  });
+});

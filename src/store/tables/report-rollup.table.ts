@@ -2,6 +2,7 @@ import type { Generated } from 'kysely';
 
 /** One measure's rows of one local day and one combination of dimensions, counted (src/reports/rollup.ts). */
 export interface ReportRollupTable {
+  level: number;
   day: string;
   measure: string;
   provider_id: string | null;
@@ -11,6 +12,7 @@ export interface ReportRollupTable {
   outcome: string | null;
   error_code: string | null;
   activity: string | null;
+  practice: string | null;
   count_key: string | null;
   any_flag: boolean;
   all_flag: boolean;
