@@ -106,7 +106,8 @@ export function rolledRows(query: ReportQuery, name: string): RawBuilder<unknown
   const byDay = [...query.groupBy, ...(query.report.alwaysGroupBy ?? [])].some(
     (d) => d === 'day' || d === 'week' || d === 'weekday',
   );
-  const { months, rest } = byDay ? { months: [], rest: days } : wholeMonths(days);
+  // Level 0 (every column) has no monthly rows: its many keys would make them nearly as many as the days'.
+  const { months, rest } = byDay || level === 0 ? { months: [], rest: days } : wholeMonths(days);
   const which = sql`((u.level = ${level} and u.day = any(${rest}::date[]))
     or (u.level = ${level + MONTHLY} and u.day = any(${months}::date[])))`;
   return sql`select ${columns}, (u.day::timestamp at time zone ${query.timezone}) as occurred_at, u.count_key,
@@ -181,7 +182,7 @@ export async function splitPeriod(db: Kysely<Database>, query: ReportQuery): Pro
 
 /**
  * The columns each level keeps (the others are null there). Levels 0–3 count per day; a complete month
- * is also counted at each level (level + MONTHLY, `day` the month's first), so a year reads twelve
+ * is also counted at levels 1–3 (level + MONTHLY, `day` the month's first), so a year reads twelve
  * months' rows rather than 365 days'.
  */
 const LEVELS: (typeof ROLLUP_COLUMNS)[number][][] = [
@@ -275,7 +276,7 @@ async function buildMonths(db: Kysely<Database>, first: string, last: string): P
         latency_ms, n)
       select level + ${MONTHLY}, ${month}::date, measure, ${columns}, count_key, bool_or(any_flag),
         bool_and(all_flag), latency_ms, sum(n)
-      from report_rollups where level < ${MONTHLY} and ${inMonth}
+      from report_rollups where level between 1 and ${MONTHLY - 1} and ${inMonth}
       group by level, measure, ${columns}, count_key, latency_ms`.execute(db);
   }
 }
@@ -297,7 +298,8 @@ function runs(days: string[], size: number): [string, string][] {
     const next = prev
       ? new Date(Date.parse(`${prev}T00:00:00Z`) + 86_400_000).toISOString().slice(0, 10)
       : '';
-    if (start && prev && day === next && length < size) {
+    // A run stays within one month: each month's rows are counted once, when its last run is built.
+    if (start && prev && day === next && length < size && day.slice(0, 7) === start.slice(0, 7)) {
       prev = day;
       length += 1;
       continue;

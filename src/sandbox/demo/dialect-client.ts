@@ -132,3 +132,27 @@ export function setNhsNumber(patient: Json, nhsNumber: string): void {
 export function searchInstant(at: Date): string {
   return `${at.toISOString().slice(0, 19)}Z`;
 }
+
+/**
+ * Posts a call's referral to the ingest API (how STU3 and GP Connect refer: off the wire), with the
+ * call's disposition, the service it was referred to and its correlation keys.
+ */
+export function referByIngest(
+  http: ClientContext['http'],
+  call: DemoCall,
+  alongside: Json[],
+  provider: string,
+  correlation: Json,
+) {
+  return http.ingest([
+    ...alongside,
+    {
+      id: `${call.key}-referral`,
+      type: 'referral.made',
+      occurredAt: call.now.toISOString(),
+      correlation,
+      disposition: { code: call.disposition.spelled, at: call.disposition.at.toISOString() },
+      referredTo: { serviceId: call.service, providerId: provider },
+    },
+  ]);
+}

@@ -1,6 +1,7 @@
 import { text, type Json } from '../../fhir/json.js';
 import {
   freeSlots,
+  referByIngest,
   searchInstant,
   type ClientContext,
   type DemoCall,
@@ -60,17 +61,7 @@ export function gpconnectClient({ http }: ClientContext): DialectClient {
     replacesOnRebooking: false,
 
     refer: (call, alongside) =>
-      http.ingest([
-        ...alongside,
-        {
-          id: `${call.key}-referral`,
-          type: 'referral.made',
-          occurredAt: call.now.toISOString(),
-          correlation: { traceId: call.key, nhsNumber: call.patient },
-          disposition: { code: call.disposition.spelled, at: call.disposition.at.toISOString() },
-          referredTo: { serviceId: call.service, providerId: PROVIDER },
-        },
-      ]),
+      referByIngest(http, call, alongside, PROVIDER, { traceId: call.key, nhsNumber: call.patient }),
 
     selectionKeys: (call) => ({ traceId: call.key }),
 

@@ -2,6 +2,7 @@ import { text, type Json } from '../../fhir/json.js';
 import {
   freeSlots,
   publishedExample,
+  referByIngest,
   resourceOf,
   searchInstant,
   setNhsNumber,
@@ -31,17 +32,11 @@ export function stu3Client({ http }: ClientContext): DialectClient {
     replacesOnRebooking: false,
 
     refer: (call, alongside) =>
-      http.ingest([
-        ...alongside,
-        {
-          id: `${call.key}-referral`,
-          type: 'referral.made',
-          occurredAt: call.now.toISOString(),
-          correlation: { traceId: call.key, documentId: call.documentId, nhsNumber: call.patient },
-          disposition: { code: call.disposition.spelled, at: call.disposition.at.toISOString() },
-          referredTo: { serviceId: call.service, providerId: PROVIDER },
-        },
-      ]),
+      referByIngest(http, call, alongside, PROVIDER, {
+        traceId: call.key,
+        documentId: call.documentId,
+        nhsNumber: call.patient,
+      }),
 
     selectionKeys: (call) => ({ traceId: call.key }),
 
