@@ -60,7 +60,15 @@ export function instantsHaveOffsets(value: unknown): boolean {
   while (stack.length > 0) {
     const item = stack.pop();
     if (typeof item === 'string') {
-      if (DATE_TIME.test(item) && !WITH_OFFSET.test(item)) return false;
+      // Most strings are not date-times: a look at the '-' and 'T' first, the pattern only then.
+      if (
+        item.length >= 16 &&
+        item.charCodeAt(4) === 45 &&
+        item.charCodeAt(10) === 84 &&
+        DATE_TIME.test(item) &&
+        !WITH_OFFSET.test(item)
+      )
+        return false;
     } else if (Array.isArray(item)) {
       for (const member of item) stack.push(member);
     } else if (isObject(item)) {
