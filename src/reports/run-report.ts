@@ -55,35 +55,57 @@ function dimsOf(dims: Dimension[], row: Record<string, unknown>): (string | numb
 }
 
 /**
- * One measure's counts per combination of dimensions: over its rows from the events and from the
- * roll-ups alike (rollup.ts), summed where each row is an event, counted by key where it is distinct.
+ * One measure's counts per combination of dimensions, and its total: over its rows from the events and
+ * from the roll-ups alike (rollup.ts), summed where each row is an event, counted by key where it is
+ * distinct. A distinct measure's total is counted over the dimensions its rule counts by (`totalBy`) in
+ * the same pass (grouping sets), since its cells do not add up (one slot, two months).
  */
 async function count(
   db: Kysely<Database>,
   query: ReportQuery,
   measure: MeasureId,
   dims: Dimension[],
-): Promise<Counted[]> {
+  totalBy: Dimension[],
+): Promise<{ cells: Counted[]; total: number }> {
   const definition = MEASURES[measure];
   const { keyed, refs, groupBy } = keyedDims(query, dims);
   const rows = unionRows(query, measure, definition.rows);
+  const sum = (counted: Counted[]) => counted.reduce((total, c) => total + c.value, 0);
+  if (definition.additive) {
+    const body = sql`select ${sql.join([...keyed, sql`sum(r.n)::bigint as value`])} from (${rows}) r ${groupBy()}`;
+    const { rows: found } = await withEvents(query, body).execute(db);
+    const cells = (found as Record<string, unknown>[]).map((row) => ({
+      dims: dimsOf(dims, row),
+      value: Number(row.value),
+    }));
+    return { cells, total: sum(cells) };
+  }
   const filter =
     definition.aggregate === 'distinct-any'
       ? sql`any_flag`
       : definition.aggregate === 'distinct-all'
         ? sql`all_flag`
         : sql`true`;
-  const body = definition.additive
-    ? sql`select ${sql.join([...keyed, sql`sum(r.n)::bigint as value`])} from (${rows}) r ${groupBy()}`
-    : sql`select ${sql.join([...refs, sql`count(*) filter (where ${filter})::int as value`])}
-      from (select ${sql.join([...keyed, sql`r.count_key`, sql`bool_or(r.any_flag) as any_flag`, sql`bool_and(r.all_flag) as all_flag`])}
-            from (${rows}) r ${groupBy([sql`r.count_key`])}) k
-      ${groupBy()}`;
+  // Each key once per cell (and once per combination of the total's dimensions), then counted.
+  const separate = totalBy.length < dims.length;
+  const byTotal = totalBy.map((d) => refs[dims.indexOf(d)]!);
+  const sets = separate
+    ? sql`grouping sets ((${sql.join([...refs, sql`count_key`])}), (${sql.join([...byTotal, sql`count_key`])}))`
+    : sql.join([...refs, sql`count_key`]);
+  const set = dims.length > 0 ? sql`grouping(${sql.join(refs)})` : sql`0`;
+  const body = sql`select ${sql.join([...refs, sql`k.set`, sql`count(*) filter (where ${filter})::int as value`])}
+    from (select ${sql.join([...refs, sql`${set} as set`, sql`bool_or(x.any_flag) as any_flag`, sql`bool_and(x.all_flag) as all_flag`])}
+          from (select ${sql.join([...keyed, sql`r.count_key`, sql`r.any_flag`, sql`r.all_flag`])} from (${rows}) r) x
+          group by ${sets}) k
+    group by ${sql.join([...refs, sql`k.set`])}`;
   const { rows: found } = await withEvents(query, body).execute(db);
-  return (found as Record<string, unknown>[]).map((row) => ({
+  const counted = (found as Record<string, unknown>[]).map((row) => ({
+    set: Number(row.set),
     dims: dimsOf(dims, row),
     value: Number(row.value),
   }));
+  const cells = counted.filter((c) => c.set === 0);
+  return { cells, total: separate ? sum(counted.filter((c) => c.set !== 0)) : sum(cells) };
 }
 
 /**
@@ -218,7 +240,7 @@ export async function runReport(db: Kysely<Database>, asked: ReportQuery): Promi
   const always = query.report.alwaysGroupBy ?? [];
   for (const measure of query.report.measures) {
     const name = measureName(measure);
-    const cellCounts = await count(db, query, measure, dims);
+    const { cells: cellCounts, total } = await count(db, query, measure, dims, always);
     for (const counted of cellCounts) {
       const cell = Object.fromEntries(dims.map((d, i) => [d, dimValue(d, counted.dims[i] ?? null)]));
       const key = JSON.stringify(cell);
@@ -230,10 +252,7 @@ export async function runReport(db: Kysely<Database>, asked: ReportQuery): Promi
     }
     // Totals: the sum of the cells where each event is in one cell; otherwise counted over everything
     // (per the dimensions the rule counts by, then summed).
-    totals[name] = (MEASURES[measure].additive ? cellCounts : await count(db, query, measure, always)).reduce(
-      (sum, c) => sum + c.value,
-      0,
-    );
+    totals[name] = total;
   }
   const rows = [...cells.entries()]
     .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
