@@ -14,7 +14,10 @@ export async function up(db: Kysely<any>): Promise<void> {
   await db.schema.createIndex('events_occurred_at_idx').on('events').column('occurred_at').execute();
   await db.schema
     .createTable('report_rollups')
-    /** 0: every column; 1: without service, consumer and practice; 2: without disposition too (fewer, coarser rows). */
+    /**
+     * 0: every column; 1: without service, consumer and practice; 2: without disposition too; 3: provider
+     * and service (rollup.ts, LEVELS). Each plus 10: the same per whole month (`day` its first day).
+     */
     .addColumn('level', 'smallint', (c) => c.notNull())
     .addColumn('day', 'date', (c) => c.notNull())
     .addColumn('measure', 'text', (c) => c.notNull())
@@ -50,6 +53,11 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('id', 'bigserial', (c) => c.primaryKey())
     .addColumn('day', 'date', (c) => c.notNull())
     .execute();
+  await db.schema
+    .createIndex('report_rollup_dirty_day_idx')
+    .on('report_rollup_dirty')
+    .column('day')
+    .execute();
   // The timezone the days are in (one row); another timezone configured means a rebuild.
   await db.schema
     .createTable('report_rollup_settings')
@@ -58,38 +66,40 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('rules', 'text', (c) => c.notNull())
     .execute();
 
-  // A built day whose events change is dirty. Only built days are marked: today's traffic (never built)
-  // costs a lookup per statement, nothing more.
-  const mark = (rows: string, column = 'occurred_at') => `
+  // A past day whose events change is dirty, built or not: a change that commits while a day is being
+  // built for the first time stays marked, and the day is built again. Today's traffic (never built: a day
+  // is built an hour after it ends) costs a comparison per statement, nothing more.
+  const mark = (rows: string) => `
     insert into report_rollup_dirty (day)
-    select distinct d.day from (select (${column} at time zone s.timezone)::date as day
+    select distinct d.day from (select (occurred_at at time zone s.timezone)::date as day, s.timezone
       from ${rows}, report_rollup_settings s) d
-    where exists (select 1 from report_rollup_days b where b.day = d.day)`;
-  await sql
-    .raw(
-      `create function report_rollup_mark_new() returns trigger language plpgsql as $$
-      begin ${mark('new_rows')}; return null; end $$`,
-    )
-    .execute(db);
-  await sql
-    .raw(
-      `create function report_rollup_mark_old() returns trigger language plpgsql as $$
-      begin ${mark('old_rows')}; return null; end $$`,
-    )
-    .execute(db);
-  await sql
-    .raw(
-      `create function report_rollup_mark_changed() returns trigger language plpgsql as $$
-      begin ${mark('(select occurred_at from old_rows union select occurred_at from new_rows) c')}; return null; end $$`,
-    )
-    .execute(db);
-  // An episode's counts decide its referrals' measures (not booked, no slots…): its events' days.
-  await sql
-    .raw(
-      `create function report_rollup_mark_episode() returns trigger language plpgsql as $$
-      begin ${mark('(select e.occurred_at from events e join new_rows n on e.episode_id = n.id) c')}; return null; end $$`,
-    )
-    .execute(db);
+    where d.day < (clock_timestamp() at time zone d.timezone)::date`;
+  const fn = (name: string, rows: string) =>
+    sql
+      .raw(
+        `create function ${name}() returns trigger language plpgsql as $$
+        begin ${mark(rows)}; return null; end $$`,
+      )
+      .execute(db);
+  await fn('report_rollup_mark_new', 'new_rows');
+  await fn('report_rollup_mark_old', 'old_rows');
+  // An update that changes nothing (a stitch writing what was there) marks nothing.
+  await fn(
+    'report_rollup_mark_changed',
+    `(select o.occurred_at from old_rows o join new_rows n on n.id = o.id where o is distinct from n
+      union select n.occurred_at from old_rows o join new_rows n on n.id = o.id where o is distinct from n) c`,
+  );
+  // An episode's counts decide its referrals' measures (not booked, no slots…): its events' days, when
+  // its counts change.
+  await fn(
+    'report_rollup_mark_episode',
+    `(select e.occurred_at from events e join new_rows n on e.episode_id = n.id) c`,
+  );
+  await fn(
+    'report_rollup_mark_episode_changed',
+    `(select e.occurred_at from events e join new_rows n on e.episode_id = n.id join old_rows o on o.id = n.id
+      where o.attributes is distinct from n.attributes) c`,
+  );
   for (const statement of [
     `create trigger events_rollup_insert after insert on events referencing new table as new_rows
       for each statement execute function report_rollup_mark_new()`,
@@ -100,8 +110,9 @@ export async function up(db: Kysely<any>): Promise<void> {
       for each statement execute function report_rollup_mark_changed()`,
     `create trigger episodes_rollup_insert after insert on episodes referencing new table as new_rows
       for each statement execute function report_rollup_mark_episode()`,
-    `create trigger episodes_rollup_update after update on episodes referencing new table as new_rows
-      for each statement execute function report_rollup_mark_episode()`,
+    `create trigger episodes_rollup_update after update on episodes
+      referencing old table as old_rows new table as new_rows
+      for each statement execute function report_rollup_mark_episode_changed()`,
   ])
     await sql.raw(statement).execute(db);
 }
@@ -115,7 +126,7 @@ export async function down(db: Kysely<any>): Promise<void> {
     ['episodes_rollup_update', 'episodes'],
   ])
     await sql.raw(`drop trigger if exists ${trigger} on ${table}`).execute(db);
-  for (const fn of ['new', 'old', 'changed', 'episode'])
+  for (const fn of ['new', 'old', 'changed', 'episode', 'episode_changed'])
     await sql.raw(`drop function if exists report_rollup_mark_${fn}()`).execute(db);
   for (const table of [
     'report_rollup_settings',

@@ -36,6 +36,11 @@ export interface ConformanceInput {
   providerAnswered: boolean;
   /** The parsed response body (undefined when it was not JSON). */
   response: unknown;
+  /**
+   * What the response body was: JSON (judged), none at all (an error without an OperationOutcome), or
+   * something else (XML, or cut short by the capture limit or unreadable): not judged on its content.
+   */
+  responseBody: 'json' | 'none' | 'other';
   /** The response's `Location` header. */
   location: string | undefined;
 }
@@ -48,7 +53,8 @@ function successStatus(interaction: Interaction, dialect: Dialect | null): numbe
   return [200, 201];
 }
 
-const DATE_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}/;
+/** A whole value that is a date-time with a time (a text that only begins with one is not). */
+const DATE_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})?$/;
 const WITH_OFFSET = /(Z|[+-]\d{2}:\d{2})$/;
 
 /**
@@ -94,11 +100,12 @@ export function conformanceOf(input: ConformanceInput): Conformance {
     // A success has its interaction's status; a failure is a 4xx or 5xx (never a 1xx or 3xx).
     status: ok ? successStatus(input.interaction, input.dialect).includes(status) : status >= 400,
   };
-  if (status >= 400) checks.operationOutcome = hasOperationOutcome(input.response);
+  const judged = input.responseBody !== 'other';
+  if (status >= 400 && judged) checks.operationOutcome = hasOperationOutcome(input.response);
   if (input.interaction === 'book' && status === 201)
     checks.location = typeof input.location === 'string' && /Appointment\/[^/]+/.test(input.location);
   if (input.response !== undefined) checks.instantOffsets = instantsHaveOffsets(input.response);
-  if (input.interaction === 'slot-search' && ok)
+  if (input.interaction === 'slot-search' && ok && judged)
     checks.searchsetType =
       isObject(input.response) &&
       input.response.resourceType === 'Bundle' &&

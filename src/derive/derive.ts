@@ -234,6 +234,7 @@ export function deriveEvents(exchange: DerivableExchange, tables: DerivationTabl
     status,
     providerAnswered: exchange.provider_answered,
     response: json(response),
+    responseBody: response.kind === 'json' ? 'json' : response.kind === 'none' ? 'none' : 'other',
     location: header(exchange.response_headers, 'location'),
   });
   const event = (

@@ -17,17 +17,27 @@ export function odsCode(organisation: unknown): string | undefined {
   return typeof ods?.value === 'string' ? ods.value : undefined;
 }
 
-/** The resource a Reference points at among a payload's resources (a Bundle's entries, contained ones). */
-export function resolve(reference: unknown, entries: Json[], contained: Json[] = []): Json | undefined {
+/**
+ * The resource of a type a Reference points at among a payload's resources (a Bundle's entries,
+ * contained ones). Of that type only: a Practitioner/123 beside an Organization/123 is not it.
+ */
+export function resolve(
+  reference: unknown,
+  entries: Json[],
+  type: string,
+  contained: Json[] = [],
+): Json | undefined {
   if (!isObject(reference) || typeof reference.reference !== 'string') return undefined;
   const ref = reference.reference.trim();
-  if (ref.startsWith('#')) return contained.find((r) => r.id === ref.slice(1));
+  if (ref.startsWith('#')) return contained.find((r) => r.id === ref.slice(1) && r.resourceType === type);
   const id = referencedId(ref);
   if (!id) return undefined;
   const entry = entries.find(
     (e) =>
-      (typeof e.fullUrl === 'string' && (e.fullUrl === ref || referencedId(e.fullUrl) === id)) ||
-      (isObject(e.resource) && e.resource.id === id),
+      isObject(e.resource) &&
+      e.resource.resourceType === type &&
+      ((typeof e.fullUrl === 'string' && (e.fullUrl === ref || referencedId(e.fullUrl) === id)) ||
+        e.resource.id === id),
   );
   return isObject(entry?.resource) ? entry.resource : undefined;
 }
@@ -50,11 +60,8 @@ export function registeredPractice(body: unknown): string | undefined {
           ? (gp.identifier as Json).value
           : undefined;
         if (typeof fromIdentifier === 'string') return fromIdentifier;
-        const organisation = resolve(gp, entries, contained);
-        if (organisation?.resourceType === 'Organization') {
-          const ods = odsCode(organisation);
-          if (ods) return ods;
-        }
+        const ods = odsCode(resolve(gp, entries, 'Organization', contained));
+        if (ods) return ods;
       }
   }
   return undefined;

@@ -151,8 +151,7 @@ function senderOds(bundle: Json): string | undefined {
   const header = entries
     .map((e) => e.resource)
     .find((r) => isObject(r) && r.resourceType === 'MessageHeader');
-  const sender = resolve(isObject(header) ? header.sender : undefined, entries);
-  return sender?.resourceType === 'Organization' ? odsCode(sender) : undefined;
+  return odsCode(resolve(isObject(header) ? header.sender : undefined, entries, 'Organization'));
 }
 
 /**

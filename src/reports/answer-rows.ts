@@ -38,6 +38,17 @@ export function suppressed(row: AnswerRow, query: ReportQuery): AnswerRow {
       withheld.push(name);
     }
   }
+  // Measures bound by an exact sum (exchanges = responses + transport errors) are withheld together:
+  // the others would give the withheld one away.
+  for (const group of query.report.linked ?? []) {
+    const names = group.map(measureName);
+    if (!names.some((n) => withheld.includes(n))) continue;
+    for (const name of names)
+      if (!withheld.includes(name) && typeof row[name] === 'number') {
+        row[name] = null;
+        withheld.push(name);
+      }
+  }
   if (withheld.length > 0) {
     withholdFigures(row, query.report);
     row.suppressed = withheld;
@@ -160,4 +171,14 @@ export function perWeekday(
   const all = [...days.values()].reduce((sum, n) => sum + n, 0);
   totals.weekdays = all;
   totals.perDay = perDay(totals.attempts, all);
+}
+
+/**
+ * A share of the total, once any cell is withheld, is withheld in every row: a shown count over its
+ * share gives the total back, and the total less the shown cells the withheld one.
+ */
+export function withheldShares(rows: AnswerRow[], totals: AnswerRow, report: ReportDefinition): void {
+  const shares = (report.rates ?? []).filter((r) => r.ofTotal).map((r) => r.name);
+  if (shares.length === 0 || !rows.some((row) => Array.isArray(row.suppressed))) return;
+  for (const row of [...rows, totals]) for (const name of shares) if (name in row) row[name] = null;
 }

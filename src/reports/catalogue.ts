@@ -45,6 +45,8 @@ export interface ReportDefinition {
   measures: MeasureId[];
   /** Ratios shown beside the counts. */
   rates?: Rate[];
+  /** Measures bound by an exact sum: small-number suppression withholds them together. */
+  linked?: MeasureId[][];
   groupBy: Dimension[];
   /** Dimensions always grouped by (the counting rule is per them). */
   alwaysGroupBy?: Dimension[];
@@ -75,7 +77,10 @@ function report(
   title: string,
   measures: MeasureId[],
   more: Partial<
-    Pick<ReportDefinition, 'rates' | 'groupBy' | 'alwaysGroupBy' | 'perRegion' | 'perWeekday' | 'latency'>
+    Pick<
+      ReportDefinition,
+      'rates' | 'linked' | 'groupBy' | 'alwaysGroupBy' | 'perRegion' | 'perWeekday' | 'latency'
+    >
   > = {},
 ): ReportDefinition {
   return { id, version: '1', title, measures, groupBy: COMMON, ...more };
@@ -193,6 +198,8 @@ export const PROVIDER: ReportDefinition[] = [
     {
       groupBy: WITH_ACTIVITY,
       alwaysGroupBy: ['provider'],
+      // Every exchange was answered or not: exchanges = responses + transport errors.
+      linked: [['exchanges', 'responses', 'transportErrors']],
       rates: [
         { name: 'conformingShare', numerator: 'conforming', denominator: 'responses' },
         { name: 'clientErrorShare', numerator: 'clientErrors', denominator: 'exchanges' },

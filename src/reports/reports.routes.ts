@@ -72,8 +72,9 @@ function parseBound(req: Request, name: 'from' | 'to'): Bound {
 }
 
 const REPORT_PARAMS = new Set(['from', 'to', 'groupBy', 'format', 'suppress', ...FILTERS]);
+// A drill-down lists events: small-number suppression is the report's, not the list's (refused, not ignored).
 const EVIDENCE_PARAMS = new Set([
-  ...REPORT_PARAMS,
+  ...[...REPORT_PARAMS].filter((p) => p !== 'suppress'),
   'report',
   'measure',
   'limit',

@@ -86,6 +86,8 @@ function rolled(): Rolled[] {
  * rebuilds them all rather than read counts made by other rules.
  */
 export function rollupFingerprint(db: Kysely<Database>): string {
+  const known = FINGERPRINTS.get(db);
+  if (known) return known;
   const hash = createHash('sha256');
   for (const r of rolled()) {
     const compiled = r.rows.compile(db);
@@ -93,8 +95,11 @@ export function rollupFingerprint(db: Kysely<Database>): string {
       `${r.name}|${r.keyed}|${r.latency ?? false}|${compiled.sql}|${JSON.stringify(compiled.parameters)}`,
     );
   }
-  return hash.digest('hex').slice(0, 16);
+  const fingerprint = hash.digest('hex').slice(0, 16);
+  FINGERPRINTS.set(db, fingerprint);
+  return fingerprint;
 }
+const FINGERPRINTS = new WeakMap<Kysely<Database>, string>();
 
 /** A roll-up's rows as a measure's rows look (`occurred_at` the local day's midnight), with their count. */
 export function rolledRows(query: ReportQuery, name: string): RawBuilder<unknown> | undefined {
@@ -281,6 +286,17 @@ async function buildMonths(db: Kysely<Database>, first: string, last: string): P
   }
 }
 
+/**
+ * The roll-up builder's lock, for the transaction (one per schema: collectors sharing a database build
+ * in turn; tests in schemas of their own do not wait for each other). False: another builder has it.
+ */
+async function builderLock(tx: Kysely<Database>): Promise<boolean> {
+  const { rows } = await sql<{
+    got: boolean;
+  }>`select pg_try_advisory_xact_lock(hashtext(current_schema() || '.report-rollups')) as got`.execute(tx);
+  return rows[0]?.got === true;
+}
+
 export interface RollupRound {
   /** Days built (or rebuilt) this round. */
   built: number;
@@ -330,35 +346,41 @@ export async function refreshRollups(
   } = {},
 ): Promise<RollupRound> {
   const rules = rollupFingerprint(db);
-  const settings = await db.selectFrom('report_rollup_settings').selectAll().executeTakeFirst();
-  if (!settings || settings.timezone !== timezone || settings.rules !== rules)
+  const current = (tx: Kysely<Database>) =>
+    tx
+      .selectFrom('report_rollup_settings')
+      .selectAll()
+      .executeTakeFirst()
+      .then((settings) => settings?.timezone === timezone && settings.rules === rules);
+  if (!(await current(db)))
     await db.transaction().execute(async (tx) => {
+      if (!(await builderLock(tx))) return;
       await sql`delete from report_rollups`.execute(tx);
       await sql`delete from report_rollup_days`.execute(tx);
       await sql`delete from report_rollup_dirty`.execute(tx);
       await sql`insert into report_rollup_settings (id, timezone, rules) values (1, ${timezone}, ${rules})
         on conflict (id) do update set timezone = excluded.timezone, rules = excluded.rules`.execute(tx);
     });
+  // A day is built an hour after it ends: a write begun before midnight has long committed (the triggers
+  // mark past days only).
+  const lastDay = sql`((now() - interval '1 hour') at time zone ${timezone})::date`;
   const { rows } = await sql<{ day: string }>`
     select day::text as day from (
       select distinct day from report_rollup_dirty
       union
       select d::date as day from generate_series(
         (select (min(occurred_at) at time zone ${timezone})::date from events),
-        (now() at time zone ${timezone})::date - 1, interval '1 day') d
+        ${lastDay} - 1, interval '1 day') d
       where not exists (select 1 from report_rollup_days b where b.day = d::date)) days
-    where day < (now() at time zone ${timezone})::date
+    where day < ${lastDay}
     order by day`.execute(db);
   const todo = rows.map((r) => r.day).slice(0, options.maxDays ?? Infinity);
   let built = 0;
   for (const [first, last] of runs(todo, options.chunkDays ?? 7)) {
     if (options.stopping?.()) break;
     await db.transaction().execute(async (tx) => {
-      // One builder at a time (collectors sharing a database); another one busy: leave it to it.
-      const { rows: lock } = await sql<{
-        got: boolean;
-      }>`select pg_try_advisory_xact_lock(7470001) as got`.execute(tx);
-      if (!lock[0]?.got) return;
+      // One builder at a time (collectors sharing a database), and by the rules it was asked to build with.
+      if (!(await builderLock(tx)) || !(await current(tx))) return;
       const seen = await tx
         .selectFrom('report_rollup_dirty')
         .select('id')

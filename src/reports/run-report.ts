@@ -4,6 +4,7 @@ import {
   perRegion,
   perWeekday,
   suppressed,
+  withheldShares,
   suppressedQuality,
   suppressedTotals,
   withRate,
@@ -280,6 +281,8 @@ export async function runReport(db: Kysely<Database>, asked: ReportQuery): Promi
   }
   // Suppression last: it withholds the figures computed from the counts it withholds.
   const shown = rows.map((row) => suppressed(row, query));
+  const shownTotals = suppressedTotals(withRate(totals, query.report), shown, query);
+  withheldShares(shown, shownTotals, query.report);
   return {
     report: query.report.id,
     version: query.report.version,
@@ -290,7 +293,7 @@ export async function runReport(db: Kysely<Database>, asked: ReportQuery): Promi
     measures: query.report.measures.map(measureName),
     figures: figuresOf(query.report),
     rows: shown,
-    totals: suppressedTotals(withRate(totals, query.report), shown, query),
+    totals: shownTotals,
     dataQuality: suppressedQuality(await dataQuality(db, query), query.suppress),
     ...(query.suppress ? { suppress: query.suppress } : {}),
   };

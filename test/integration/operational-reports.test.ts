@@ -197,6 +197,12 @@ describe('activity', () => {
       update: [1, 0.0769],
     });
     expect(res.body.totals).toEqual({ attempts: 13, share: 1 });
+    // Shared outside: once a cell is withheld, no share is shown (a count over its share gives the total).
+    const shared = await get(`/api/reports/activity-share?${OCTOBER}&suppress=2`);
+    const book = shared.body.rows.find((r: { activity: string }) => r.activity === 'book');
+    expect(book).toMatchObject({ attempts: 3, share: null });
+    expect(shared.body.rows.every((r: { share: unknown }) => r.share === null)).toBe(true);
+    expect(shared.body.totals).toMatchObject({ attempts: null, share: null });
   });
 
   it('activity-by-organisation: region, provider, service, activity', async () => {
@@ -262,6 +268,15 @@ describe('providers', () => {
         transportErrorShare: 0.2,
       },
     ]);
+  });
+
+  it('provider-conformance shared outside: exchanges, responses and transport errors are withheld together', async () => {
+    const res = await get(`/api/reports/provider-conformance?${OCTOBER}&suppress=2`);
+    const utc = res.body.rows.find((r: { provider: string }) => r.provider === 'utc');
+    // utc's one transport error is withheld; exchanges - responses would give it away.
+    expect(utc).toMatchObject({ exchanges: null, responses: null, transportErrors: null, conforming: 3 });
+    expect(utc.suppressed).toEqual(expect.arrayContaining(['exchanges', 'responses', 'transportErrors']));
+    expect(res.body.totals).toMatchObject({ exchanges: null, responses: null, transportErrors: null });
   });
 
   it('provider-latency: p50 / p95 / p99 upstream latency and the error rate, per provider and interaction', async () => {

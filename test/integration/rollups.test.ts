@@ -1,4 +1,4 @@
-import { sql } from 'kysely';
+import { sql, type RawBuilder } from 'kysely';
 import { seed } from '../../bench/reports.bench.js';
 import { RULE_VERSION } from '../../src/derive/derive.js';
 import { ALL_REPORTS, type Dimension } from '../../src/reports/catalogue.js';
@@ -171,6 +171,27 @@ describe('report roll-ups', () => {
     const rebuilt = await both(q);
     expect(rebuilt.withRollups).toEqual(rebuilt.fromEvents);
     expect(rebuilt.withRollups.totals.referrals).toBe(Number(before.totals.referrals) - 1);
+  });
+
+  it('marks any past day that changes (built or not yet: a first build racing a write), never today, and not for a write that changes nothing', async () => {
+    await sql`update events set data_quality = data_quality
+      where id = (select id from events where occurred_at < '2026-03-01' limit 1)`.execute(store.db);
+    await sql`update episodes set attributes = attributes
+      where id = (select id from episodes limit 1)`.execute(store.db);
+    expect(await dirtyDays()).toEqual([]);
+    const insert = (at: RawBuilder<unknown>) =>
+      sql`insert into events (id, occurred_at, type, source_kind, source_id, rule_version, attributes)
+        values (gen_random_uuid(), ${at}, 'capability.read', 'exchange', gen_random_uuid(), ${RULE_VERSION},
+          '{"succeeded": true}')`.execute(store.db);
+    await insert(sql`now()`);
+    expect(await dirtyDays()).toEqual([]);
+    await insert(sql`'2025-10-15T12:00:00Z'::timestamptz`);
+    expect(await dirtyDays()).toEqual(['2025-10-15']);
+    await refreshRollups(store.db, TZ);
+    expect(await dirtyDays()).toEqual([]);
+    const october = query('activity-by-month', { from: { date: '2025-10-01' }, to: { date: '2025-11-01' } });
+    expect((await splitPeriod(store.db, october)).days).toContain('2025-10-15');
+    expect((await runReport(store.db, october)).totals.attempts).toBe(1);
   });
 
   it('built in another timezone, they are not read; configured anew, they are built again in it', async () => {

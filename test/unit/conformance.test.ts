@@ -127,10 +127,30 @@ describe('conformance of a provider’s answer to its standard', () => {
     });
   });
 
+  it('does not judge what it could not read (XML, or cut short by the capture limit) against the provider', () => {
+    const searchset = JSON.stringify(fixture('stu3/slot-search-response.json'));
+    expect(
+      judged({
+        ...slotSearch,
+        response_headers: { 'content-type': 'application/fhir+json' },
+        response_body: searchset.slice(0, 500),
+      }).conformance,
+    ).toEqual({ checks: { status: true }, conforms: true, errorClass: 'none' });
+    const xmlError = judged({
+      ...book,
+      response_status: 422,
+      response_headers: { 'content-type': 'application/fhir+xml' },
+      response_body: '<OperationOutcome xmlns="http://hl7.org/fhir"/>',
+    });
+    expect(xmlError.conformance).toEqual({ checks: { status: true }, conforms: true, errorClass: 'client' });
+  });
+
   it('finds a date-time without an offset anywhere in a resource, and lets dates and offsets pass', () => {
     expect(instantsHaveOffsets({ a: [{ b: '2026-11-22T10:00:00+00:00' }], c: '2026-11-22' })).toBe(true);
     expect(instantsHaveOffsets({ a: [{ b: '2026-11-22T10:00:00Z' }], n: 3, t: true, x: null })).toBe(true);
     expect(instantsHaveOffsets({ extension: [{ valueDateTime: '2026-11-22T10:00' }] })).toBe(false);
+    // A text that only begins with a date-time is not one.
+    expect(instantsHaveOffsets({ diagnostics: '2026-10-01T10:00 slot no longer available' })).toBe(true);
   });
 });
 
@@ -163,5 +183,8 @@ describe('the registered practice', () => {
     });
     expect(judged({ ...book, request_body: JSON.stringify(appointment) }).practice).toBe('B82002');
     expect(judged({ ...book }).practice).toBeUndefined();
+    // A reference is resolved to a resource of its type: a Practitioner of the same id is not the practice.
+    appointment.contained.unshift({ resourceType: 'Practitioner', id: 'gp' });
+    expect(judged({ ...book, request_body: JSON.stringify(appointment) }).practice).toBe('B82002');
   });
 });
