@@ -4,7 +4,7 @@ import path from 'node:path';
 import { sql, type Kysely } from 'kysely';
 import { RULE_VERSION } from '../src/derive/derive.js';
 import { ALL_REPORTS } from '../src/reports/catalogue.js';
-import { refreshRollups } from '../src/reports/rollup.js';
+import { refreshRollups } from '../src/reports/rollup-build.js';
 import { runReport } from '../src/reports/run-report.js';
 import type { Database } from '../src/store/database.js';
 import { runMigrations } from '../src/store/migrate.js';

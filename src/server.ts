@@ -10,7 +10,7 @@ import type { Lifecycle } from './health/health.routes.js';
 import type { Logger } from './logger.js';
 import { CapturePipeline } from './capture/capture-pipeline.js';
 import { EpisodeStitcher } from './derive/episode-stitcher.js';
-import { RollupKeeper } from './reports/rollup.js';
+import { RollupKeeper } from './reports/rollup-keeper.js';
 import { loadDerivationTables } from './derive/tables.js';
 import { captureReadiness } from './capture/capture.readiness.js';
 import { createPatientHasher } from './privacy/patient-hash.js';
@@ -220,6 +220,8 @@ export async function startCollector(options: StartOptions): Promise<RunningColl
     timezone: config.timezone,
     logger,
     intervalMs: config.reports.rollupIntervalSeconds * 1000,
+    chunkDays: store.engine === 'pglite' ? 1 : 7,
+    firstDelayMs: 10_000,
   });
   await capture.start();
   stitcher.start();

@@ -13,7 +13,8 @@ import {
 } from './answer-rows.js';
 import { figuresOf, LATENCY_FIGURES, measureName, type Dimension } from './catalogue.js';
 import { MEASURES, SLOTS_BREACH_UNKNOWN, type MeasureId } from './measures.js';
-import { BREACH_UNKNOWN, LATENCY, qualityName, qualityRows, splitPeriod, unionRows } from './rollup.js';
+import { splitPeriod, unionRows } from './rollup-query.js';
+import { BREACH_UNKNOWN, LATENCY, qualityName, qualityRows } from './rollup.js';
 import {
   bound,
   dimension,

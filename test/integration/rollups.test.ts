@@ -3,7 +3,10 @@ import { seed } from '../../bench/reports.bench.js';
 import { RULE_VERSION } from '../../src/derive/derive.js';
 import { ALL_REPORTS, type Dimension } from '../../src/reports/catalogue.js';
 import type { ReportQuery } from '../../src/reports/report-query.js';
-import { MONTHLY, refreshRollups, splitPeriod, wholeMonths } from '../../src/reports/rollup.js';
+import { refreshRollups } from '../../src/reports/rollup-build.js';
+import { RollupKeeper } from '../../src/reports/rollup-keeper.js';
+import { splitPeriod, wholeMonths } from '../../src/reports/rollup-query.js';
+import { MONTHLY } from '../../src/reports/rollup.js';
 import { runReport } from '../../src/reports/run-report.js';
 import { openTestStore, type TestStore } from '../helpers/store.js';
 
@@ -200,6 +203,29 @@ describe('report roll-ups', () => {
     const { fromEvents, withRollups } = await both(query('rep-cons-01'));
     expect(withRollups).toEqual(fromEvents);
     await refreshRollups(store.db, TZ);
+    expect((await splitPeriod(store.db, query('rep-prov-01'))).days).toHaveLength(365);
+  });
+
+  it('are kept by a keeper in a running collector: a round after start, a log line when days were built', async () => {
+    await refreshRollups(store.db, 'UTC', { maxDays: 1 });
+    const lines: string[] = [];
+    const logger = {
+      info: (_: unknown, line: string) => lines.push(line),
+      warn: (_: unknown, line: string) => lines.push(line),
+    };
+    const keeper = new RollupKeeper({
+      db: () => store.db,
+      timezone: TZ,
+      logger: logger as never,
+      intervalMs: 60_000,
+      firstDelayMs: 0,
+      chunkDays: 31,
+    });
+    keeper.start();
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    await keeper.settled();
+    await keeper.stop();
+    expect(lines).toContain('report roll-ups: built');
     expect((await splitPeriod(store.db, query('rep-prov-01'))).days).toHaveLength(365);
   });
 });
