@@ -1,6 +1,7 @@
 import { registeredPractice } from '../fhir/organisations.js';
 import { correlationKey, correlationKeys, type KeyKind } from '../derive/correlation-keys.js';
-import { eventId, referralFacts, RULE_VERSION } from '../derive/derive.js';
+import { eventId, RULE_VERSION } from '../derive/derive.js';
+import { referralFacts } from '../derive/payload-facts.js';
 import { deadlineOf } from '../derive/dispositions.js';
 import type { DerivationTables } from '../derive/tables.js';
 import { entryResources, isObject, objects, type Json } from '../fhir/json.js';

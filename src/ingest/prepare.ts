@@ -4,7 +4,7 @@ import { consumerOrganisation } from '../capture/exchange-row.js';
 import type { ProviderConfig } from '../config/config.types.js';
 import { referencedId } from '../derive/correlation-keys.js';
 import { odsCode, resolve } from '../fhir/organisations.js';
-import { targetService } from '../derive/derive.js';
+import { targetService } from '../derive/payload-facts.js';
 import { isObject, objects, type Json } from '../fhir/json.js';
 import { isValidNhsNumber } from '../fhir/nhs-number.js';
 import { header } from '../http/headers.js';

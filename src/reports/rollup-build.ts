@@ -163,9 +163,10 @@ export async function refreshRollups(
       where not exists (select 1 from report_rollup_days b where b.day = d::date)) days
     where day < ${lastDay}
     order by day`.execute(db);
-  const todo = rows.map((r) => r.day).slice(0, options.maxDays ?? Infinity);
+  const days = rows.map((r) => r.day);
+  const toBuild = days.slice(0, options.maxDays ?? days.length);
   let built = 0;
-  for (const [first, last] of runs(todo, options.chunkDays ?? 7)) {
+  for (const [first, last] of runs(toBuild, options.chunkDays ?? 7)) {
     if (options.stopping?.()) break;
     await db.transaction().execute(async (tx) => {
       // One builder at a time (collectors sharing a database), and by the rules it was asked to build with.
