@@ -12,6 +12,9 @@ import { migrationsCurrent, storeReachable, type ReadinessCheck } from './health
 import { errorHandler, methodNotAllowed, routeNotFound } from './http/error-handler.js';
 import { reportContext } from './reports/report-context.js';
 import { reportRoutes } from './reports/reports.routes.js';
+import { AccessAudit } from './inspect/access-audit.js';
+import { inspectRoutes } from './inspect/inspect.routes.js';
+import { VERSION } from './version.js';
 import { requestContext } from './http/request-context.js';
 import type { Logger } from './logger.js';
 import type { PatientHasher } from './privacy/patient-hash.js';
@@ -81,12 +84,25 @@ export function createApp(deps: AppDeps): RequestListener {
       ...(deps.onIngested ? { onIngested: deps.onIngested } : {}),
     }),
   );
+  const audit = new AccessAudit(() => deps.store.db, deps.patientHash, deps.logger);
   api.use(
     reportRoutes({
       store: deps.store,
       timezone: deps.config.timezone,
       clock: deps.clock,
       context: reportContext(deps.config),
+      audit,
+    }),
+  );
+  api.use(
+    inspectRoutes({
+      store: deps.store,
+      timezone: deps.config.timezone,
+      providers: deps.config.providers,
+      patientHash: deps.patientHash,
+      audit,
+      logger: deps.logger,
+      version: VERSION,
     }),
   );
   api.all('/events', methodNotAllowed(['GET', 'HEAD', 'POST']));

@@ -27,6 +27,8 @@ import {
   type ReportQuery,
 } from './report-query.js';
 import { runReport } from './run-report.js';
+import type { AccessAudit } from '../inspect/access-audit.js';
+import { boundOf, limitOf, nextPage, onlyKnown, param, positionOf } from '../http/query-params.js';
 
 export interface ReportDeps {
   store: Store;
@@ -35,33 +37,8 @@ export interface ReportDeps {
   clock: Clock;
   /** The reporting timezone (buckets, bare dates). */
   timezone: string;
-}
-
-const DATE = /^\d{4}-\d{2}-\d{2}$/;
-const INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:\d{2})$/;
-
-/** A single query parameter (a repeated one is refused: which would it be?). */
-function param(req: Request, name: string): string | undefined {
-  const value = req.query[name];
-  if (value === undefined) return undefined;
-  if (typeof value !== 'string') throw badRequest(`${name} is given more than once`, name);
-  return value;
-}
-
-/** A period bound as given: a real calendar day, or an instant with its offset; else 400 naming `name`. */
-function boundOf(value: string, name: string): Bound {
-  // A real day (not 30 February, not the year 0): it reads back as written.
-  const day = new Date(`${value.slice(0, 10)}T00:00:00Z`);
-  const real =
-    !Number.isNaN(day.getTime()) &&
-    day.toISOString().slice(0, 10) === value.slice(0, 10) &&
-    day.getUTCFullYear() >= 1;
-  if (DATE.test(value) && real) return { date: value };
-  if (INSTANT.test(value) && real && !Number.isNaN(Date.parse(value))) return { instant: value };
-  throw badRequest(
-    `${name} must be a date (2026-10-01) or an instant with offset (2026-10-01T00:00:00Z)`,
-    name,
-  );
+  /** The access audit: a drill-down lists patient-level events. */
+  audit: AccessAudit;
 }
 
 function parseBound(req: Request, name: 'from' | 'to'): Bound {
@@ -81,12 +58,6 @@ const EVIDENCE_PARAMS = new Set([
   'after',
   ...DIMENSIONS.map((d) => `cell.${d}`),
 ]);
-
-/** Refuses a parameter the path does not know (a filter that is not one would silently count everything). */
-function onlyKnown(req: Request, known: Set<string>): void {
-  for (const name of Object.keys(req.query))
-    if (!known.has(name)) throw badRequest(`unknown parameter "${name}"`, name);
-}
 
 /** The query a request asks for: period, grouping, filters, suppression, each checked. */
 function reportQuery(
@@ -167,10 +138,6 @@ const PAGE = 100;
 function nextDay(date: string): string {
   return new Date(Date.parse(`${date}T00:00:00Z`) + 86_400_000).toISOString().slice(0, 10);
 }
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-/** A time as PostgreSQL prints a timestamptz (`2026-10-10 09:00:00.123456+00`). */
-const STORED_TIME = /^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}(\.\d{1,6})?([+-]\d{2}(:?\d{2})?|Z)$/;
-
 /** Refuses a period that does not begin before it ends (judged in the reporting timezone, by the store). */
 async function checkedPeriod(deps: ReportDeps, query: ReportQuery): Promise<ReportQuery> {
   if (!(await periodIsForward(deps.store.db, query))) throw badRequest('from must be before to', 'from');
@@ -285,18 +252,9 @@ export function reportRoutes(deps: ReportDeps): Router {
       const value = param(req, `cell.${dim}`);
       if (value !== undefined) cell[dim] = value;
     }
-    const limitText = param(req, 'limit') ?? String(PAGE);
-    const limit = Number(limitText);
-    if (!/^\d+$/.test(limitText) || limit < 1 || limit > 1000)
-      throw badRequest('limit must be a whole number from 1 to 1000', 'limit');
+    const limit = limitOf(req, PAGE, 1000);
     const afterText = param(req, 'after');
-    let after: { at: string; id: string } | undefined;
-    if (afterText) {
-      const [at, id] = Buffer.from(afterText, 'base64url').toString('utf8').split('|');
-      if (!at || !id || !UUID.test(id) || !STORED_TIME.test(at))
-        throw badRequest('after is not a cursor this API gave', 'after');
-      after = { at, id };
-    }
+    const after = afterText ? positionOf(afterText, 'after') : undefined;
     const found = await evidenceEvents(deps.store.db, query, measure, cell, {
       limit,
       ...(after ? { after } : {}),
@@ -318,13 +276,14 @@ export function reportRoutes(deps: ReportDeps): Router {
     const last = found[found.length - 1];
     const next =
       found.length === limit && last
-        ? (() => {
-            const params = new URLSearchParams(req.query as Record<string, string>);
-            // The database's own text of the time: no precision lost between pages.
-            params.set('after', Buffer.from(`${last.at}|${last.id}`).toString('base64url'));
-            return `/api/events?${params.toString()}`;
-          })()
+        ? nextPage(req, '/api/events', 'after', { at: last.at, id: last.id })
         : null;
+    // The events of a cell are patient-level (each names its episode and keyed patient hash).
+    await deps.audit.record(req, res, {
+      status: 200,
+      resourceIds: events.map((e) => e.id),
+      resultCount: events.length,
+    });
     res.json({
       report: report.id,
       measure: measureName(measure),

@@ -62,7 +62,7 @@ describe('health', () => {
       expect(outcomeCode(res.body)).toBe('NOT_READY');
       expect(res.body.issue).toHaveLength(1);
       expect(res.body.issue[0].diagnostics).toBe(
-        'migrations: {"pending":["0001_initial","0002_compressed_bodies","0003_episode_stitching","0004_report_rollups"]}',
+        'migrations: {"pending":["0001_initial","0002_compressed_bodies","0003_episode_stitching","0004_report_rollups","0005_inspection"]}',
       );
     } finally {
       await behind.dispose();
