@@ -404,7 +404,12 @@ describe('the access audit', () => {
     await get(`/api/exchanges/${stored[0]!.id}`);
     await get('/api/exchanges.har?limit=2');
     await get('/api/exchanges', TEST_TOKENS.report);
-    const res = await get('/api/audit?limit=10', TEST_TOKENS.admin);
+    // A refused attempt is recorded once its answer is sent: give it a moment to land.
+    let res = await get('/api/audit?limit=10', TEST_TOKENS.admin);
+    for (let tries = 0; tries < 50 && res.body.items[0]?.status !== 403; tries += 1) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      res = await get('/api/audit?limit=10', TEST_TOKENS.admin);
+    }
     expect(res.status).toBe(200);
     const [refused, har, detail, search] = res.body.items;
     expect(refused).toMatchObject({
