@@ -59,10 +59,14 @@ function contentType(headers: Record<string, string | string[]>): string | undef
   return undefined;
 }
 
+function round(ms: number): number {
+  return Math.round(ms * 1000) / 1000;
+}
+
 /** Milliseconds from `from` to `to`, never negative (a clock step must not make a phase negative). */
 function between(from: Date | string | null, to: Date | string | null): number | undefined {
   if (from === null || to === null) return undefined;
-  return Math.max(0, Math.round((new Date(to).getTime() - new Date(from).getTime()) * 1000) / 1000);
+  return Math.max(0, round(new Date(to).getTime() - new Date(from).getTime()));
 }
 
 function bodyNote(truncated: boolean, stored: boolean): string | undefined {
@@ -75,11 +79,17 @@ function bodyNote(truncated: boolean, stored: boolean): string | undefined {
 export function harEntry(x: StoredExchange, providers: ReadonlyMap<string, ProviderConfig>) {
   const requestBody = readStoredBody(x.request_body, x.request_body_encoding);
   const responseBody = readStoredBody(x.response_body, x.response_body_encoding);
-  // Phases: waiting in the collector before the forward, the provider's wait to first byte, the rest.
-  const blocked = between(x.received_at, x.upstream_started_at);
-  const wait = between(x.upstream_started_at, x.first_byte_at ?? x.ended_at) ?? x.upstream_ms ?? 0;
-  const receive = between(x.first_byte_at, x.ended_at) ?? 0;
-  const time = (blocked ?? 0) + wait + receive;
+  // Phases: the collector's own part before the forward, the provider's wait to first byte, the rest.
+  // The durations are the microsecond ones measured; the instants only split the provider's part.
+  const total = x.total_ms ?? between(x.received_at, x.ended_at) ?? 0;
+  const upstream = x.upstream_ms ?? between(x.upstream_started_at, x.ended_at);
+  const blocked = upstream === undefined ? undefined : round(Math.max(0, total - upstream));
+  const wait =
+    upstream === undefined
+      ? total
+      : Math.min(upstream, between(x.upstream_started_at, x.first_byte_at) ?? upstream);
+  const receive = upstream === undefined ? 0 : round(upstream - wait);
+  const time = round((blocked ?? 0) + wait + receive);
   const answered = x.response_status !== null;
   const requestNote = bodyNote(x.request_truncated, requestBody !== null);
   const responseNote = bodyNote(x.response_truncated, responseBody !== null);

@@ -365,6 +365,7 @@ describe('GET /api/exchanges.har', () => {
       .map((s) => s.id);
     expect(har.log.entries.map((e: any) => e._exchangeId)).toEqual(expected);
     expect(har.log.comment).toContain(`${expected.length} exchanges`);
+    const listed = new Map((await all('/api/exchanges?status=4xx')).items.map((i) => [i.id, i.totalMs]));
     for (const entry of har.log.entries) {
       const t = entry.timings;
       const phases = [t.blocked, t.dns, t.connect, t.send, t.wait, t.receive].filter((v: number) => v >= 0);
@@ -372,6 +373,8 @@ describe('GET /api/exchanges.har', () => {
         phases.reduce((a: number, b: number) => a + b, 0),
         6,
       );
+      // The entry's time is the collector's own measure of the exchange, to the microsecond.
+      expect(entry.time).toBeCloseTo(listed.get(entry._exchangeId), 2);
       expect(entry.request.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/sandbox\//);
       expect(entry.response.status).toBeGreaterThanOrEqual(400);
       expect(entry.response.content.text).toContain('OperationOutcome');
