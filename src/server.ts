@@ -11,6 +11,7 @@ import type { Logger } from './logger.js';
 import { CapturePipeline } from './capture/capture-pipeline.js';
 import { EpisodeStitcher } from './derive/episode-stitcher.js';
 import { RollupKeeper } from './reports/rollup-keeper.js';
+import { RetentionKeeper } from './inspect/retention-keeper.js';
 import { loadDerivationTables } from './derive/tables.js';
 import { captureReadiness } from './capture/capture.readiness.js';
 import { createPatientHasher } from './privacy/patient-hash.js';
@@ -31,6 +32,8 @@ export interface RunningCollector {
   sandbox?: Sandbox;
   capture: CapturePipeline;
   stitcher: EpisodeStitcher;
+  /** The retention job (rounds on a timer when configured; tests poke it and wait for it). */
+  retention: RetentionKeeper;
   /** Stops taking connections, lets in-flight requests finish (up to the grace period), closes the store. */
   stop(): Promise<void>;
 }
@@ -227,6 +230,15 @@ export async function startCollector(options: StartOptions): Promise<RunningColl
   stitcher.start();
   if (config.reports.rollupIntervalSeconds > 0) rollups.start();
   const metrics = new CollectorMetrics(capture, stitcher);
+  const retention = new RetentionKeeper({
+    db: () => store.db,
+    retention: config.retention,
+    clock,
+    logger,
+    firstDelayMs: 30_000,
+    onDeleted: (table, rows) => metrics.retentionDeleted(table, rows),
+  });
+  if (retention.enabled) retention.start();
   const forwarder = new Forwarder({
     captureCapBytes: config.redaction.maxBodyBytes,
     onExchange: (exchange) => {
@@ -280,6 +292,7 @@ export async function startCollector(options: StartOptions): Promise<RunningColl
       await capture.close();
       await stitcher.stop();
       await rollups.stop();
+      await retention.stop();
       await forwarder.close();
       await store.close();
       logger.info('stopped');
@@ -294,6 +307,7 @@ export async function startCollector(options: StartOptions): Promise<RunningColl
     config: effective,
     capture,
     stitcher,
+    retention,
     ...(sandbox ? { sandbox } : {}),
     stop,
   };

@@ -98,7 +98,30 @@ function isValidTimezone(timezone: string): boolean {
   }
 }
 
-/** Rules that a schema cannot say: uniqueness across providers and tokens, real time zones, real files. */
+/**
+ * The access audit must outlive the data it records (issue 8): kept forever, or for more days than
+ * exchanges, which then must not be kept forever themselves.
+ */
+function checkRetention(retention: Config['retention']): string[] {
+  const { exchangeDays, auditDays } = retention;
+  if (auditDays === 0) return [];
+  if (exchangeDays === 0) {
+    return [
+      `retention.auditDays: found ${auditDays}; expected 0 (kept forever) while retention.exchangeDays is 0 (exchanges kept forever): the access audit is kept longer than the data`,
+    ];
+  }
+  if (auditDays <= exchangeDays) {
+    return [
+      `retention.auditDays: found ${auditDays}; expected 0 (kept forever) or more than retention.exchangeDays (${exchangeDays}): the access audit is kept longer than the data`,
+    ];
+  }
+  return [];
+}
+
+/**
+ * Rules that a schema cannot say: uniqueness across providers and tokens, retention periods in order,
+ * real time zones, real files.
+ */
 function checkConsistency(config: Config, baseDir: string): string[] {
   const problems: string[] = [];
   const seenIds = new Map<string, number>();
@@ -144,6 +167,7 @@ function checkConsistency(config: Config, baseDir: string): string[] {
       );
     }
   });
+  problems.push(...checkRetention(config.retention));
   if (!isValidTimezone(config.timezone)) {
     problems.push(`timezone: found "${config.timezone}"; expected an IANA time zone such as "Europe/London"`);
   }

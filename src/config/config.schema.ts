@@ -114,6 +114,16 @@ export const configSchema = {
         rollupIntervalSeconds: { type: 'integer', minimum: 0, maximum: 86400, default: 60 },
       },
     },
+    retention: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        exchangeDays: { type: 'integer', minimum: 0, maximum: 36500, default: 30 },
+        auditDays: { type: 'integer', minimum: 0, maximum: 36500, default: 730 },
+        intervalMinutes: { type: 'integer', minimum: 0, maximum: 10080, default: 60 },
+      },
+    },
     ingest: {
       type: 'object',
       additionalProperties: false,

@@ -52,6 +52,16 @@ export interface ReportsConfig {
   rollupIntervalSeconds: number;
 }
 
+/** How long captured evidence is kept (events, episodes and reports are kept regardless). */
+export interface RetentionConfig {
+  /** Exchanges received this many days ago or earlier are deleted (0: kept forever). */
+  exchangeDays: number;
+  /** Access audit rows this many days old are deleted (0: kept forever); always longer than exchanges. */
+  auditDays: number;
+  /** How often the retention job runs (0: never). */
+  intervalMinutes: number;
+}
+
 /** The ingest API's limits (POST /api/events). */
 export interface IngestConfig {
   /** Events in one batch at most (more: 413). */
@@ -111,6 +121,7 @@ export interface Config {
   tables: TablesConfig;
   episodes: EpisodesConfig;
   reports: ReportsConfig;
+  retention: RetentionConfig;
   ingest: IngestConfig;
   shutdownGraceMs: number;
   /** After SIGTERM, how long /readyz reports SHUTTING_DOWN while still serving, before the listener closes. */

@@ -14,6 +14,7 @@ export class CollectorMetrics {
   readonly #upstream: Histogram<'provider'>;
   readonly #outcomes: Counter<'provider' | 'outcome'>;
   readonly #ingested: Counter<'type' | 'result'>;
+  readonly #retained: Counter<'table'>;
 
   constructor(capture?: CapturePipeline, stitcher?: EpisodeStitcher) {
     collectDefaultMetrics({ register: this.registry, prefix: 'collector_' });
@@ -48,6 +49,12 @@ export class CollectorMetrics {
       name: 'collector_proxy_transport_outcomes_total',
       help: 'How forwarded exchanges ended: ok, timeout, reset, refused, client_aborted',
       labelNames: ['provider', 'outcome'],
+      registers,
+    });
+    this.#retained = new Counter({
+      name: 'collector_retention_deleted_total',
+      help: 'Rows deleted by the retention job because they outlived their retention: exchanges, access_audit',
+      labelNames: ['table'],
       registers,
     });
     if (capture) {
@@ -109,6 +116,11 @@ export class CollectorMetrics {
   /** Counts posted events by type and what became of them (`created`, `duplicate`, `refused`). */
   ingested(events: { type: string; result: 'created' | 'duplicate' | 'refused' }[]): void {
     for (const { type, result } of events) this.#ingested.inc({ type, result });
+  }
+
+  /** Counts rows the retention job deleted from a table. */
+  retentionDeleted(table: 'exchanges' | 'access_audit', rows: number): void {
+    this.#retained.inc({ table }, rows);
   }
 
   /** Counts one exchange once it is over (called after the consumer has its answer). */

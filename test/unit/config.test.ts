@@ -39,6 +39,7 @@ describe('loadConfig', () => {
     expect(config.providers).toEqual([]);
     expect(config.tokens).toEqual([]);
     expect(config.redaction).toEqual({ birthDateAsYear: true, maxBodyBytes: 1048576 });
+    expect(config.retention).toEqual({ exchangeDays: 30, auditDays: 730, intervalMinutes: 60 });
     expect(config.source).toBe('built-in defaults');
   });
 
@@ -109,6 +110,22 @@ dosServiceIds: ['2000011147']`),
       250,
       false,
     ]);
+  });
+
+  it('takes retention periods where the access audit outlives the exchanges, or is kept forever', () => {
+    const retention = (text: string) =>
+      loadConfig({ argv: ['--config', writeConfig(text)], env: {} }).retention;
+    expect(retention('retention: { exchangeDays: 7, auditDays: 8, intervalMinutes: 0 }\n')).toEqual({
+      exchangeDays: 7,
+      auditDays: 8,
+      intervalMinutes: 0,
+    });
+    expect(retention('retention: { exchangeDays: 0, auditDays: 0 }\n')).toEqual({
+      exchangeDays: 0,
+      auditDays: 0,
+      intervalMinutes: 60,
+    });
+    expect(retention('retention: { exchangeDays: 90, auditDays: 0 }\n').auditDays).toBe(0);
   });
 
   it('returns a frozen object', () => {
@@ -241,6 +258,25 @@ describe('loadConfig rejects a bad configuration, naming the setting, what was f
     ]);
     expect(problemsOf(text.replace('id: ed, baseUrl: "https://b', 'id: utc, baseUrl: "https://b'))).toEqual([
       'providers[1].dosServiceIds: found "100"; expected a DoS service id not already served by provider "ed"',
+    ]);
+  });
+
+  it('an access audit kept no longer than the exchanges it records', () => {
+    expect(problemsOf('retention: { exchangeDays: 30, auditDays: 30 }\n')).toEqual([
+      'retention.auditDays: found 30; expected 0 (kept forever) or more than retention.exchangeDays (30): the access audit is kept longer than the data',
+    ]);
+    expect(problemsOf('retention: { exchangeDays: 800 }\n')).toEqual([
+      'retention.auditDays: found 730; expected 0 (kept forever) or more than retention.exchangeDays (800): the access audit is kept longer than the data',
+    ]);
+    expect(problemsOf('retention: { exchangeDays: 0 }\n')).toEqual([
+      'retention.auditDays: found 730; expected 0 (kept forever) while retention.exchangeDays is 0 (exchanges kept forever): the access audit is kept longer than the data',
+    ]);
+  });
+
+  it('a retention that is not a whole number of days', () => {
+    expect(problemsOf('retention: { exchangeDays: -1, intervalMinutes: 1.5 }\n')).toEqual([
+      'retention.exchangeDays: found -1 (number); expected an integer from 0 to 36500',
+      'retention.intervalMinutes: found 1.5 (number); expected an integer from 0 to 10080',
     ]);
   });
 
