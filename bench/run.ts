@@ -1,4 +1,5 @@
 import { benchCrash } from './crash.bench.js';
+import { benchInspect } from './inspect.bench.js';
 import { benchProxy } from './proxy.bench.js';
 import { benchRedact } from './redact.bench.js';
 import { benchReports } from './reports.bench.js';
@@ -11,6 +12,7 @@ const BENCHMARKS: Record<string, () => Promise<void>> = {
   crash: benchCrash,
   redact: benchRedact,
   reports: benchReports,
+  inspect: benchInspect,
 };
 
 const asked = process.argv.slice(2).filter((a) => !a.startsWith('-'));
