@@ -53,7 +53,11 @@ describe('0003_episode_stitching', () => {
     const source = '018f0000-0000-7000-8000-0000000000e2';
     await sql`insert into events (id, occurred_at, type, source_kind, source_id, rule_version)
               values (${id}, now(), 'slot.searched', 'exchange', ${source}, 'old')`.execute(store.db);
-    expect(await runMigrations(store.db)).toEqual(['0003_episode_stitching', '0004_report_rollups', '0005_inspection']);
+    expect(await runMigrations(store.db)).toEqual([
+      '0003_episode_stitching',
+      '0004_report_rollups',
+      '0005_inspection',
+    ]);
     const event = await store.db
       .selectFrom('events')
       .select(['correlation_keys', 'encounter_id'])
