@@ -139,8 +139,9 @@ export function filtersOf(req: Request, hash: PatientHasher): ExchangeFilters {
 }
 
 /**
- * The SQL conditions on `exchanges x` the filters make (free text aside: bodies are stored compressed,
- * so it is matched as they are read back). Each single filter is answered by an index led by its column.
+ * The SQL conditions on `exchanges x` the filters make. Free text is matched as bodies are read back
+ * (they are stored compressed) and a booking outcome is walked from its events (exchange-query.ts).
+ * Each single filter is answered by an index led by its column.
  */
 export function filterConditions(filters: ExchangeFilters, timezone: string): RawBuilder<unknown>[] {
   const where: RawBuilder<unknown>[] = [];
@@ -164,11 +165,6 @@ export function filterConditions(filters: ExchangeFilters, timezone: string): Ra
   }
   if (filters.patientHash !== undefined) where.push(sql`x.patient_hash = ${filters.patientHash}`);
   // An exchange's events share its time (occurred_at = received_at): the join stays on both keys.
-  if (filters.outcome !== undefined)
-    where.push(sql`(x.id, x.received_at) in (
-      select e.source_id, e.occurred_at from events e
-       where e.type = 'booking.attempted' and e.attributes->>'outcome' = ${filters.outcome}
-         and e.source_kind = 'exchange')`);
   if (filters.episode !== undefined)
     where.push(sql`(x.id, x.received_at) in (
       select e.source_id, e.occurred_at from events e

@@ -11,7 +11,9 @@ import { filterConditions, type ExchangeFilters } from './exchange-filters.js';
  * at most this many exchanges that pass the other filters, then stops and says how far it searched.
  */
 export const TEXT_SCAN_BUDGET = 5000;
-const TEXT_SCAN_CHUNK = 250;
+/** … and searches for at most this long (a page of large searchsets reads fewer). */
+export const TEXT_SCAN_MS = 120;
+const TEXT_SCAN_CHUNK = 100;
 
 /** The database's own text of a time, in UTC, to the microsecond (what a cursor carries). */
 const AT = sql<string>`to_char(x.received_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
@@ -207,20 +209,22 @@ export function containsText(row: TextRow, needle: string): boolean {
 
 type Columns = 'summary' | 'text' | 'all';
 
+/**
+ * A page of the exchanges the filters (free text aside) match, newest first after `after`. A booking
+ * outcome is walked from its events, newest first, through the partial index of booking attempts (the
+ * other filters checked on each event's exchange): a page then reads about as many events as it shows,
+ * however many bookings had that outcome. Events outlive their exchanges (retention), so the walk starts
+ * no earlier than the oldest exchange stored.
+ */
 function selectPage<Row>(
   db: Kysely<Database>,
-  where: RawBuilder<unknown>[],
+  filters: ExchangeFilters,
+  timezone: string,
   after: Position | undefined,
   limit: number,
   columns: Columns,
 ) {
-  const conditions = [...where];
-  // The time alone first, so an index led by a filter's column can seek to it; then the tie by id.
-  if (after)
-    conditions.push(
-      sql`x.received_at <= ${after.at}::timestamptz and (x.received_at, x.id) < (${after.at}::timestamptz, ${after.id}::uuid)`,
-    );
-  const whereSql = conditions.length > 0 ? sql`where ${sql.join(conditions, sql` and `)}` : sql``;
+  const where = filterConditions({ ...filters, outcome: undefined }, timezone);
   const selected =
     columns === 'all'
       ? ALL_COLUMNS
@@ -228,8 +232,31 @@ function selectPage<Row>(
         ? sql`${SUMMARY_COLUMNS}, ${AT} as at, x.request_headers, x.response_headers, x.request_body,
               x.request_body_encoding, x.response_body, x.response_body_encoding`
         : sql`${SUMMARY_COLUMNS}, ${AT} as at`;
-  return sql<Row>`select ${selected} from exchanges x ${whereSql}
-                  order by x.received_at desc, x.id desc limit ${limit}`.execute(db);
+  const and = (conditions: RawBuilder<unknown>[]) => sql.join(conditions, sql` and `);
+  // The time alone first, so an index led by a filter's column can seek to it; then the tie by id.
+  const before = (time: RawBuilder<unknown>, id: RawBuilder<unknown>) =>
+    after
+      ? [
+          sql`${time} <= ${after.at}::timestamptz and (${time}, ${id}) < (${after.at}::timestamptz, ${after.id}::uuid)`,
+        ]
+      : [];
+  if (filters.outcome === undefined) {
+    const conditions = [...where, ...before(sql.ref('x.received_at'), sql.ref('x.id'))];
+    const whereSql = conditions.length > 0 ? sql`where ${and(conditions)}` : sql``;
+    return sql<Row>`select ${selected} from exchanges x ${whereSql}
+                    order by x.received_at desc, x.id desc limit ${limit}`.execute(db);
+  }
+  const exchange = [sql`x.id = e.source_id and x.received_at = e.occurred_at`, ...where];
+  return sql<Row>`select ${selected} from (
+      select e.source_id, e.occurred_at from events e
+       where e.type = 'booking.attempted' and e.attributes->>'outcome' = ${filters.outcome}
+         and e.source_kind = 'exchange'
+         and e.occurred_at >= (select min(received_at) from exchanges)
+         ${after ? sql`and ${and(before(sql.ref('e.occurred_at'), sql.ref('e.source_id')))}` : sql``}
+         and exists (select 1 from exchanges x where ${and(exchange)})
+       order by e.occurred_at desc, e.source_id desc limit ${limit}
+    ) e join exchanges x on x.id = e.source_id and x.received_at = e.occurred_at
+    order by x.received_at desc, x.id desc`.execute(db);
 }
 
 /**
@@ -242,10 +269,16 @@ export async function* scanExchanges<Row extends TextRow = TextRow>(
   filters: ExchangeFilters,
   options: { timezone: string; after?: Position; chunk: number; columns: 'text' | 'all' },
 ): AsyncGenerator<{ row: Row; matches: boolean }> {
-  const where = filterConditions(filters, options.timezone);
   let after = options.after;
   for (;;) {
-    const { rows } = await selectPage<Row>(db, where, after, options.chunk, options.columns);
+    const { rows } = await selectPage<Row>(
+      db,
+      filters,
+      options.timezone,
+      after,
+      options.chunk,
+      options.columns,
+    );
     for (const row of rows)
       yield { row, matches: filters.text === undefined || containsText(row, filters.text) };
     const last = rows[rows.length - 1];
@@ -257,17 +290,23 @@ export async function* scanExchanges<Row extends TextRow = TextRow>(
 /**
  * One page of the exchanges the filters match, newest first, after `after` (a position a previous
  * page gave). With free text, the exchanges matching the other filters are read back in chunks and
- * searched, at most `TEXT_SCAN_BUDGET` of them a page: a page cut short by it says so, and its `next`
- * goes on from where it stopped.
+ * searched, at most `TEXT_SCAN_BUDGET` of them or `TEXT_SCAN_MS` of searching a page: a page cut short
+ * by either says so, and its `next` goes on from where it stopped.
  */
 export async function listExchanges(
   db: Kysely<Database>,
   filters: ExchangeFilters,
-  options: { timezone: string; limit: number; after?: Position; scanBudget?: number },
+  options: { timezone: string; limit: number; after?: Position; scanBudget?: number; scanMs?: number },
 ): Promise<ExchangePage> {
   if (filters.text === undefined) {
-    const where = filterConditions(filters, options.timezone);
-    const { rows } = await selectPage<SummaryRow>(db, where, options.after, options.limit + 1, 'summary');
+    const { rows } = await selectPage<SummaryRow>(
+      db,
+      filters,
+      options.timezone,
+      options.after,
+      options.limit + 1,
+      'summary',
+    );
     const page = rows.slice(0, options.limit);
     const derived = await derivedOf(
       db,
@@ -280,6 +319,7 @@ export async function listExchanges(
     };
   }
   const budget = options.scanBudget ?? TEXT_SCAN_BUDGET;
+  const deadline = performance.now() + (options.scanMs ?? TEXT_SCAN_MS);
   const found: TextRow[] = [];
   let at = options.after;
   let scanned = 0;
@@ -290,7 +330,9 @@ export async function listExchanges(
     chunk: Math.min(TEXT_SCAN_CHUNK, budget),
     columns: 'text',
   })) {
-    if (found.length === options.limit || scanned === budget) {
+    // Every page reads at least one exchange, so paging always gets somewhere.
+    const outOfTime = scanned > 0 && performance.now() > deadline;
+    if (found.length === options.limit || scanned === budget || outOfTime) {
       // Something is left to read: the next page goes on from here.
       ranOut = false;
       break;

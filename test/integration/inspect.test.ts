@@ -156,6 +156,7 @@ describe('GET /api/exchanges', () => {
       ],
       [`outcome=${booking[1]}`, (s) => outcomes.get(s.id) === booking[1]],
       ['outcome=booked', (s) => outcomes.get(s.id) === 'booked'],
+      ['outcome=booked&dialect=stu3', (s) => outcomes.get(s.id) === 'booked' && s.dialect === 'stu3'],
       ['transport=ok', (s) => s.transport_outcome === 'ok'],
       ['consumer=RX101', (s) => s.consumer_org === 'RX101'],
       ['correlation=trace-inspect-0001', (s) => s.trace_id === 'trace-inspect-0001'],
@@ -226,15 +227,26 @@ describe('GET /api/exchanges', () => {
     const { items, pages } = await all('/api/exchanges?q=OperationOutcome&limit=5');
     expect(items.map((i) => i.id)).toEqual(stored.filter((s) => holding.has(s.id)).map((s) => s.id));
     expect(pages).toBeGreaterThan(1);
-    const single = await get('/api/exchanges?q=operationoutcome&limit=1');
+    // Any case; a page holding its limit is complete (however many pages the search took to fill it).
+    let single = await get('/api/exchanges?q=operationoutcome&limit=1');
+    while (single.body.items.length === 0 && single.body.next) {
+      expect(single.body.search.complete).toBe(false);
+      single = await get(single.body.next);
+    }
+    expect(single.body.items.map((i: any) => i.id)).toEqual([items[0].id]);
+    expect(single.body.search).toMatchObject({ complete: true });
     expect(single.body.search.scanned).toBeGreaterThan(0);
-    expect(single.body.search.complete).toBe(true);
-    const none = await get('/api/exchanges?q=no-such-text-anywhere-0xq');
-    expect(none.body).toMatchObject({
-      items: [],
-      next: null,
-      search: { complete: true, scanned: stored.length },
-    });
+    // Text found nowhere: page after page (each within its budget) until every exchange was read.
+    let next: string | null = '/api/exchanges?q=no-such-text-anywhere-0xq';
+    let scanned = 0;
+    while (next) {
+      const page = await get(next);
+      expect(page.body.items).toEqual([]);
+      scanned += page.body.search.scanned;
+      next = page.body.next;
+      if (next) expect(page.body.search.complete).toBe(false);
+    }
+    expect(scanned).toBe(stored.length);
   });
 
   it('refuses what it cannot answer, saying which parameter', async () => {
@@ -269,6 +281,27 @@ describe('GET /api/exchanges', () => {
     expect((await get('/api/exchanges', 'not-a-token-at-all-0123456789')).status).toBe(401);
     expect((await get(`/api/exchanges/${stored[0]!.id}`, TEST_TOKENS.ingest)).status).toBe(403);
     expect((await get('/api/exchanges', TEST_TOKENS.admin)).status).toBe(200);
+  });
+});
+
+describe('an outcome whose exchanges retention removed', () => {
+  it('lists only the exchanges still stored, though their events remain', async () => {
+    const booked = stored.filter((s) => outcomes.get(s.id) === 'booked');
+    const [gone, ...kept] = [booked[booked.length - 1]!, ...booked.slice(0, -1)];
+    const { items: before } = await all('/api/exchanges?outcome=booked&limit=3');
+    expect(before.map((i) => i.id)).toEqual(booked.map((s) => s.id));
+    const row = await collector.store.db
+      .selectFrom('exchanges')
+      .selectAll()
+      .where('id', '=', gone.id)
+      .executeTakeFirstOrThrow();
+    await collector.store.db.deleteFrom('exchanges').where('id', '=', gone.id).execute();
+    try {
+      const { items } = await all('/api/exchanges?outcome=booked&limit=3');
+      expect(items.map((i) => i.id)).toEqual(kept.map((s) => s.id));
+    } finally {
+      await collector.store.db.insertInto('exchanges').values(row).execute();
+    }
   });
 });
 
@@ -480,7 +513,7 @@ describe('a free-text search cut short by its budget', () => {
       await listExchanges(
         db,
         { text: 'OperationOutcome' },
-        { timezone: 'Europe/London', limit: 1000, scanBudget: 100_000 },
+        { timezone: 'Europe/London', limit: 1000, scanBudget: 100_000, scanMs: 600_000 },
       )
     ).items.map((i) => i.id);
     expect(expected.length).toBeGreaterThan(10);
@@ -500,6 +533,14 @@ describe('a free-text search cut short by its budget', () => {
       after = page.next;
     }
     expect(cutShort).toBeGreaterThan(0);
+    // Out of time, a page still reads one exchange: paging always gets somewhere.
+    const hurried = await listExchanges(
+      db,
+      { text: 'no-such-text-anywhere-0xq' },
+      { timezone: 'Europe/London', limit: 4, scanMs: 0 },
+    );
+    expect(hurried.search).toEqual({ scanned: 1, complete: false, searchedBackTo: hurried.next!.at });
+    expect(hurried.next!.id).toBe(stored[0]!.id);
     expect(found).toEqual(expected);
   });
 });
