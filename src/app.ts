@@ -84,7 +84,9 @@ export function createApp(deps: AppDeps): RequestListener {
       ...(deps.onIngested ? { onIngested: deps.onIngested } : {}),
     }),
   );
-  const audit = new AccessAudit(() => deps.store.db, deps.patientHash, deps.logger);
+  const audit = new AccessAudit(() => deps.store.db, deps.patientHash, deps.logger, deps.clock);
+  // A report's drill-down lists patient-level events: a refused one is recorded too.
+  api.get('/events', audit.attempts());
   api.use(
     reportRoutes({
       store: deps.store,
@@ -103,6 +105,7 @@ export function createApp(deps: AppDeps): RequestListener {
       audit,
       logger: deps.logger,
       version: VERSION,
+      clock: deps.clock,
     }),
   );
   api.all('/events', methodNotAllowed(['GET', 'HEAD', 'POST']));

@@ -14,3 +14,17 @@ export function isValidNhsNumber(value: string): boolean {
   if (check === 10) return false;
   return (check === 11 ? 0 : check) === Number(digits[9]);
 }
+
+/** Ten digits, however they are spaced or dashed, not part of a longer run of digits. */
+const TEN_DIGITS = /(?<![\d])\d(?:[\s.-]*\d){9}(?![\s.-]*\d)/g;
+
+/**
+ * Replaces each valid NHS number in free text (written `9434765919`, `943 476 5919`, `943-476-5919`…)
+ * with what `replace` makes of its ten digits: a hash for a record, a placeholder for a log line.
+ */
+export function maskNhsNumbers(text: string, replace: (digits: string) => string): string {
+  return text.replace(TEN_DIGITS, (found) => {
+    const digits = found.replace(/\D/g, '');
+    return isValidNhsNumber(digits) ? replace(digits) : found;
+  });
+}

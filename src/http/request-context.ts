@@ -1,5 +1,6 @@
 import type { NextFunction, Request, Response } from 'express';
 import type { Logger } from '../logger.js';
+import { maskNhsNumbers } from '../fhir/nhs-number.js';
 import { newId } from '../ids.js';
 
 declare module 'express-serve-static-core' {
@@ -16,7 +17,8 @@ const TRACEPARENT = /^[0-9a-f]{2}-([0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}$/;
 
 /**
  * Gives each request an id (echoed in `X-Request-ID`), a scoped logger, and one log line when it ends.
- * The line has the path without its query string: queries can carry NHS numbers.
+ * The line has the path without its query string (queries can carry NHS numbers) and with any NHS
+ * number in the path masked (`/sandbox/gpconnect/Patient/{nhs number}`).
  */
 export function requestContext(logger: Logger) {
   return (req: Request, res: Response, next: NextFunction): void => {
@@ -31,7 +33,7 @@ export function requestContext(logger: Logger) {
       req.log.info(
         {
           method: req.method,
-          path: req.originalUrl.split('?', 1)[0],
+          path: maskNhsNumbers(req.originalUrl.split('?', 1)[0]!, () => '[nhs-number]'),
           status: res.statusCode,
           ms: Math.round(ms * 1000) / 1000,
         },

@@ -3,11 +3,7 @@ import type { Database } from '../store/database.js';
 import type { EventRow } from '../store/tables/event.table.js';
 import type { IngestRecordRow } from '../store/tables/ingest-record.table.js';
 import { eventJson } from './exchange-detail.js';
-import { targetOf } from './exchange-query.js';
-
-function iso(value: Date | string | null): string | null {
-  return value === null ? null : new Date(value).toISOString();
-}
+import { currentEvents, iso, targetOf } from './stored-exchange.js';
 
 interface ExchangeBrief {
   id: string;
@@ -48,8 +44,9 @@ export async function episodeTimeline(db: Kysely<Database>, id: string) {
       .orderBy('ordinal')
       .execute(),
   ]);
+  // In the store's order (to the microsecond): each source where its first event falls.
   const sources = new Map<string, { kind: EventRow['source_kind']; id: string; events: EventRow[] }>();
-  for (const e of events) {
+  for (const e of currentEvents(events)) {
     const key = `${e.source_kind}:${e.source_id}`;
     const source = sources.get(key) ?? { kind: e.source_kind, id: e.source_id, events: [] };
     source.events.push(e);
@@ -78,7 +75,7 @@ export async function episodeTimeline(db: Kysely<Database>, id: string) {
   const exchangeById = new Map(exchanges.map((x) => [x.id, x]));
   const ingestById = new Map<string, Omit<IngestRecordRow, 'payload'>>(ingested.map((r) => [r.id, r]));
   const timeline = [...sources.values()].map((source) => {
-    const at = iso(source.events[0]!.occurred_at)!;
+    const at = iso(source.events[0]!.occurred_at);
     const derived = source.events.map(eventJson);
     if (source.kind === 'exchange') {
       const x = exchangeById.get(source.id);
@@ -121,7 +118,6 @@ export async function episodeTimeline(db: Kysely<Database>, id: string) {
       events: derived,
     };
   });
-  timeline.sort((a, b) => a.at.localeCompare(b.at) || a.id.localeCompare(b.id));
   return {
     id: episode.id,
     openedAt: iso(episode.opened_at),

@@ -1,10 +1,6 @@
 import { readStoredBody } from '../capture/stored-body.js';
 import type { EventRow } from '../store/tables/event.table.js';
-import { targetOf, type StoredExchange } from './exchange-query.js';
-
-function iso(value: Date | string | null): string | null {
-  return value === null ? null : new Date(value).toISOString();
-}
+import { headerValue, iso, targetOf, type StoredExchange } from './stored-exchange.js';
 
 /** A derived event as inspection shows it. */
 export function eventJson(e: EventRow) {
@@ -25,13 +21,6 @@ export function eventJson(e: EventRow) {
     ruleVersion: e.rule_version,
     source: { kind: e.source_kind, id: e.source_id },
   };
-}
-
-/** The header of a name, whatever its case, as one value. */
-export function headerValue(headers: Record<string, string | string[]>, name: string): string | undefined {
-  for (const [key, value] of Object.entries(headers ?? {}))
-    if (key.toLowerCase() === name) return Array.isArray(value) ? value.join(', ') : value;
-  return undefined;
 }
 
 /** A stored body as inspection shows it: text as text, bytes (an opted-in binary body) as base64. */

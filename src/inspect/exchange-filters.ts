@@ -138,6 +138,18 @@ export function filtersOf(req: Request, hash: PatientHasher): ExchangeFilters {
   return filters;
 }
 
+/** The period's bounds on a time column (`x.received_at`, or `e.occurred_at` of an exchange's events). */
+export function periodConditions(
+  filters: Pick<ExchangeFilters, 'from' | 'to'>,
+  timezone: string,
+  column: string,
+): RawBuilder<unknown>[] {
+  return [
+    ...(filters.from ? [sql`${sql.ref(column)} >= ${bound(filters.from, timezone)}`] : []),
+    ...(filters.to ? [sql`${sql.ref(column)} < ${bound(filters.to, timezone)}`] : []),
+  ];
+}
+
 /**
  * The SQL conditions on `exchanges x` the filters make. Free text is matched as bodies are read back
  * (they are stored compressed) and a booking outcome is walked from its events (exchange-query.ts).
@@ -146,8 +158,7 @@ export function filtersOf(req: Request, hash: PatientHasher): ExchangeFilters {
 export function filterConditions(filters: ExchangeFilters, timezone: string): RawBuilder<unknown>[] {
   const where: RawBuilder<unknown>[] = [];
   if (filters.id !== undefined) where.push(sql`x.id = ${filters.id}::uuid`);
-  if (filters.from) where.push(sql`x.received_at >= ${bound(filters.from, timezone)}`);
-  if (filters.to) where.push(sql`x.received_at < ${bound(filters.to, timezone)}`);
+  where.push(...periodConditions(filters, timezone, 'x.received_at'));
   if (filters.provider !== undefined) where.push(sql`x.provider_id = ${filters.provider}`);
   if (filters.dialect !== undefined) where.push(sql`x.dialect = ${filters.dialect}`);
   if (filters.interaction !== undefined) where.push(sql`x.interaction = ${filters.interaction}`);

@@ -2,9 +2,19 @@ import { sql, type Kysely, type RawBuilder } from 'kysely';
 import { readStoredBody } from '../capture/stored-body.js';
 import type { Position } from '../http/query-params.js';
 import type { Database } from '../store/database.js';
-import type { EventRow } from '../store/tables/event.table.js';
-import type { ExchangeRow } from '../store/tables/exchange.table.js';
-import { filterConditions, type ExchangeFilters } from './exchange-filters.js';
+import { filterConditions, periodConditions, type ExchangeFilters } from './exchange-filters.js';
+import {
+  ALL_COLUMNS,
+  AT,
+  currentVersion,
+  derivedOf,
+  SUMMARY_COLUMNS,
+  summary,
+  targetOf,
+  type ExchangeSummary,
+  type SummaryRow,
+  type TextRow,
+} from './stored-exchange.js';
 
 /**
  * Free text is matched in the bodies as they are read back (they are stored compressed): a page reads
@@ -15,112 +25,6 @@ export const TEXT_SCAN_BUDGET = 5000;
 export const TEXT_SCAN_MS = 120;
 const TEXT_SCAN_CHUNK = 100;
 
-/** The database's own text of a time, in UTC, to the microsecond (what a cursor carries). */
-const AT = sql<string>`to_char(x.received_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
-
-/** A stored exchange with the database's own text of its time (to the microsecond). */
-export type StoredExchange = ExchangeRow & { at: string };
-
-/** Every column of `exchanges x`, with the time's text. */
-export const ALL_COLUMNS = sql`x.*, to_char(x.received_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') as at`;
-
-/** One stored exchange, or undefined when none has that id (or retention removed it). */
-export async function storedExchange(db: Kysely<Database>, id: string): Promise<StoredExchange | undefined> {
-  const { rows } =
-    await sql<StoredExchange>`select ${ALL_COLUMNS} from exchanges x where x.id = ${id}::uuid`.execute(db);
-  return rows[0];
-}
-
-/** The events derived from an exchange, in order. */
-export async function eventsOfExchange(db: Kysely<Database>, id: string): Promise<EventRow[]> {
-  return db
-    .selectFrom('events')
-    .selectAll()
-    .where('source_kind', '=', 'exchange')
-    .where('source_id', '=', id)
-    .orderBy('ordinal')
-    .orderBy('rule_version')
-    .execute();
-}
-
-/** The columns a list shows (no bodies). */
-const SUMMARY_COLUMNS = sql`x.id, x.received_at, x.route, x.provider_id, x.dialect, x.interaction,
-  x.method, x.path, x.query, x.response_status, x.transport_outcome, x.consumer_org, x.trace_id,
-  x.correlation_id, x.request_id, x.total_ms, x.upstream_ms, x.request_size, x.response_size,
-  x.request_truncated, x.response_truncated`;
-
-type SummaryRow = Pick<
-  ExchangeRow,
-  | 'id'
-  | 'received_at'
-  | 'route'
-  | 'provider_id'
-  | 'dialect'
-  | 'interaction'
-  | 'method'
-  | 'path'
-  | 'query'
-  | 'response_status'
-  | 'transport_outcome'
-  | 'consumer_org'
-  | 'trace_id'
-  | 'correlation_id'
-  | 'request_id'
-  | 'total_ms'
-  | 'upstream_ms'
-  | 'request_size'
-  | 'response_size'
-  | 'request_truncated'
-  | 'response_truncated'
-> & { at: string };
-
-type TextRow = SummaryRow &
-  Pick<
-    ExchangeRow,
-    | 'request_headers'
-    | 'response_headers'
-    | 'request_body'
-    | 'request_body_encoding'
-    | 'response_body'
-    | 'response_body_encoding'
-  >;
-
-/** What the events derived from an exchange say about it, in a list. */
-interface Derived {
-  events: string[];
-  outcome: string | null;
-  episodes: string[];
-}
-
-/** One exchange in a list. */
-export interface ExchangeSummary {
-  id: string;
-  receivedAt: string;
-  route: string;
-  provider: string | null;
-  dialect: string | null;
-  interaction: string | null;
-  method: string;
-  path: string;
-  status: number | null;
-  transport: string;
-  consumer: string | null;
-  traceId: string | null;
-  correlationId: string | null;
-  requestId: string | null;
-  totalMs: number | null;
-  upstreamMs: number | null;
-  requestSize: number;
-  responseSize: number;
-  truncated: boolean;
-  /** The booking outcome, when the exchange attempted a booking. */
-  outcome: string | null;
-  /** The types of the events derived from it, in order. */
-  events: string[];
-  episodes: string[];
-  href: string;
-}
-
 /** A page of a list, newest first. */
 export interface ExchangePage {
   items: ExchangeSummary[];
@@ -128,65 +32,6 @@ export interface ExchangePage {
   next: Position | null;
   /** With free text: exchanges read to answer the page, and whether the budget cut the search short. */
   search?: { scanned: number; complete: boolean; searchedBackTo: string | null };
-}
-
-function iso(value: Date | string): string {
-  return new Date(value).toISOString();
-}
-
-/** The target as stored (redacted), with its query. */
-export function targetOf(row: { path: string; query: string | null }): string {
-  return row.query ? `${row.path}?${row.query}` : row.path;
-}
-
-function summary(row: SummaryRow, derived: Derived | undefined): ExchangeSummary {
-  return {
-    id: row.id,
-    receivedAt: iso(row.received_at),
-    route: row.route,
-    provider: row.provider_id,
-    dialect: row.dialect,
-    interaction: row.interaction,
-    method: row.method,
-    path: targetOf(row),
-    status: row.response_status,
-    transport: row.transport_outcome,
-    consumer: row.consumer_org,
-    traceId: row.trace_id,
-    correlationId: row.correlation_id,
-    requestId: row.request_id,
-    totalMs: row.total_ms,
-    upstreamMs: row.upstream_ms,
-    requestSize: Number(row.request_size),
-    responseSize: Number(row.response_size),
-    truncated: row.request_truncated || row.response_truncated,
-    outcome: derived?.outcome ?? null,
-    events: derived?.events ?? [],
-    episodes: derived?.episodes ?? [],
-    href: `/api/exchanges/${row.id}`,
-  };
-}
-
-/** The events of some exchanges, by exchange: their types, a booking's outcome, their episodes. */
-async function derivedOf(db: Kysely<Database>, ids: string[]): Promise<Map<string, Derived>> {
-  const found = new Map<string, Derived>();
-  if (ids.length === 0) return found;
-  const rows = await db
-    .selectFrom('events')
-    .select(['source_id', 'type', 'episode_id', sql<string | null>`attributes->>'outcome'`.as('outcome')])
-    .where('source_kind', '=', 'exchange')
-    .where('source_id', 'in', ids)
-    .orderBy('source_id')
-    .orderBy('ordinal')
-    .execute();
-  for (const row of rows) {
-    const derived = found.get(row.source_id) ?? { events: [], outcome: null, episodes: [] };
-    derived.events.push(row.type);
-    if (row.type === 'booking.attempted') derived.outcome = row.outcome;
-    if (row.episode_id && !derived.episodes.includes(row.episode_id)) derived.episodes.push(row.episode_id);
-    found.set(row.source_id, derived);
-  }
-  return found;
 }
 
 /** Whether the stored (redacted) target, header values or bodies of an exchange contain `needle`. */
@@ -224,7 +69,6 @@ function selectPage<Row>(
   limit: number,
   columns: Columns,
 ) {
-  const where = filterConditions({ ...filters, outcome: undefined }, timezone);
   const selected =
     columns === 'all'
       ? ALL_COLUMNS
@@ -240,18 +84,39 @@ function selectPage<Row>(
           sql`${time} <= ${after.at}::timestamptz and (${time}, ${id}) < (${after.at}::timestamptz, ${after.id}::uuid)`,
         ]
       : [];
-  if (filters.outcome === undefined) {
-    const conditions = [...where, ...before(sql.ref('x.received_at'), sql.ref('x.id'))];
+  // An exchange's booking attempt, of the current rule version (an exchange's events share its time).
+  const attempt = (outcome: string) => [
+    sql`e.type = 'booking.attempted' and e.attributes->>'outcome' = ${outcome} and e.source_kind = 'exchange'`,
+    currentVersion('e'),
+  ];
+  const where = filterConditions({ ...filters, outcome: undefined }, timezone);
+  // Walked from the outcome's events unless a filter that names a handful of exchanges is there too.
+  const fromEvents =
+    filters.outcome !== undefined &&
+    [filters.id, filters.patientHash, filters.correlation, filters.episode].every((f) => f === undefined);
+  if (!fromEvents) {
+    const conditions = [
+      ...where,
+      ...(filters.outcome === undefined
+        ? []
+        : [
+            sql`exists (select 1 from events e where e.source_id = x.id and e.occurred_at = x.received_at
+                        and ${and(attempt(filters.outcome))})`,
+          ]),
+      ...before(sql.ref('x.received_at'), sql.ref('x.id')),
+    ];
     const whereSql = conditions.length > 0 ? sql`where ${and(conditions)}` : sql``;
     return sql<Row>`select ${selected} from exchanges x ${whereSql}
                     order by x.received_at desc, x.id desc limit ${limit}`.execute(db);
   }
+  // The period bounds the events' time too, so the walk starts and stops where the period does.
+  const period = periodConditions(filters, timezone, 'e.occurred_at');
   const exchange = [sql`x.id = e.source_id and x.received_at = e.occurred_at`, ...where];
   return sql<Row>`select ${selected} from (
       select e.source_id, e.occurred_at from events e
-       where e.type = 'booking.attempted' and e.attributes->>'outcome' = ${filters.outcome}
-         and e.source_kind = 'exchange'
+       where ${and(attempt(filters.outcome!))}
          and e.occurred_at >= (select min(received_at) from exchanges)
+         ${period.length > 0 ? sql`and ${and(period)}` : sql``}
          ${after ? sql`and ${and(before(sql.ref('e.occurred_at'), sql.ref('e.source_id')))}` : sql``}
          and exists (select 1 from exchanges x where ${and(exchange)})
        order by e.occurred_at desc, e.source_id desc limit ${limit}
@@ -267,10 +132,20 @@ function selectPage<Row>(
 export async function* scanExchanges<Row extends TextRow = TextRow>(
   db: Kysely<Database>,
   filters: ExchangeFilters,
-  options: { timezone: string; after?: Position; chunk: number; columns: 'text' | 'all' },
+  options: {
+    timezone: string;
+    after?: Position;
+    chunk: number;
+    columns: 'text' | 'all';
+    /** Asked before each chunk is read: false ends the scan (enough found, out of budget). */
+    more?: () => boolean;
+    /** Set once every matching exchange was read (the scan ran out, not stopped). */
+    end?: { ranOut: boolean };
+  },
 ): AsyncGenerator<{ row: Row; matches: boolean }> {
   let after = options.after;
   for (;;) {
+    if (options.more && !options.more()) return;
     const { rows } = await selectPage<Row>(
       db,
       filters,
@@ -282,7 +157,10 @@ export async function* scanExchanges<Row extends TextRow = TextRow>(
     for (const row of rows)
       yield { row, matches: filters.text === undefined || containsText(row, filters.text) };
     const last = rows[rows.length - 1];
-    if (rows.length < options.chunk || !last) return;
+    if (rows.length < options.chunk || !last) {
+      if (options.end) options.end.ranOut = true;
+      return;
+    }
     after = { at: last.at, id: last.id };
   }
 }
@@ -323,24 +201,24 @@ export async function listExchanges(
   const found: TextRow[] = [];
   let at = options.after;
   let scanned = 0;
-  let ranOut = true;
+  // Every page reads at least one exchange, so paging always gets somewhere.
+  const more = () =>
+    found.length < options.limit && scanned < budget && (scanned === 0 || performance.now() <= deadline);
+  const end = { ranOut: false };
   for await (const { row, matches } of scanExchanges(db, filters, {
     timezone: options.timezone,
     ...(options.after ? { after: options.after } : {}),
     chunk: Math.min(TEXT_SCAN_CHUNK, budget),
     columns: 'text',
+    more,
+    end,
   })) {
-    // Every page reads at least one exchange, so paging always gets somewhere.
-    const outOfTime = scanned > 0 && performance.now() > deadline;
-    if (found.length === options.limit || scanned === budget || outOfTime) {
-      // Something is left to read: the next page goes on from here.
-      ranOut = false;
-      break;
-    }
+    if (!more()) break;
     scanned += 1;
     at = { at: row.at, id: row.id };
     if (matches) found.push(row);
   }
+  const ranOut = end.ranOut;
   const derived = await derivedOf(
     db,
     found.map((r) => r.id),

@@ -1,7 +1,7 @@
 import { STATUS_CODES } from 'node:http';
 import { readStoredBody } from '../capture/stored-body.js';
 import type { ProviderConfig } from '../config/config.types.js';
-import type { StoredExchange } from './exchange-query.js';
+import { headerValue, type StoredExchange } from './stored-exchange.js';
 
 /*
  * HAR 1.2 (http://www.softwareishard.com/blog/har-12-spec/), the format browser dev tools, proxies and
@@ -53,12 +53,6 @@ function queryList(query: string | null): HarNameValue[] {
   });
 }
 
-function contentType(headers: Record<string, string | string[]>): string | undefined {
-  for (const [name, value] of Object.entries(headers ?? {}))
-    if (name.toLowerCase() === 'content-type') return Array.isArray(value) ? value[0] : value;
-  return undefined;
-}
-
 function round(ms: number): number {
   return Math.round(ms * 1000) / 1000;
 }
@@ -91,7 +85,13 @@ export function harEntry(x: StoredExchange, providers: ReadonlyMap<string, Provi
   const receive = upstream === undefined ? 0 : round(upstream - wait);
   const time = round((blocked ?? 0) + wait + receive);
   const answered = x.response_status !== null;
-  const requestNote = bodyNote(x.request_truncated, requestBody !== null);
+  const requestNote = [
+    // HAR has no encoding field for a request body: say so where bytes are given as base64.
+    ...(Buffer.isBuffer(requestBody) ? ['base64 of the bytes sent (not text)'] : []),
+    bodyNote(x.request_truncated, requestBody !== null),
+  ]
+    .filter((note) => note !== undefined)
+    .join('; ');
   const responseNote = bodyNote(x.response_truncated, responseBody !== null);
   const location = x.response_headers?.location;
   return {
@@ -107,7 +107,7 @@ export function harEntry(x: StoredExchange, providers: ReadonlyMap<string, Provi
       ...(requestBody !== null
         ? {
             postData: {
-              mimeType: contentType(x.request_headers) ?? 'application/octet-stream',
+              mimeType: headerValue(x.request_headers, 'content-type') ?? 'application/octet-stream',
               text: typeof requestBody === 'string' ? requestBody : requestBody.toString('base64'),
               ...(requestNote ? { comment: requestNote } : {}),
             },
@@ -124,7 +124,9 @@ export function harEntry(x: StoredExchange, providers: ReadonlyMap<string, Provi
       headers: headerList(x.response_headers),
       content: {
         size: Number(x.response_size),
-        mimeType: contentType(x.response_headers) ?? (answered ? 'application/octet-stream' : 'x-unknown'),
+        mimeType:
+          headerValue(x.response_headers, 'content-type') ??
+          (answered ? 'application/octet-stream' : 'x-unknown'),
         ...(responseBody === null
           ? {}
           : typeof responseBody === 'string'

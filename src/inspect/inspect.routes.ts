@@ -1,25 +1,19 @@
 import { once } from 'node:events';
 import { Router, type Request, type Response } from 'express';
-import { sql } from 'kysely';
 import { requireRole } from '../auth/auth.middleware.js';
 import type { ProviderConfig } from '../config/config.types.js';
 import { badRequest, notFound } from '../fhir/operation-outcome.js';
 import { limitOf, nextPage, onlyKnown, param, positionOf, UUID } from '../http/query-params.js';
+import type { Clock } from '../clock.js';
 import type { Logger } from '../logger.js';
 import type { PatientHasher } from '../privacy/patient-hash.js';
 import type { Store } from '../store/store.js';
-import type { AccessAuditRow } from '../store/tables/access-audit.table.js';
-import type { AccessAudit } from './access-audit.js';
+import { auditPage, type AccessAudit } from './access-audit.js';
 import { episodeTimeline } from './episode-timeline.js';
 import { exchangeDetail } from './exchange-detail.js';
 import { FILTER_PARAMS, filtersOf, type ExchangeFilters } from './exchange-filters.js';
-import {
-  eventsOfExchange,
-  listExchanges,
-  scanExchanges,
-  storedExchange,
-  type StoredExchange,
-} from './exchange-query.js';
+import { listExchanges, scanExchanges } from './exchange-query.js';
+import { eventsOfExchange, storedExchange, type StoredExchange } from './stored-exchange.js';
 import { harClose, harEntry, harOpen } from './har.js';
 
 export interface InspectDeps {
@@ -33,6 +27,7 @@ export interface InspectDeps {
   logger: Logger;
   /** The collector's version, named in a HAR's creator. */
   version: string;
+  clock: Clock;
 }
 
 const PAGE = 50;
@@ -40,6 +35,8 @@ const HAR_DEFAULT = 1000;
 const HAR_MAX = 10_000;
 /** With free text, a HAR export reads at most this many exchanges matching the other filters. */
 const HAR_SCAN_BUDGET = 100_000;
+/** Entries read, recorded and sent together. */
+const HAR_BATCH = 100;
 
 const LIST_PARAMS = new Set<string>([...FILTER_PARAMS, 'limit', 'cursor']);
 const HAR_PARAMS = new Set<string>([...FILTER_PARAMS, 'limit']);
@@ -130,54 +127,66 @@ export function inspectRoutes(deps: InspectDeps): Router {
   });
 
   /**
-   * Streams the filtered exchanges as HAR, newest first, `limit` at most. The audit record is written
-   * before the first byte and completed with what was sent; a failure part-way cuts the connection, so
-   * a broken export never looks like a whole one.
+   * Streams the filtered exchanges as HAR, newest first, `limit` at most, a batch of entries at a time.
+   * The audit record is written before the first byte and brought up to date before each batch is
+   * sent. A failure part-way cuts the connection, so a broken export never looks like a whole one; a
+   * client that goes away ends the export.
    */
   async function exportHar(req: Request, res: Response, filters: ExchangeFilters, limit: number) {
-    const auditId = await deps.audit.record(req, res, { status: 200, resourceIds: [], resultCount: null });
-    const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+    const auditId = await deps.audit.record(req, res, { status: 200, resourceIds: [], resultCount: 0 });
+    const stamp = deps.clock().toISOString().replace(/[:.]/g, '-');
     res.status(200);
     res.setHeader('Content-Type', 'application/json; charset=utf-8');
     res.setHeader('Content-Disposition', `attachment; filename="exchanges-${stamp}.har"`);
     res.setHeader('Cache-Control', 'no-store');
-    const ids: string[] = [];
+    const sent: string[] = [];
+    let batch: { id: string; entry: string }[] = [];
     let scanned = 0;
-    let cut: string | undefined;
+    const gone = () => res.destroyed || res.writableEnded;
+    const send = async () => {
+      if (batch.length === 0) return;
+      const ids = batch.map((b) => b.id);
+      await deps.audit.complete(auditId, {
+        resourceIds: [...sent, ...ids],
+        resultCount: sent.length + ids.length,
+      });
+      const text = batch.map((b, i) => (sent.length + i === 0 ? b.entry : `,${b.entry}`)).join('');
+      sent.push(...ids);
+      batch = [];
+      // Wait for the client to take it, or for it to go away.
+      if (!res.write(text)) await Promise.race([once(res, 'drain'), once(res, 'close')]);
+    };
     try {
       res.write(harOpen(deps.version));
       for await (const { row, matches } of scanExchanges<StoredExchange>(db(), filters, {
         timezone: deps.timezone,
-        chunk: 100,
+        chunk: HAR_BATCH,
         columns: 'all',
+        more: () => !gone() && sent.length + batch.length < limit && scanned < HAR_SCAN_BUDGET,
       })) {
-        if (res.destroyed) break;
-        if (ids.length === limit) {
-          cut = `limit ${limit} reached: older exchanges matching the filters were left out`;
-          break;
-        }
-        if (scanned === HAR_SCAN_BUDGET) {
-          cut = `free text searched the newest ${HAR_SCAN_BUDGET} exchanges matching the other filters`;
-          break;
-        }
+        if (gone() || sent.length + batch.length === limit || scanned === HAR_SCAN_BUDGET) break;
         scanned += 1;
-        if (!matches) continue;
-        const entry = JSON.stringify(harEntry(row, providers));
-        if (!res.write(ids.length === 0 ? entry : `,${entry}`)) await once(res, 'drain');
-        ids.push(row.id);
+        if (matches) batch.push({ id: row.id, entry: JSON.stringify(harEntry(row, providers)) });
+        if (batch.length === HAR_BATCH) await send();
       }
+      await send();
+      if (gone()) {
+        req.log.info({ exported: sent.length }, 'HAR export ended by the client');
+        return;
+      }
+      const cut =
+        sent.length === limit
+          ? `; limit ${limit} reached: older exchanges matching the filters may be left out`
+          : scanned === HAR_SCAN_BUDGET
+            ? `; free text searched the newest ${HAR_SCAN_BUDGET} exchanges matching the other filters`
+            : '';
       res.end(
         harClose(
-          `${ids.length} exchanges captured by the booking event collector, redacted, newest first` +
-            (cut ? `; ${cut}` : ''),
+          `${sent.length} exchanges captured by the booking event collector, redacted, newest first${cut}`,
         ),
       );
-      await deps.audit.complete(auditId, { resourceIds: ids, resultCount: ids.length });
     } catch (error) {
-      req.log.error({ err: error, exported: ids.length }, 'HAR export failed part-way');
-      await deps.audit
-        .complete(auditId, { resourceIds: ids, resultCount: ids.length })
-        .catch(() => undefined);
+      req.log.error({ err: error, exported: sent.length }, 'HAR export failed part-way');
       res.destroy(error instanceof Error ? error : new Error(String(error)));
     }
   }
@@ -198,17 +207,14 @@ export function inspectRoutes(deps: InspectDeps): Router {
     const to = instant('to');
     const token = param(req, 'token');
     const resource = param(req, 'resource');
-    const where = [
-      ...(from ? [sql`at >= ${from}`] : []),
-      ...(to ? [sql`at < ${to}`] : []),
-      ...(token ? [sql`token_name = ${token}`] : []),
-      ...(resource ? [sql`${resource} = any(resource_ids)`] : []),
-      ...(after ? [sql`(at, id) < (${after.at}::timestamptz, ${after.id}::uuid)`] : []),
-    ];
-    const { rows } = await sql<AccessAuditRow & { at_text: string }>`
-      select *, to_char(at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') as at_text from access_audit
-      ${where.length > 0 ? sql`where ${sql.join(where, sql` and `)}` : sql``}
-      order by at desc, id desc limit ${limit + 1}`.execute(db());
+    const rows = await auditPage(db(), {
+      ...(from ? { from } : {}),
+      ...(to ? { to } : {}),
+      ...(token ? { token } : {}),
+      ...(resource ? { resource } : {}),
+      ...(after ? { after } : {}),
+      limit: limit + 1,
+    });
     const page = rows.slice(0, limit);
     const last = page[page.length - 1];
     res.json({

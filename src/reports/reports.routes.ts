@@ -288,7 +288,8 @@ export function reportRoutes(deps: ReportDeps): Router {
       report: report.id,
       measure: measureName(measure),
       cell: Object.fromEntries(Object.entries(cell).map(([k, v]) => [k, v === NONE ? null : v])),
-      events: events.map((e) => ({
+      // Without the keyed patient hash: a report's reader follows the episode (role inspect), not the patient.
+      events: events.map(({ patient_hash: _patient, ...e }) => ({
         ...e,
         evidence:
           e.source_kind === 'exchange'

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { brotliDecompressSync } from 'node:zlib';
 import harValidator from 'har-validator';
 import { sql } from 'kysely';
@@ -191,7 +192,16 @@ describe('GET /api/exchanges', () => {
     expect(JSON.stringify(items)).not.toContain(NHS_NUMBER);
     const withHash = stored.find((s) => s.request_id === 'req-inspect-0001')!;
     expect(withHash.patient_hash).toBeTruthy();
-    expect(withHash.path + JSON.stringify(withHash)).not.toContain(NHS_NUMBER);
+    // Nowhere in the stored exchange: not its path, query, headers or bodies.
+    const row = await collector.store.db
+      .selectFrom('exchanges')
+      .selectAll()
+      .where('id', '=', withHash.id)
+      .executeTakeFirstOrThrow();
+    const detail = await get(`/api/exchanges/${withHash.id}`);
+    expect(detail.body.request.path).toContain('identifier=');
+    expect(JSON.stringify(detail.body)).not.toContain(NHS_NUMBER);
+    expect(`${row.path} ${row.query} ${JSON.stringify(row.request_headers)}`).not.toContain(NHS_NUMBER);
   });
 
   it('says what each exchange led to: its events, booking outcome and episodes', async () => {
@@ -284,6 +294,69 @@ describe('GET /api/exchanges', () => {
   });
 });
 
+/** A copy of a stored exchange with a new id and the changes given (removed again by the caller). */
+async function copyOf(id: string, changes: Record<string, unknown>): Promise<string> {
+  const row = await collector.store.db
+    .selectFrom('exchanges')
+    .selectAll()
+    .where('id', '=', id)
+    .executeTakeFirstOrThrow();
+  const copy = { ...row, id: randomUUID(), ...changes };
+  await collector.store.db.insertInto('exchanges').values(copy).execute();
+  return copy.id;
+}
+
+describe('exchanges that share a time to the microsecond', () => {
+  it('are each listed once across page boundaries', async () => {
+    const original = stored[Math.floor(stored.length / 3)]!;
+    const { rows } = await sql<{
+      at: string;
+    }>`select to_char(received_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') as at
+      from exchanges where id = ${original.id}::uuid`.execute(collector.store.db);
+    const at = rows[0]!.at;
+    const copies = [];
+    for (let i = 0; i < 3; i += 1) copies.push(await copyOf(original.id, {}));
+    try {
+      const to = new Date(Date.parse(at) + 1).toISOString();
+      const { items, pages } = await all(`/api/exchanges?from=${at}&to=${to}&limit=1`);
+      expect(pages).toBeGreaterThanOrEqual(4);
+      expect(items.map((i) => i.id)).toEqual([original.id, ...copies].sort().reverse());
+    } finally {
+      await collector.store.db.deleteFrom('exchanges').where('id', 'in', copies).execute();
+    }
+  });
+});
+
+describe('an exchange that got no response', () => {
+  it('is a HAR entry of status 0 that says why', async () => {
+    const id = await copyOf(stored[0]!.id, {
+      response_status: null,
+      response_headers: JSON.stringify({}),
+      response_body: null,
+      response_body_encoding: null,
+      response_size: 0,
+      first_byte_at: null,
+      transport_outcome: 'timeout',
+    });
+    try {
+      const res = await get(`/api/exchanges.har?id=${id}`);
+      await expect(harValidator.har(res.body)).resolves.toBeTruthy();
+      const [entry] = res.body.log.entries;
+      expect(entry.response).toMatchObject({
+        status: 0,
+        statusText: '',
+        bodySize: -1,
+        comment: 'no response: timeout',
+      });
+      expect(entry._transport).toBe('timeout');
+      const listed = await get(`/api/exchanges?transport=timeout`);
+      expect(listed.body.items.map((i: any) => i.id)).toEqual([id]);
+    } finally {
+      await collector.store.db.deleteFrom('exchanges').where('id', '=', id).execute();
+    }
+  });
+});
+
 describe('an outcome whose exchanges retention removed', () => {
   it('lists only the exchanges still stored, though their events remain', async () => {
     const booked = stored.filter((s) => outcomes.get(s.id) === 'booked');
@@ -299,6 +372,13 @@ describe('an outcome whose exchanges retention removed', () => {
     try {
       const { items } = await all('/api/exchanges?outcome=booked&limit=3');
       expect(items.map((i) => i.id)).toEqual(kept.map((s) => s.id));
+      // Its episode keeps its place in the timeline, with its events, marked removed.
+      const [episode] = [...episodesOf.entries()].find(([, ids]) => ids.has(gone.id))!;
+      const timeline = await get(`/api/episodes/${episode}`);
+      const item = timeline.body.timeline.find((t: any) => t.id === gone.id);
+      expect(item.exchange).toBeNull();
+      expect(item.removed).toMatch(/retention/);
+      expect(item.events.map((e: any) => e.type)).toContain('booking.attempted');
     } finally {
       await collector.store.db.insertInto('exchanges').values(row).execute();
     }
@@ -468,8 +548,44 @@ describe('the access audit', () => {
     });
     expect(search.resultCount).toBe(1);
     expect(search.query.nhsNumber).toMatch(/^nhs-number-hash:/);
-    expect(JSON.stringify(res.body)).not.toContain(NHS_NUMBER);
+    // However the number is written, wherever: kept as its hash (a mistyped one too).
+    await get('/api/exchanges?q=943%20476%205919&limit=1');
+    await get('/api/episodes/943-476-5919');
+    await get('/api/exchanges?nhsNumber=9434765918');
+    let latest = await get('/api/audit?limit=3', TEST_TOKENS.admin);
+    for (
+      let tries = 0;
+      tries < 50 && latest.body.items.filter((i: any) => i.status === 400).length < 2;
+      tries += 1
+    ) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      latest = await get('/api/audit?limit=3', TEST_TOKENS.admin);
+    }
+    expect(latest.body.items.map((i: any) => i.status).sort()).toEqual([200, 400, 400]);
+    const text = JSON.stringify((await get('/api/audit?limit=1000', TEST_TOKENS.admin)).body);
+    for (const spelling of [NHS_NUMBER, '943 476 5919', '943-476-5919', '9434765918'])
+      expect(text).not.toContain(spelling);
+    expect(text).toContain('nhs-number-hash:');
     expect(new Date(search.at).getTime()).toBeLessThanOrEqual(new Date(detail.at).getTime());
+  });
+
+  it('records a report drill-down, whose events carry no patient hash', async () => {
+    const day = stored[0]!.received_at.toISOString().slice(0, 10);
+    const next = new Date(Date.parse(day) + 2 * 86_400_000).toISOString().slice(0, 10);
+    const drill = await get(
+      `/api/events?report=rep-cons-01&measure=bookings&from=${day}&to=${next}&limit=3`,
+      TEST_TOKENS.report,
+    );
+    expect(drill.status).toBe(200);
+    expect(drill.body.events.length).toBeGreaterThan(0);
+    for (const e of drill.body.events) expect(e).not.toHaveProperty('patient_hash');
+    const audit = await get('/api/audit?limit=1', TEST_TOKENS.admin);
+    expect(audit.body.items[0]).toMatchObject({
+      token: 'report-client',
+      path: '/api/events',
+      resultCount: drill.body.events.length,
+      resourceIds: drill.body.events.map((e: any) => e.id),
+    });
   });
 
   it('is read by admin only, a page at a time, filtered by token and resource', async () => {

@@ -1,4 +1,4 @@
-import { isValidNhsNumber } from '../../src/fhir/nhs-number.js';
+import { isValidNhsNumber, maskNhsNumbers } from '../../src/fhir/nhs-number.js';
 import { fixture } from '../helpers/sandbox.js';
 
 describe('isValidNhsNumber', () => {
@@ -18,5 +18,21 @@ describe('isValidNhsNumber', () => {
     expect(isValidNhsNumber('123456789')).toBe(false);
     expect(isValidNhsNumber('12345678901')).toBe(false);
     expect(isValidNhsNumber('94347659AB')).toBe(false);
+  });
+});
+
+describe('maskNhsNumbers', () => {
+  const mask = (text: string) => maskNhsNumbers(text, (digits) => `<${digits.slice(-2)}>`);
+
+  it('masks a valid NHS number however it is spaced or dashed, erring on the side of masking', () => {
+    expect(mask('123 9434765919')).toBe('123 <19>');
+    expect(mask('/Patient/9434765919')).toBe('/Patient/<19>');
+    expect(mask('q=943 476 5919 and 943-476-5919, 943.476.5919')).toBe('q=<19> and <19>, <19>');
+  });
+
+  it('leaves numbers that are not NHS numbers', () => {
+    expect(mask('9434765918')).toBe('9434765918');
+    expect(mask('service 2000011147')).toBe('service 2000011147');
+    expect(mask('94347659191')).toBe('94347659191');
   });
 });
