@@ -3,6 +3,7 @@ import type { Clock } from '../clock.js';
 import type { RetentionConfig } from '../config/config.types.js';
 import type { Logger } from '../logger.js';
 import type { Database } from '../store/database.js';
+import { Rounds } from '../rounds.js';
 import { applyRetention, type RetainedTable } from './retention.js';
 
 export interface RetentionKeeperOptions {
@@ -24,13 +25,14 @@ export interface RetentionKeeperOptions {
  * failed round deleted before it failed stays deleted, the rest waits.
  */
 export class RetentionKeeper {
-  #timer: NodeJS.Timeout | undefined;
-  #first: NodeJS.Timeout | undefined;
-  #running: Promise<void> | undefined;
-  #again = false;
-  #stopped = false;
+  readonly #rounds: Rounds;
 
-  constructor(private readonly options: RetentionKeeperOptions) {}
+  constructor(private readonly options: RetentionKeeperOptions) {
+    this.#rounds = new Rounds((stopping) => this.#round(stopping), {
+      intervalMs: options.retention.intervalMinutes * 60_000,
+      ...(options.firstDelayMs !== undefined ? { firstDelayMs: options.firstDelayMs } : {}),
+    });
+  }
 
   /** Whether there is anything to do: some table has a retention, and rounds are to run at all. */
   get enabled(): boolean {
@@ -40,43 +42,25 @@ export class RetentionKeeper {
 
   /** Rounds every `intervalMinutes`, the first after `firstDelayMs`. */
   start(): void {
-    this.#timer = setInterval(() => this.poke(), this.options.retention.intervalMinutes * 60_000).unref();
-    this.#first = setTimeout(() => this.poke(), this.options.firstDelayMs ?? 0).unref();
+    this.#rounds.start();
   }
 
   /** Asks for a round now, or right after the one under way. */
   poke(): void {
-    if (this.#stopped) return;
-    if (this.#running) {
-      this.#again = true;
-      return;
-    }
-    this.#running = this.#rounds().finally(() => {
-      this.#running = undefined;
-    });
+    this.#rounds.poke();
   }
 
   /** Resolves once no round is under way. */
   async settled(): Promise<void> {
-    while (this.#running) await this.#running;
+    await this.#rounds.settled();
   }
 
   /** No more rounds; the one under way stops after its current statement. */
   async stop(): Promise<void> {
-    this.#stopped = true;
-    clearInterval(this.#timer);
-    clearTimeout(this.#first);
-    await this.settled();
+    await this.#rounds.stop();
   }
 
-  async #rounds(): Promise<void> {
-    do {
-      this.#again = false;
-      await this.#round();
-    } while (this.#again && !this.#stopped);
-  }
-
-  async #round(): Promise<void> {
+  async #round(stopping: () => boolean): Promise<void> {
     const { retention, logger } = this.options;
     const started = Date.now();
     try {
@@ -84,7 +68,7 @@ export class RetentionKeeper {
         now: this.options.clock(),
         exchangeDays: retention.exchangeDays,
         auditDays: retention.auditDays,
-        stopping: () => this.#stopped,
+        stopping,
         ...(this.options.batchSize ? { batchSize: this.options.batchSize } : {}),
         onProgress: ({ table, deleted }) => this.options.onDeleted?.(table, deleted),
       });

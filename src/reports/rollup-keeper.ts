@@ -1,6 +1,7 @@
 import type { Kysely } from 'kysely';
 import type { Logger } from '../logger.js';
 import type { Database } from '../store/database.js';
+import { Rounds } from '../rounds.js';
 import { refreshRollups } from './rollup-build.js';
 
 /**
@@ -9,10 +10,7 @@ import { refreshRollups } from './rollup-build.js';
  * count from the events meanwhile, so they stay right, only slower.
  */
 export class RollupKeeper {
-  #timer: NodeJS.Timeout | undefined;
-  #first: NodeJS.Timeout | undefined;
-  #running: Promise<void> | undefined;
-  #stopped = false;
+  readonly #rounds: Rounds;
 
   constructor(
     private readonly options: {
@@ -28,40 +26,38 @@ export class RollupKeeper {
       /** The first round waits this long after start (capture replays its spool first). */
       firstDelayMs?: number;
     },
-  ) {}
+  ) {
+    this.#rounds = new Rounds((stopping) => this.#round(stopping), {
+      intervalMs: options.intervalMs,
+      ...(options.firstDelayMs !== undefined ? { firstDelayMs: options.firstDelayMs } : {}),
+    });
+  }
 
   /** Rounds every `intervalMs`, the first after `firstDelayMs`. */
   start(): void {
-    this.#timer = setInterval(() => this.poke(), this.options.intervalMs).unref();
-    this.#first = setTimeout(() => this.poke(), this.options.firstDelayMs ?? 0).unref();
+    this.#rounds.start();
   }
 
-  /** Asks for a round now, unless one is under way. */
+  /** Asks for a round now, or right after the one under way. */
   poke(): void {
-    if (this.#stopped || this.#running) return;
-    this.#running = this.#round().finally(() => {
-      this.#running = undefined;
-    });
+    this.#rounds.poke();
   }
 
   /** Resolves once no round is under way. */
   async settled(): Promise<void> {
-    while (this.#running) await this.#running;
+    await this.#rounds.settled();
   }
 
   /** No more rounds; the one under way stops after its current run of days. */
   async stop(): Promise<void> {
-    this.#stopped = true;
-    clearInterval(this.#timer);
-    clearTimeout(this.#first);
-    await this.settled();
+    await this.#rounds.stop();
   }
 
-  async #round(): Promise<void> {
+  async #round(stopping: () => boolean): Promise<void> {
     const started = Date.now();
     try {
       const round = await refreshRollups(this.options.db(), this.options.timezone, {
-        stopping: () => this.#stopped,
+        stopping,
         ...(this.options.chunkDays ? { chunkDays: this.options.chunkDays } : {}),
         onProgress: (built, waiting) => {
           if (waiting > 0) this.options.logger.info({ built, waiting }, 'report roll-ups: building');
