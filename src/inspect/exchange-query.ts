@@ -21,7 +21,7 @@ import {
  * at most this many exchanges that pass the other filters, then stops and says how far it searched.
  */
 export const TEXT_SCAN_BUDGET = 5000;
-/** … and searches for at most this long (a page of large searchsets reads fewer). */
+/** … and reads no further chunk after searching this long (a page of large searchsets reads fewer). */
 export const TEXT_SCAN_MS = 120;
 const TEXT_SCAN_CHUNK = 100;
 
@@ -201,9 +201,10 @@ export async function listExchanges(
   const found: TextRow[] = [];
   let at = options.after;
   let scanned = 0;
-  // Every page reads at least one exchange, so paging always gets somewhere.
-  const more = () =>
-    found.length < options.limit && scanned < budget && (scanned === 0 || performance.now() <= deadline);
+  // Time is judged between reads of a chunk: a chunk read is searched whole (on a slow store the read
+  // is the cost), and every page reads at least one, so paging always gets somewhere.
+  const room = () => found.length < options.limit && scanned < budget;
+  const more = () => room() && (scanned === 0 || performance.now() <= deadline);
   const end = { ranOut: false };
   for await (const { row, matches } of scanExchanges(db, filters, {
     timezone: options.timezone,
@@ -213,7 +214,7 @@ export async function listExchanges(
     more,
     end,
   })) {
-    if (!more()) break;
+    if (!room()) break;
     scanned += 1;
     at = { at: row.at, id: row.id };
     if (matches) found.push(row);
