@@ -1,24 +1,26 @@
 /**
  * A background job run in rounds: one every `intervalMs`, the first after `firstDelayMs`, never two at
  * once. A poke asks for a round now, or for another right after the one under way. What a round does
- * (and how it logs its failures) is the caller's; `stopping` tells it to wind up.
+ * (and how it logs its failures) is the subclass's; `stopping` tells it to wind up.
  */
-export class Rounds {
+export abstract class Rounds {
   #timer: NodeJS.Timeout | undefined;
   #first: NodeJS.Timeout | undefined;
   #running: Promise<void> | undefined;
   #again = false;
   #stopped = false;
 
-  constructor(
-    private readonly round: (stopping: () => boolean) => Promise<void>,
-    private readonly timing: { intervalMs: number; firstDelayMs?: number },
-  ) {}
+  constructor(private readonly timing: { intervalMs: number; firstDelayMs?: number }) {}
 
-  /** Rounds every `intervalMs`, the first after `firstDelayMs`. */
+  /** One round of the job; it winds up early once `stopping()` is true. */
+  protected abstract round(stopping: () => boolean): Promise<void>;
+
+  /** Rounds every `intervalMs`, the first after `firstDelayMs` (at once without one). */
   start(): void {
     this.#timer = setInterval(() => this.poke(), this.timing.intervalMs).unref();
-    this.#first = setTimeout(() => this.poke(), this.timing.firstDelayMs ?? 0).unref();
+    if (this.timing.firstDelayMs)
+      this.#first = setTimeout(() => this.poke(), this.timing.firstDelayMs).unref();
+    else this.poke();
   }
 
   /** Asks for a round now, or right after the one under way. */

@@ -1,5 +1,6 @@
 import type { EpisodesConfig } from '../config/config.types.js';
 import type { Logger } from '../logger.js';
+import { Rounds } from '../rounds.js';
 import type { Store } from '../store/store.js';
 import { stitchAll, type StitchOptions, type StitchResult } from './stitch-episodes.js';
 import type { DerivationTables } from './tables.js';
@@ -27,7 +28,7 @@ export interface EpisodeStitcherOptions {
  * stitches until nothing waits, one run at a time (a poke during a run asks for another); a timer sweeps
  * up anything a failed run left. Failures are logged and retried, never thrown: events wait unstitched.
  */
-export class EpisodeStitcher {
+export class EpisodeStitcher extends Rounds {
   readonly totals: Record<keyof StitchResult | 'failures', number> = {
     stitched: 0,
     opened: 0,
@@ -39,52 +40,22 @@ export class EpisodeStitcher {
   };
   readonly #options: EpisodeStitcherOptions;
   readonly #stitch: StitchOptions;
-  #running: Promise<void> | undefined;
-  #again = false;
-  #stopped = false;
   #failing = false;
-  #timer: NodeJS.Timeout | undefined;
 
   constructor(options: EpisodeStitcherOptions) {
+    super({ intervalMs: options.intervalMs ?? 5000 });
     this.#options = options;
     this.#stitch = stitchOptions(options.episodes);
   }
 
-  start(): void {
-    this.#timer = setInterval(() => this.poke(), this.#options.intervalMs ?? 5000).unref();
-    this.poke();
-  }
-
-  /** Asks for a run (now, or right after the one under way). */
-  poke(): void {
-    if (this.#stopped) return;
-    if (this.#running) {
-      this.#again = true;
-      return;
-    }
-    this.#running = this.#run().finally(() => {
-      this.#running = undefined;
-    });
-  }
-
-  /** Resolves once no run is under way and nothing was asked for meanwhile (tests, shutdown). */
-  async settled(): Promise<void> {
-    while (this.#running) await this.#running;
-  }
-
-  /** Stops the timer, finishes the run under way and stitches what is left once more. */
-  async stop(): Promise<void> {
-    clearInterval(this.#timer);
-    await this.settled();
-    this.#stopped = true;
+  /** Stops the rounds, finishes the one under way and stitches what is left once more. */
+  override async stop(): Promise<void> {
+    await super.stop();
     await this.#once();
   }
 
-  async #run(): Promise<void> {
-    do {
-      this.#again = false;
-      await this.#once();
-    } while (this.#again && !this.#stopped);
+  protected round(): Promise<void> {
+    return this.#once();
   }
 
   async #once(): Promise<void> {

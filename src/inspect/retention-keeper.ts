@@ -24,11 +24,9 @@ export interface RetentionKeeperOptions {
  * (a poke during a round asks for another after it). Failures are logged and retried next round; what a
  * failed round deleted before it failed stays deleted, the rest waits.
  */
-export class RetentionKeeper {
-  readonly #rounds: Rounds;
-
+export class RetentionKeeper extends Rounds {
   constructor(private readonly options: RetentionKeeperOptions) {
-    this.#rounds = new Rounds((stopping) => this.#round(stopping), {
+    super({
       intervalMs: options.retention.intervalMinutes * 60_000,
       ...(options.firstDelayMs !== undefined ? { firstDelayMs: options.firstDelayMs } : {}),
     });
@@ -40,27 +38,7 @@ export class RetentionKeeper {
     return intervalMinutes > 0 && (exchangeDays > 0 || auditDays > 0);
   }
 
-  /** Rounds every `intervalMinutes`, the first after `firstDelayMs`. */
-  start(): void {
-    this.#rounds.start();
-  }
-
-  /** Asks for a round now, or right after the one under way. */
-  poke(): void {
-    this.#rounds.poke();
-  }
-
-  /** Resolves once no round is under way. */
-  async settled(): Promise<void> {
-    await this.#rounds.settled();
-  }
-
-  /** No more rounds; the one under way stops after its current statement. */
-  async stop(): Promise<void> {
-    await this.#rounds.stop();
-  }
-
-  async #round(stopping: () => boolean): Promise<void> {
+  protected async round(stopping: () => boolean): Promise<void> {
     const { retention, logger } = this.options;
     const started = Date.now();
     try {

@@ -9,9 +9,7 @@ import { refreshRollups } from './rollup-build.js';
  * progress line while a large store is first built. Failures are logged and retried next time: reports
  * count from the events meanwhile, so they stay right, only slower.
  */
-export class RollupKeeper {
-  readonly #rounds: Rounds;
-
+export class RollupKeeper extends Rounds {
   constructor(
     private readonly options: {
       db: () => Kysely<Database>;
@@ -27,33 +25,13 @@ export class RollupKeeper {
       firstDelayMs?: number;
     },
   ) {
-    this.#rounds = new Rounds((stopping) => this.#round(stopping), {
+    super({
       intervalMs: options.intervalMs,
       ...(options.firstDelayMs !== undefined ? { firstDelayMs: options.firstDelayMs } : {}),
     });
   }
 
-  /** Rounds every `intervalMs`, the first after `firstDelayMs`. */
-  start(): void {
-    this.#rounds.start();
-  }
-
-  /** Asks for a round now, or right after the one under way. */
-  poke(): void {
-    this.#rounds.poke();
-  }
-
-  /** Resolves once no round is under way. */
-  async settled(): Promise<void> {
-    await this.#rounds.settled();
-  }
-
-  /** No more rounds; the one under way stops after its current run of days. */
-  async stop(): Promise<void> {
-    await this.#rounds.stop();
-  }
-
-  async #round(stopping: () => boolean): Promise<void> {
+  protected async round(stopping: () => boolean): Promise<void> {
     const started = Date.now();
     try {
       const round = await refreshRollups(this.options.db(), this.options.timezone, {

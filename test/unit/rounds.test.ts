@@ -1,12 +1,26 @@
 import { Rounds } from '../../src/rounds.js';
 
+/** Rounds whose round is the function given. */
+class FnRounds extends Rounds {
+  constructor(
+    private readonly fn: (stopping: () => boolean) => Promise<void>,
+    timing: { intervalMs: number },
+  ) {
+    super(timing);
+  }
+
+  protected round(stopping: () => boolean): Promise<void> {
+    return this.fn(stopping);
+  }
+}
+
 /** A round that waits until released, counting how many began and the most at once. */
 function gatedRounds() {
   let began = 0;
   let running = 0;
   let most = 0;
   const gates: (() => void)[] = [];
-  const rounds = new Rounds(
+  const rounds = new FnRounds(
     async () => {
       began += 1;
       running += 1;
@@ -41,7 +55,7 @@ describe('Rounds', () => {
     let told = false;
     let began = 0;
     let finish!: () => void;
-    const rounds = new Rounds(
+    const rounds = new FnRounds(
       async (stopping) => {
         began += 1;
         await new Promise<void>((resolve) => (finish = resolve));
