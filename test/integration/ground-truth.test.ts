@@ -1,8 +1,7 @@
 import { REPORTS } from '../../src/reports/catalogue.js';
-import { loadDerivationTables } from '../../src/derive/tables.js';
-import { runDemo, type GroundTruth } from '../../src/sandbox/demo/run-demo.js';
+import type { GroundTruth } from '../../src/sandbox/demo/run-demo.js';
 import type { RunningCollector } from '../../src/server.js';
-import { startTestCollector } from '../helpers/collector.js';
+import { simulateCalls, startTestCollector } from '../helpers/collector.js';
 import { TEST_TOKENS } from '../helpers/app.js';
 
 /*
@@ -20,15 +19,7 @@ let truth: GroundTruth;
 
 beforeAll(async () => {
   ({ collector, stop: stopCollector } = await startTestCollector('collector-truth'));
-  truth = await runDemo({
-    collector: collector.url,
-    calls: CALLS,
-    seed: 11,
-    token: TEST_TOKENS.admin,
-    tables: loadDerivationTables({}),
-  });
-  await collector.capture.drain();
-  await collector.stitcher.settled();
+  truth = await simulateCalls(collector, { calls: CALLS, seed: 11 });
 }, 300_000);
 
 afterAll(async () => {

@@ -2,11 +2,9 @@ import { randomUUID } from 'node:crypto';
 import { brotliDecompressSync } from 'node:zlib';
 import harValidator from 'har-validator';
 import { sql } from 'kysely';
-import { loadDerivationTables } from '../../src/derive/tables.js';
-import { runDemo } from '../../src/sandbox/demo/run-demo.js';
 import type { RunningCollector } from '../../src/server.js';
 import { TEST_TOKENS } from '../helpers/app.js';
-import { startTestCollector } from '../helpers/collector.js';
+import { simulateCalls, startTestCollector } from '../helpers/collector.js';
 
 /*
  * Inspection over real captured traffic: simulated 111 calls in all three dialects through a running
@@ -74,13 +72,7 @@ const newestFirst = (a: Stored, b: Stored) =>
 
 beforeAll(async () => {
   ({ collector, stop: stopCollector } = await startTestCollector('collector-inspect'));
-  await runDemo({
-    collector: collector.url,
-    calls: CALLS,
-    seed: 5,
-    token: TEST_TOKENS.admin,
-    tables: loadDerivationTables({}),
-  });
+  await simulateCalls(collector, { calls: CALLS, seed: 5 });
   // One patient search by an NHS number, with ids of our own to look it up by.
   const search = await fetch(
     `${collector.url}/fhir/sandbox-gpconnect/Patient?identifier=${encodeURIComponent(`https://fhir.nhs.uk/Id/nhs-number|${NHS_NUMBER}`)}`,
@@ -272,6 +264,7 @@ describe('GET /api/exchanges', () => {
       ['limit=201', 'limit'],
       ['q=ab', 'q'],
       ['from=2026-11-22&to=2026-11-21', 'from'],
+      ['from=2026-11-22T12:00:00Z&to=2026-11-22', 'from'],
       ['from=yesterday', 'from'],
       ['providerId=x', 'providerId'],
       ['provider=a&provider=b', 'provider'],

@@ -1,12 +1,12 @@
 import { sql } from 'kysely';
 import request from 'supertest';
 import { eventsJson } from '../../src/capture/captured.js';
-import { RULE_VERSION } from '../../src/derive/derive.js';
 import type { Conformance } from '../../src/derive/conformance.js';
 import { newId } from '../../src/ids.js';
 import { OPERATIONAL, PROVIDER } from '../../src/reports/catalogue.js';
 import { insertEventsJson } from '../../src/store/json-inserts.js';
 import type { NewEventRow } from '../../src/store/tables/event.table.js';
+import { metricEvent } from '../helpers/events.js';
 import { bearer, buildTestApp } from '../helpers/app.js';
 import { r4Problems } from '../helpers/fhir-r4.js';
 import { TEST_PROVIDER } from '../helpers/observed.js';
@@ -39,22 +39,7 @@ function event(
   attributes: Record<string, unknown>,
   over: Partial<NewEventRow> = {},
 ): NewEventRow {
-  return {
-    id: newId(),
-    occurred_at: new Date(at),
-    type,
-    source_kind: 'exchange',
-    source_id: newId(),
-    ordinal: 0,
-    rule_version: RULE_VERSION,
-    ...where,
-    consumer_org: 'NHS111',
-    disposition: 'Dx02',
-    attributes: { succeeded: true, conformance: OK, ...attributes },
-    data_quality: [],
-    correlation_keys: [],
-    ...over,
-  };
+  return metricEvent(type, at, { conformance: OK, ...attributes }, { ...where, ...over });
 }
 
 const BOOKED = event('booking.attempted', '2026-10-06T09:10:00Z', ED, {

@@ -1,12 +1,12 @@
 import { sql } from 'kysely';
 import request from 'supertest';
 import { eventsJson } from '../../src/capture/captured.js';
-import { RULE_VERSION } from '../../src/derive/derive.js';
 import { newId } from '../../src/ids.js';
 import { ALL_REPORTS, REPORTS } from '../../src/reports/catalogue.js';
 import { SUPPRESSED_EXTENSION } from '../../src/reports/fhir-measure.js';
 import { insertEventsJson } from '../../src/store/json-inserts.js';
 import type { NewEventRow } from '../../src/store/tables/event.table.js';
+import { metricEvent } from '../helpers/events.js';
 import { bearer, buildTestApp } from '../helpers/app.js';
 import { r4Problems } from '../helpers/fhir-r4.js';
 import { TEST_PROVIDER } from '../helpers/observed.js';
@@ -52,24 +52,12 @@ function event(
   attributes: Record<string, unknown>,
   over: Partial<NewEventRow> = {},
 ): NewEventRow {
-  return {
-    id: newId(),
-    occurred_at: new Date(at),
-    type,
-    source_kind: 'exchange',
-    source_id: newId(),
-    ordinal: 0,
-    rule_version: RULE_VERSION,
+  return metricEvent(type, at, attributes, {
     provider_id: 'ed',
     service_id: '2000011147',
-    consumer_org: 'NHS111',
-    disposition: 'Dx02',
     episode_id: EPISODE.A,
-    attributes: { succeeded: true, ...attributes },
-    data_quality: [],
-    correlation_keys: [],
     ...over,
-  };
+  });
 }
 const slot = (key: string, wouldBreach: boolean) => ({ key, start: '2026-10-10T10:00:00.000Z', wouldBreach });
 

@@ -1,6 +1,3 @@
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { sql } from 'kysely';
 import { stitchOptions } from '../../src/derive/episode-stitcher.js';
 import { reprocess } from '../../src/derive/reprocess.js';
@@ -8,10 +5,10 @@ import { loadDerivationTables } from '../../src/derive/tables.js';
 import { newId } from '../../src/ids.js';
 import { RetentionKeeper } from '../../src/inspect/retention-keeper.js';
 import { applyRetention } from '../../src/inspect/retention.js';
-import { runDemo } from '../../src/sandbox/demo/run-demo.js';
-import { startCollector, type RunningCollector } from '../../src/server.js';
+import type { RunningCollector } from '../../src/server.js';
 import { memoryLogger, testConfig, TEST_TOKENS } from '../helpers/app.js';
-import { countRows, createTestDatabase, TEST_ENGINE } from '../helpers/store.js';
+import { simulateCalls, startTestCollector } from '../helpers/collector.js';
+import { countRows } from '../helpers/store.js';
 
 /*
  * Retention deletes the evidence, never the figures: simulated 111 calls through a running collector,
@@ -24,45 +21,22 @@ import { countRows, createTestDatabase, TEST_ENGINE } from '../helpers/store.js'
 const DAY_MS = 86_400_000;
 
 let collector: RunningCollector;
+let stopCollector: () => Promise<void>;
 let logs: () => string[];
-let dropDatabase: (() => Promise<void>) | undefined;
 
 beforeAll(async () => {
-  let databaseUrl: string | undefined;
-  if (TEST_ENGINE === 'postgres') {
-    const database = await createTestDatabase();
-    databaseUrl = database.url;
-    dropDatabase = database.drop;
-  }
   const memory = memoryLogger('debug');
   logs = memory.lines;
-  const base = testConfig();
-  collector = await startCollector({
-    config: testConfig({
-      port: 0,
-      host: '127.0.0.1',
-      dataDir: mkdtempSync(path.join(tmpdir(), 'collector-retention-')),
-      ...(databaseUrl ? { databaseUrl } : {}),
-      // No timer: the tests run each round themselves (poke), so none starts behind their back.
-      retention: { ...base.retention, intervalMinutes: 0 },
-    }),
+  ({ collector, stop: stopCollector } = await startTestCollector('collector-retention', {
+    // No timer: the tests run each round themselves (poke), so none starts behind their back.
+    config: { retention: { ...testConfig().retention, intervalMinutes: 0 } },
     logger: memory.logger,
-    print: () => undefined,
-  });
-  await runDemo({
-    collector: collector.url,
-    calls: 40,
-    seed: 8,
-    token: TEST_TOKENS.admin,
-    tables: loadDerivationTables({}),
-  });
-  await collector.capture.drain();
-  await collector.stitcher.settled();
+  }));
+  await simulateCalls(collector, { calls: 40, seed: 8 });
 }, 300_000);
 
 afterAll(async () => {
-  await collector.stop();
-  await dropDatabase?.();
+  await stopCollector();
 });
 
 /** The days around now (UTC dates, as the demo's calls are now). */
