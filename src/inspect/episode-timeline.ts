@@ -1,23 +1,26 @@
 import { sql, type Kysely } from 'kysely';
 import type { Database } from '../store/database.js';
 import type { EventRow } from '../store/tables/event.table.js';
+import type { ExchangeRow } from '../store/tables/exchange.table.js';
 import type { IngestRecordRow } from '../store/tables/ingest-record.table.js';
 import { eventJson } from './exchange-detail.js';
 import { currentEvents, iso, targetOf } from './stored-exchange.js';
 
-interface ExchangeBrief {
-  id: string;
-  received_at: Date | string;
-  provider_id: string | null;
-  dialect: string | null;
-  interaction: string | null;
-  method: string;
-  path: string;
-  query: string | null;
-  response_status: number | null;
-  transport_outcome: string;
-  total_ms: number | null;
-}
+/** What a timeline shows of an exchange. */
+type ExchangeBrief = Pick<
+  ExchangeRow,
+  | 'id'
+  | 'received_at'
+  | 'provider_id'
+  | 'dialect'
+  | 'interaction'
+  | 'method'
+  | 'path'
+  | 'query'
+  | 'response_status'
+  | 'transport_outcome'
+  | 'total_ms'
+>;
 
 /**
  * One patient contact (a 111 case) in order: each wire exchange and each ingested event it was stitched

@@ -8,6 +8,7 @@ import type { Clock } from '../clock.js';
 import type { Logger } from '../logger.js';
 import type { PatientHasher } from '../privacy/patient-hash.js';
 import type { Store } from '../store/store.js';
+import { periodIsForward } from '../reports/report-query.js';
 import { auditPage, type AccessAudit } from './access-audit.js';
 import { episodeTimeline } from './episode-timeline.js';
 import { exchangeDetail } from './exchange-detail.js';
@@ -47,19 +48,6 @@ function idParam(req: Request, what: string): string {
   return id.toLowerCase();
 }
 
-/** Refuses a period that ends before it begins, where that can be told without the timezone. */
-function checkPeriod(filters: ExchangeFilters): void {
-  const { from, to } = filters;
-  if (!from || !to) return;
-  const bothDates = 'date' in from && 'date' in to;
-  const bothInstants = 'instant' in from && 'instant' in to;
-  if (
-    (bothDates && from.date >= to.date) ||
-    (bothInstants && Date.parse(from.instant) >= Date.parse(to.instant))
-  )
-    throw badRequest('from must be before to', 'from');
-}
-
 /**
  * Inspection of captured exchanges and episodes, role `inspect`: `GET /api/exchanges` (filtered, newest
  * first, a page at a time), `/api/exchanges/{id}`, `/api/exchanges.har` (the filtered exchanges as a
@@ -72,18 +60,24 @@ export function inspectRoutes(deps: InspectDeps): Router {
   const providers = new Map(deps.providers.map((p) => [p.id, p]));
   router.use(['/exchanges', '/exchanges.har', '/episodes'], deps.audit.attempts());
 
+  /** Refuses a period that does not begin before it ends (judged in the reporting timezone, by the store). */
+  async function checkedPeriod(filters: ExchangeFilters): Promise<ExchangeFilters> {
+    const { from, to } = filters;
+    if (from && to && !(await periodIsForward(db(), { from, to, timezone: deps.timezone })))
+      throw badRequest('from must be before to', 'from');
+    return filters;
+  }
+
   router.get('/exchanges.har', requireRole('inspect'), async (req: Request, res: Response) => {
     onlyKnown(req, HAR_PARAMS);
-    const filters = filtersOf(req, deps.patientHash);
-    checkPeriod(filters);
+    const filters = await checkedPeriod(filtersOf(req, deps.patientHash));
     const limit = limitOf(req, HAR_DEFAULT, HAR_MAX);
     await exportHar(req, res, filters, limit);
   });
 
   router.get('/exchanges', requireRole('inspect'), async (req: Request, res: Response) => {
     onlyKnown(req, LIST_PARAMS);
-    const filters = filtersOf(req, deps.patientHash);
-    checkPeriod(filters);
+    const filters = await checkedPeriod(filtersOf(req, deps.patientHash));
     const limit = limitOf(req, PAGE, 200);
     const cursor = param(req, 'cursor');
     const page = await listExchanges(db(), filters, {
@@ -185,6 +179,7 @@ export function inspectRoutes(deps: InspectDeps): Router {
           `${sent.length} exchanges captured by the booking event collector, redacted, newest first${cut}`,
         ),
       );
+      req.log.info({ exported: sent.length, scanned, cut: cut !== '' }, 'HAR export sent');
     } catch (error) {
       req.log.error({ err: error, exported: sent.length }, 'HAR export failed part-way');
       res.destroy(error instanceof Error ? error : new Error(String(error)));

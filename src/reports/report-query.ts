@@ -13,11 +13,19 @@ import type { RegionPopulation } from './population.js';
 export const FILTERS = ['provider', 'service', 'consumer', 'disposition', 'region'] as const;
 export type Filter = (typeof FILTERS)[number];
 
-const FILTER_COLUMN: Record<Exclude<Filter, 'region'>, string> = {
+/** The dimensions that are a measure row's own column (the rest are computed: time buckets, region). */
+type ColumnDimension = Exclude<Dimension, 'region' | 'day' | 'week' | 'month' | 'weekday'>;
+
+/** Each column dimension's column. */
+const COLUMN: Record<ColumnDimension, string> = {
   provider: 'provider_id',
   service: 'service_id',
   consumer: 'consumer_org',
   disposition: 'disposition',
+  outcome: 'outcome',
+  errorCode: 'error_code',
+  activity: 'activity',
+  practice: 'practice',
 };
 
 /** What reports read from configuration: each provider's region, the population table, services connected. */
@@ -94,22 +102,8 @@ export function dimension(dim: Dimension, timezone: string, context: ReportConte
       return sql`to_char(${local}, 'YYYY-MM')`;
     case 'weekday':
       return sql`extract(isodow from ${local})::int`;
-    case 'provider':
-      return sql`r.provider_id`;
-    case 'service':
-      return sql`r.service_id`;
-    case 'consumer':
-      return sql`r.consumer_org`;
-    case 'disposition':
-      return sql`r.disposition`;
-    case 'outcome':
-      return sql`r.outcome`;
-    case 'errorCode':
-      return sql`r.error_code`;
-    case 'activity':
-      return sql`r.activity`;
-    case 'practice':
-      return sql`r.practice`;
+    default:
+      return sql.ref(`r.${COLUMN[dim]}`);
   }
 }
 
@@ -122,7 +116,7 @@ export function filterConditions(query: ReportQuery, alias: string): RawBuilder<
   return FILTERS.filter((f) => query.filters[f] !== undefined).map((f) =>
     f === 'region'
       ? sql`${regionOf(query.context ?? NO_CONTEXT, alias)} = ${query.filters.region!}`
-      : sql`${sql.ref(`${alias}.${FILTER_COLUMN[f]}`)} = ${query.filters[f]!}`,
+      : sql`${sql.ref(`${alias}.${COLUMN[f]}`)} = ${query.filters[f]!}`,
   );
 }
 
@@ -165,11 +159,19 @@ export function effectiveGroupBy(query: Pick<ReportQuery, 'report' | 'groupBy'>)
   return all;
 }
 
-/** Whether the period begins before it ends, its bounds read as the reports read them. */
-export async function periodIsForward(db: Kysely<Database>, query: ReportQuery): Promise<boolean> {
+/**
+ * Whether a period begins before it ends, its bounds read as the store reads them (a date is a day in
+ * `timezone`), so a date and an instant can be compared.
+ */
+export async function periodIsForward(
+  db: Kysely<Database>,
+  period: { from: Bound; to: Bound; timezone: string },
+): Promise<boolean> {
   const { rows } = await sql<{
     forward: boolean;
-  }>`select ${bound(query.from, query.timezone)} < ${bound(query.to, query.timezone)} as forward`.execute(db);
+  }>`select ${bound(period.from, period.timezone)} < ${bound(period.to, period.timezone)} as forward`.execute(
+    db,
+  );
   return rows[0]?.forward === true;
 }
 
