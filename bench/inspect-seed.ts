@@ -20,7 +20,7 @@ import type { Database } from '../src/store/database.js';
 export const SEED_END = new Date('2026-11-22T00:00:00Z');
 export const SEED_DAYS = 60;
 /** Bump when the rows made change, so a kept database is seeded again. */
-export const SEED_VERSION = 'inspect-seed-1';
+export const SEED_VERSION = 'inspect-seed-2';
 
 const CHUNK = 100_000;
 /** Distinct patients (keyed hashes); episodes draw their patient from them. */
@@ -211,7 +211,7 @@ export async function seedExchanges(
           request_headers, request_body, request_body_encoding, request_size, response_status, response_headers,
           response_body, response_body_encoding, response_size, transport_outcome, consumer_org, consumer_asid,
           provider_asid, trace_id, correlation_id, request_id, upstream_started_at, first_byte_at, ended_at,
-          total_ms, upstream_ms, patient_hash, captured_at)
+          total_ms, upstream_ms, patient_hash, captured_at, episode_id)
         select x.id, t, route, provider_id, dialect, interaction,
           case when interaction in ('book', 'referral') then 'POST' when interaction in ('cancel', 'update') then 'PUT' else 'GET' end,
           case when family = 'bars' and interaction in ('book', 'referral') then '/bars/' || provider_id || '/$process-message'
@@ -241,7 +241,7 @@ export async function seedExchanges(
           t + interval '1 millisecond',
           case when status is not null then t + (total_ms - 5) * interval '1 millisecond' end,
           t + total_ms * interval '1 millisecond',
-          total_ms, total_ms - 1, patient_hash, t + interval '40 milliseconds'
+          total_ms, total_ms - 1, patient_hash, t + interval '40 milliseconds', episode_id
         from x
         left join b req on req.key = family || ':' || interaction || ':request'
         left join b res on res.key = response_key

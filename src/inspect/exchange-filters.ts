@@ -48,7 +48,7 @@ export interface ExchangeFilters {
   consumer?: string;
   /** A trace id (`Ssp-TraceID`), correlation id (`X-Correlation-Id`) or request id (`X-Request-Id`). */
   correlation?: string;
-  /** An episode: the exchanges whose events belong to it. */
+  /** An episode: the exchanges stitched into it (the stitcher sets each exchange's episode). */
   episode?: string;
   /** The keyed hash of the patient's NHS number (the caller gives the number; it is hashed here). */
   patientHash?: string;
@@ -175,10 +175,6 @@ export function filterConditions(filters: ExchangeFilters, timezone: string): Ra
     where.push(sql`(x.trace_id = ${id} or x.correlation_id = ${id} or x.request_id = ${id})`);
   }
   if (filters.patientHash !== undefined) where.push(sql`x.patient_hash = ${filters.patientHash}`);
-  // An exchange's events share its time (occurred_at = received_at): the join stays on both keys.
-  if (filters.episode !== undefined)
-    where.push(sql`(x.id, x.received_at) in (
-      select e.source_id, e.occurred_at from events e
-       where e.episode_id = ${filters.episode}::uuid and e.source_kind = 'exchange')`);
+  if (filters.episode !== undefined) where.push(sql`x.episode_id = ${filters.episode}::uuid`);
   return where;
 }
