@@ -22,14 +22,19 @@ export function onlyKnown(req: Request, known: ReadonlySet<string>): void {
     if (!known.has(name)) throw badRequest(`unknown parameter "${name}"`, name);
 }
 
-/** A period bound as given: a real calendar day, or an instant with its offset; else 400 naming `name`. */
-export function boundOf(value: string, name: string): Bound {
-  // A real day (not 30 February, not the year 0): it reads back as written.
+/** Whether a text begins with a real calendar day (not 30 February, not the year 0): it reads back as written. */
+function realDay(value: string): boolean {
   const day = new Date(`${value.slice(0, 10)}T00:00:00Z`);
-  const real =
+  return (
     !Number.isNaN(day.getTime()) &&
     day.toISOString().slice(0, 10) === value.slice(0, 10) &&
-    day.getUTCFullYear() >= 1;
+    day.getUTCFullYear() >= 1
+  );
+}
+
+/** A period bound as given: a real calendar day, or an instant with its offset; else 400 naming `name`. */
+export function boundOf(value: string, name: string): Bound {
+  const real = realDay(value);
   if (DATE.test(value) && real) return { date: value };
   if (INSTANT.test(value) && real && !Number.isNaN(Date.parse(value))) return { instant: value };
   throw badRequest(
@@ -61,7 +66,7 @@ export function cursorOf(position: Position): string {
 /** A cursor read back; 400 naming `name` when it is not one this API gave. */
 export function positionOf(cursor: string, name: string): Position {
   const [at, id] = Buffer.from(cursor, 'base64url').toString('utf8').split('|');
-  if (!at || !id || !UUID.test(id) || !STORED_TIME.test(at))
+  if (!at || !id || !UUID.test(id) || !STORED_TIME.test(at) || !realDay(at))
     throw badRequest(`${name} is not a cursor this API gave`, name);
   return { at, id };
 }

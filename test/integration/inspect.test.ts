@@ -260,6 +260,10 @@ describe('GET /api/exchanges', () => {
       ['nhsNumber=9434765918', 'nhsNumber'],
       ['episode=not-a-uuid', 'episode'],
       ['cursor=bm9wZQ', 'cursor'],
+      [
+        `cursor=${Buffer.from(`2026-02-30T00:00:00.000000Z|${'0'.repeat(8)}-0000-7000-8000-${'0'.repeat(12)}`).toString('base64url')}`,
+        'cursor',
+      ],
       ['limit=0', 'limit'],
       ['limit=201', 'limit'],
       ['q=ab', 'q'],
