@@ -25,6 +25,7 @@ import { printTable } from './table.js';
 const PG_EVENTS = Number(process.env.BENCH_REPORT_EVENTS ?? 10_000_000);
 const PGLITE_EVENTS = Number(process.env.BENCH_REPORT_PGLITE_EVENTS ?? 1_000_000);
 const ADMIN_URL = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+const PG_DATABASE = process.env.BENCH_REPORT_DATABASE ?? 'collector_bench_reports';
 const CHUNK = 500_000;
 
 /** Seeds `total` events over the 12 months from 1 November 2025, in chunks (one statement each). */
@@ -128,25 +129,47 @@ async function timeReports(
   return rows;
 }
 
+/** What a seeded bench database's comment says of it: reused only when it matches. */
+const SEED_MARK = `reports-seed-1: ${PG_EVENTS} events`;
+
+/**
+ * The PostgreSQL bench database (BENCH_REPORT_DATABASE, default collector_bench_reports), seeded unless
+ * it already holds this seed, and kept: seeding and building ten million events' roll-ups takes the
+ * better part of an hour, so a second run reuses both (roll-ups whose rules changed are rebuilt).
+ */
+async function pgBenchStore(say: (line: string) => void): Promise<Store> {
+  const found = await adminQuery(
+    ADMIN_URL,
+    `select shobj_description(oid, 'pg_database') as note from pg_database where datname = '${PG_DATABASE}'`,
+  );
+  const reuse = found[0]?.note === SEED_MARK;
+  if (found.length > 0 && !reuse) await adminQuery(ADMIN_URL, `drop database ${PG_DATABASE} with (force)`);
+  if (!reuse) await adminQuery(ADMIN_URL, `create database ${PG_DATABASE}`);
+  const url = new URL(ADMIN_URL);
+  url.pathname = `/${PG_DATABASE}`;
+  const store = await openStore({ databaseUrl: url.toString() });
+  await runMigrations(store.db);
+  if (reuse) {
+    say(`  PostgreSQL: reusing database ${PG_DATABASE} (${SEED_MARK})`);
+    return store;
+  }
+  say(`  PostgreSQL: seeding ${PG_EVENTS} events into database ${PG_DATABASE} ...`);
+  await seed(store.db, PG_EVENTS, say);
+  await adminQuery(ADMIN_URL, `comment on database ${PG_DATABASE} is '${SEED_MARK}'`);
+  return store;
+}
+
 /** `npm run bench -- reports` */
 export async function benchReports(): Promise<void> {
   const say = (line: string) => void process.stdout.write(`${line}\n`);
   const rows: (string | number)[][] = [];
   if (PG_EVENTS > 0) {
-    const database = `bench_reports_${Date.now().toString(36)}`;
-    await adminQuery(ADMIN_URL, `create database ${database}`);
-    const url = new URL(ADMIN_URL);
-    url.pathname = `/${database}`;
-    const store = await openStore({ databaseUrl: url.toString() });
+    const store = await pgBenchStore(say);
     try {
-      await runMigrations(store.db);
-      say(`  PostgreSQL: seeding ${PG_EVENTS} events ...`);
-      await seed(store.db, PG_EVENTS, say);
       const build = await buildRollups(store, 'postgres', say);
       rows.push(...(await timeReports(store, 'postgres', PG_EVENTS, build)));
     } finally {
       await store.close();
-      await adminQuery(ADMIN_URL, `drop database if exists ${database} with (force)`);
     }
   }
   if (PGLITE_EVENTS > 0) {

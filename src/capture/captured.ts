@@ -106,7 +106,7 @@ export function capturedOf(row: NewExchangeRow, events: NewEventRow[]): Captured
   values.response_body = byteaHex(row.response_body);
   return {
     id: row.id,
-    exchange: JSON.stringify(values, cleanStrings),
+    exchange: jsonWithoutNul(values),
     events: eventsJson(events),
   };
 }
@@ -122,7 +122,7 @@ export function eventsJson(events: NewEventRow[]): string {
     out.correlation_keys = event.correlation_keys ?? [];
     return out;
   });
-  return JSON.stringify(values, cleanStrings);
+  return jsonWithoutNul(values);
 }
 
 /** The stored form of an exchange as derivation reads it. */
@@ -194,6 +194,16 @@ function safely(derive: () => NewEventRow[]): NewEventRow[] {
 /** A derived value as PostgreSQL can keep it (no NUL in text or jsonb; see exchange-row's `withoutNul`). */
 function clean<T>(value: T): T {
   return (typeof value === 'string' ? withoutNul(value) : value) as T;
+}
+
+/**
+ * JSON text with NUL removed from every string. Plain JSON.stringify first: it writes NUL as `\u0000`,
+ * so text without that sequence has none (a replacer function costs several times the serialising on
+ * every value, and NUL is rare); otherwise again with the replacer.
+ */
+function jsonWithoutNul(value: unknown): string {
+  const json = JSON.stringify(value);
+  return json.includes('\\u0000') ? JSON.stringify(value, cleanStrings) : json;
 }
 
 /** A JSON.stringify replacer that cleans every string. */
