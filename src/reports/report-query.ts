@@ -88,9 +88,16 @@ export function bound(value: Bound, timezone: string): RawBuilder<Date> {
     : sql<Date>`cast(${value.instant} as timestamptz)`;
 }
 
-/** A dimension's value for a row `r` of a measure. */
-export function dimension(dim: Dimension, timezone: string, context: ReportContext): RawBuilder<unknown> {
-  const local = sql`(r.occurred_at at time zone ${timezone})`;
+/**
+ * A dimension's value for a row `r` of a measure; time buckets from `local`, the row's local time (by
+ * default its `occurred_at` in the timezone; rows read beside the roll-ups carry it as `local_at`).
+ */
+export function dimension(
+  dim: Dimension,
+  timezone: string,
+  context: ReportContext,
+  local: RawBuilder<unknown> = sql`(r.occurred_at at time zone ${timezone})`,
+): RawBuilder<unknown> {
   switch (dim) {
     case 'region':
       return regionOf(context, 'r');

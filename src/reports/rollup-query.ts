@@ -1,19 +1,22 @@
 import { sql, type Kysely, type RawBuilder } from 'kysely';
 import type { Database } from '../store/database.js';
 import { bound, filterConditions, type ReportQuery, type RollupSplit } from './report-query.js';
-import { levelFor, MONTHLY, ROLLUP_COLUMNS, rollupFingerprint } from './rollup.js';
+import { isKeyed, levelFor, MONTHLY, ROLLUP_COLUMNS, rollupFingerprint } from './rollup.js';
 
 /*
  * Reading the roll-ups beside the events: which whole days of a period the roll-ups hold (built, in the
  * query's timezone and rules, unchanged since), and a measure's rows from both in one shape.
  */
 
-/** A roll-up's rows as a measure's rows look (`occurred_at` the local day's midnight), with their count. */
+/**
+ * A roll-up's rows as a measure's rows look (`occurred_at` the local day's midnight, `local_at` the same
+ * in local time: time buckets read it without converting each row twice), with their count.
+ */
 export function rolledRows(query: ReportQuery, name: string): RawBuilder<unknown> | undefined {
   const days = query.split?.days ?? [];
   if (days.length === 0) return undefined;
   const columns = sql.raw(ROLLUP_COLUMNS.map((c) => `u.${c}`).join(', '));
-  const level = levelFor(query);
+  const level = levelFor(query, isKeyed(name));
   // Monthly rows know no day: only for a query whose time buckets are months or none.
   const byDay = [...query.groupBy, ...(query.report.alwaysGroupBy ?? [])].some(
     (d) => d === 'day' || d === 'week' || d === 'weekday',
@@ -22,10 +25,22 @@ export function rolledRows(query: ReportQuery, name: string): RawBuilder<unknown
   const { months, rest } = byDay || level === 0 ? { months: [], rest: days } : wholeMonths(days);
   const which = sql`((u.level = ${level} and u.day = any(${rest}::date[]))
     or (u.level = ${level + MONTHLY} and u.day = any(${months}::date[])))`;
-  return sql`select ${columns}, (u.day::timestamp at time zone ${query.timezone}) as occurred_at, u.count_key,
+  return sql`select ${columns}, (u.day::timestamp at time zone ${query.timezone}) as occurred_at,
+      u.day::timestamp as local_at, u.count_key,
       u.any_flag, u.all_flag, u.latency_ms, u.n
     from report_rollups u
     where ${sql.join([sql`u.measure = ${name}`, which, ...filterConditions(query, 'u')], sql` and `)}`;
+}
+
+/** Whether a query reads only the roll-ups' monthly rows: its period is whole months, all built and clean. */
+export function onlyWholeMonths(query: ReportQuery): boolean {
+  const split = query.split;
+  return (
+    split !== undefined &&
+    split.raw.length === 0 &&
+    split.days.length > 0 &&
+    wholeMonths(split.days).rest.length === 0
+  );
 }
 
 /** The days that make whole months (as their months' first days), and the other days. */
@@ -44,9 +59,10 @@ export function wholeMonths(days: string[]): { months: string[]; rest: string[] 
 }
 
 /** A measure's own rows in the same shape (each row counted once). */
-export function rawRows(rows: RawBuilder<unknown>): RawBuilder<unknown> {
+export function rawRows(rows: RawBuilder<unknown>, timezone: string): RawBuilder<unknown> {
   const columns = sql.raw(ROLLUP_COLUMNS.map((c) => `r.${c}`).join(', '));
-  return sql`select ${columns}, r.occurred_at, r.count_key::text as count_key, r.flag as any_flag,
+  return sql`select ${columns}, r.occurred_at, (r.occurred_at at time zone ${timezone}) as local_at,
+      r.count_key::text as count_key, r.flag as any_flag,
       r.flag as all_flag, round(r.upstream_ms)::int as latency_ms, 1::bigint as n
     from (${rows}) r`;
 }
@@ -54,7 +70,8 @@ export function rawRows(rows: RawBuilder<unknown>): RawBuilder<unknown> {
 /** A measure's rows: the events' of the ranges not rolled up, and the roll-ups' of the days that are. */
 export function unionRows(query: ReportQuery, name: string, rows: RawBuilder<unknown>): RawBuilder<unknown> {
   const rolledUp = rolledRows(query, name);
-  return rolledUp ? sql`${rawRows(rows)} union all ${rolledUp}` : rawRows(rows);
+  const raw = rawRows(rows, query.timezone);
+  return rolledUp ? sql`${raw} union all ${rolledUp}` : raw;
 }
 
 /**

@@ -76,6 +76,17 @@ export function rolled(): Rolled[] {
   ];
 }
 
+/** Whether the roll-up of this name keeps keys (and so has the keyed levels). */
+export function isKeyed(name: string): boolean {
+  keyedNames ??= new Set(
+    rolled()
+      .filter((r) => r.keyed)
+      .map((r) => r.name),
+  );
+  return keyedNames.has(name);
+}
+let keyedNames: Set<string> | undefined;
+
 /**
  * A fingerprint of what the roll-ups count (the SQL of every measure): a build whose measures differ
  * rebuilds them all rather than read counts made by other rules.
@@ -90,6 +101,8 @@ export function rollupFingerprint(db: Kysely<Database>): string {
       `${r.name}|${r.keyed}|${r.latency ?? false}|${compiled.sql}|${JSON.stringify(compiled.parameters)}`,
     );
   }
+  // And the levels: rows kept at other levels are other rows.
+  hash.update(JSON.stringify([LEVELS, KEYED_LEVELS, MONTHLY]));
   const fingerprint = hash.digest('hex').slice(0, 16);
   FINGERPRINTS.set(db, fingerprint);
   return fingerprint;
@@ -107,6 +120,19 @@ export const LEVELS: (typeof ROLLUP_COLUMNS)[number][][] = [
   ['provider_id', 'outcome', 'error_code', 'activity'],
   ['provider_id', 'service_id', 'outcome', 'error_code', 'activity'],
 ];
+
+/**
+ * The levels of a keyed (distinct) roll-up: by provider, disposition and service only. Its rows are
+ * then one per key in each cell of a query grouped by exactly those columns and month (a slot offered
+ * in a month is one row), so such a query counts them without grouping by key again (`keysUniquePerCell`).
+ * A query that groups or filters a distinct measure by outcome, error or activity reads level 0.
+ */
+export const KEYED_LEVELS: (typeof ROLLUP_COLUMNS)[number][][] = [
+  [...ROLLUP_COLUMNS],
+  ['provider_id', 'disposition'],
+  ['provider_id'],
+  ['provider_id', 'service_id'],
+];
 export const MONTHLY = 10;
 
 /** The columns a dimension or filter reads. */
@@ -122,10 +148,30 @@ const COLUMN_OF: Record<string, (typeof ROLLUP_COLUMNS)[number] | undefined> = {
   practice: 'practice',
 };
 
-/** The coarsest level with every column a query groups or filters by. */
-export function levelFor(query: Pick<ReportQuery, 'groupBy' | 'filters' | 'report'>): number {
+type RollupQuery = Pick<ReportQuery, 'groupBy' | 'filters' | 'report'>;
+
+/** The coarsest level with every column a query groups or filters by (of a keyed roll-up, or not). */
+export function levelFor(query: RollupQuery, keyed = false): number {
   const needed = [...query.groupBy, ...(query.report.alwaysGroupBy ?? []), ...Object.keys(query.filters)]
     .map((d) => COLUMN_OF[d])
     .filter((c) => c !== undefined);
-  return [2, 1, 3, 0].find((level) => needed.every((c) => LEVELS[level]!.includes(c)))!;
+  const levels = keyed ? KEYED_LEVELS : LEVELS;
+  return [2, 1, 3, 0].find((level) => needed.every((c) => levels[level]!.includes(c)))!;
+}
+
+/**
+ * Whether a keyed roll-up's monthly rows hold each key at most once per cell of the query: its cells are
+ * months, and every column of the level it reads is grouped by, or filtered to one value (a region holds
+ * several providers, so it fixes no provider).
+ */
+export function keysUniquePerCell(query: RollupQuery): boolean {
+  const dims = [...query.groupBy, ...(query.report.alwaysGroupBy ?? [])];
+  if (!dims.includes('month') || dims.some((d) => d === 'day' || d === 'week' || d === 'weekday'))
+    return false;
+  const level = levelFor(query, true);
+  if (level === 0) return false;
+  const fixed = new Set(
+    [...dims, ...Object.keys(query.filters)].filter((d) => d !== 'region').map((d) => COLUMN_OF[d]),
+  );
+  return KEYED_LEVELS[level]!.every((c) => fixed.has(c));
 }

@@ -13,8 +13,8 @@ import {
 } from './answer-rows.js';
 import { figuresOf, LATENCY_FIGURES, measureName, type Dimension } from './catalogue.js';
 import { MEASURES, SLOTS_BREACH_UNKNOWN, type MeasureId } from './measures.js';
-import { splitPeriod, unionRows } from './rollup-query.js';
-import { BREACH_UNKNOWN, LATENCY, qualityName, qualityRows } from './rollup.js';
+import { onlyWholeMonths, splitPeriod, unionRows } from './rollup-query.js';
+import { BREACH_UNKNOWN, keysUniquePerCell, LATENCY, qualityName, qualityRows } from './rollup.js';
 import {
   bound,
   dimension,
@@ -38,11 +38,12 @@ interface Counted {
   value: number;
 }
 
-/** Each dimension's value of a row `r`, as `d0`, `d1`, …; and the positions to group by. */
+/** Each dimension's value of a row `r` (of `unionRows`), as `d0`, `d1`, …; and the positions to group by. */
 function keyedDims(query: ReportQuery, dims: Dimension[]) {
   return {
     keyed: dims.map(
-      (d, i) => sql`${dimension(d, query.timezone, query.context ?? NO_CONTEXT)} as ${sql.ref(`d${i}`)}`,
+      (d, i) =>
+        sql`${dimension(d, query.timezone, query.context ?? NO_CONTEXT, sql`r.local_at`)} as ${sql.ref(`d${i}`)}`,
     ),
     refs: dims.map((_, i) => sql.ref(`d${i}`)),
     groupBy: (extra: RawBuilder<unknown>[] = []) =>
@@ -82,24 +83,37 @@ async function count(
     }));
     return { cells, total: sum(cells) };
   }
-  const filter =
+  // A key counts in a cell when one of its rows there is flagged (distinct-any), when every one is
+  // (distinct-all), or at all (distinct).
+  const [row, key] =
     definition.aggregate === 'distinct-any'
-      ? sql`any_flag`
+      ? [sql`x.any_flag`, sql`bool_or(x.any_flag)`]
       : definition.aggregate === 'distinct-all'
-        ? sql`all_flag`
-        : sql`true`;
-  // Each key once per cell (and once per combination of the total's dimensions), then counted.
+        ? [sql`x.all_flag`, sql`bool_and(x.all_flag)`]
+        : [sql`true`, sql`true`];
+  const x = sql`(select ${sql.join([...keyed, sql`r.count_key`, sql`r.any_flag`, sql`r.all_flag`])} from (${rows}) r) x`;
   const separate = totalBy.length < dims.length;
   const byTotal = totalBy.map((d) => refs[dims.indexOf(d)]!);
-  const sets = separate
-    ? sql`grouping sets ((${sql.join([...refs, sql`count_key`])}), (${sql.join([...byTotal, sql`count_key`])}))`
-    : sql.join([...refs, sql`count_key`]);
   const set = dims.length > 0 ? sql`grouping(${sql.join(refs)})` : sql`0`;
-  const body = sql`select ${sql.join([...refs, sql`k.set`, sql`count(*) filter (where ${filter})::int as value`])}
-    from (select ${sql.join([...refs, sql`${set} as set`, sql`bool_or(x.any_flag) as any_flag`, sql`bool_and(x.all_flag) as all_flag`])}
-          from (select ${sql.join([...keyed, sql`r.count_key`, sql`r.any_flag`, sql`r.all_flag`])} from (${rows}) r) x
-          group by ${sets}) k
-    group by ${sql.join([...refs, sql`k.set`])}`;
+  let body: RawBuilder<unknown>;
+  if (keysUniquePerCell(query) && onlyWholeMonths(query)) {
+    // Each key is one row per cell (rollup.ts): cells count rows; only the total groups by key.
+    const sets = separate
+      ? sql`grouping sets ((${sql.join(refs)}), (${sql.join([...byTotal, sql`count_key`])}))`
+      : sql.join(refs);
+    const value = sql`case when ${set} = 0 then count(*) filter (where ${row}) else (${key})::int end`;
+    body = sql`select ${sql.join([...refs, sql`k.set`, sql`sum(k.value)::int as value`])}
+      from (select ${sql.join([...refs, sql`${set} as set`, sql`${value} as value`])} from ${x} group by ${sets}) k
+      group by ${sql.join([...refs, sql`k.set`])}`;
+  } else {
+    // Each key once per cell (and once per combination of the total's dimensions), then counted.
+    const sets = separate
+      ? sql`grouping sets ((${sql.join([...refs, sql`count_key`])}), (${sql.join([...byTotal, sql`count_key`])}))`
+      : sql.join([...refs, sql`count_key`]);
+    body = sql`select ${sql.join([...refs, sql`k.set`, sql`count(*) filter (where k.counts)::int as value`])}
+      from (select ${sql.join([...refs, sql`${set} as set`, sql`${key} as counts`])} from ${x} group by ${sets}) k
+      group by ${sql.join([...refs, sql`k.set`])}`;
+  }
   const { rows: found } = await withEvents(query, body).execute(db);
   const counted = (found as Record<string, unknown>[]).map((row) => ({
     set: Number(row.set),

@@ -104,6 +104,11 @@ describe('report roll-ups', () => {
     ['provider-latency', ['region'], { disposition: 'Dx05' }],
     ['activity-by-weekday', ['activity'], {}],
     ['rep-cons-01', ['practice'], { provider: 'provider-4' }],
+    // Distinct slots by month and every column of their level (each key one row per cell), and not.
+    ['rep-cons-11', ['month'], { provider: 'provider-3' }],
+    ['rep-prov-03', ['month', 'provider', 'service'], {}],
+    ['rep-prov-03', ['month', 'region'], {}],
+    ['rep-cons-10', ['month'], {}],
   ])('%s grouped by %j and filtered by %j: the same answer', async (id, groupBy, filters) => {
     const { fromEvents, withRollups } = await both(query(id, { groupBy, filters }));
     expect(withRollups).toEqual(fromEvents);
