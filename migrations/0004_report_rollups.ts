@@ -16,7 +16,8 @@ export async function up(db: Kysely<any>): Promise<void> {
     .createTable('report_rollups')
     /**
      * 0: every column; 1: without service, consumer and practice; 2: without disposition too; 3: provider
-     * and service (rollup.ts, LEVELS). Each plus 10: the same per whole month (`day` its first day).
+     * and service (rollup.ts, LEVELS; distinct measures keep fewer, KEYED_LEVELS). Each plus 10: the same
+     * per whole month (`day` its first day).
      */
     .addColumn('level', 'smallint', (c) => c.notNull())
     .addColumn('day', 'date', (c) => c.notNull())

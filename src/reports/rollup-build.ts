@@ -34,9 +34,9 @@ async function buildDays(db: Kysely<Database>, timezone: string, first: string, 
       group by 2, ${dims}, ${key}, ${latency}`;
     await eventsWhere([sql`true`], body, sql`rollup_chunk`).execute(db);
   }
-  // The coarser levels, summed from level 0: a keyed roll-up keeps fewer columns (rollup.ts).
+  // The coarser levels, summed from level 0: a distinct measure's keep fewer columns (rollup.ts).
   const keyed = rolled()
-    .filter((r) => r.keyed)
+    .filter((r) => r.distinct)
     .map((r) => r.name);
   for (const [levels, which] of [
     [LEVELS, sql`not (measure = any(${keyed}::text[]))`],

@@ -1,7 +1,7 @@
 import { sql, type Kysely, type RawBuilder } from 'kysely';
 import type { Database } from '../store/database.js';
 import { bound, filterConditions, type ReportQuery, type RollupSplit } from './report-query.js';
-import { isKeyed, levelFor, MONTHLY, ROLLUP_COLUMNS, rollupFingerprint } from './rollup.js';
+import { isDistinct, levelFor, MONTHLY, ROLLUP_COLUMNS, rollupFingerprint } from './rollup.js';
 
 /*
  * Reading the roll-ups beside the events: which whole days of a period the roll-ups hold (built, in the
@@ -16,7 +16,7 @@ export function rolledRows(query: ReportQuery, name: string): RawBuilder<unknown
   const days = query.split?.days ?? [];
   if (days.length === 0) return undefined;
   const columns = sql.raw(ROLLUP_COLUMNS.map((c) => `u.${c}`).join(', '));
-  const level = levelFor(query, isKeyed(name));
+  const level = levelFor(query, isDistinct(name));
   // Monthly rows know no day: only for a query whose time buckets are months or none.
   const byDay = [...query.groupBy, ...(query.report.alwaysGroupBy ?? [])].some(
     (d) => d === 'day' || d === 'week' || d === 'weekday',

@@ -37,8 +37,13 @@ export interface Rolled {
   name: string;
   /** The rows, with the measure rows' columns (`flag` and `count_key` included). */
   rows: RawBuilder<unknown>;
-  /** Keys are kept (a distinct count); otherwise rows are only counted. */
+  /** Keys are kept; otherwise rows are only counted. */
   keyed: boolean;
+  /**
+   * Counted by distinct key (a measure that is not additive): its levels are KEYED_LEVELS. A report's
+   * data-quality flags keep their flag as the key but are summed, so they keep the usual levels.
+   */
+  distinct: boolean;
   /** The latency histogram: rows counted per upstream millisecond. */
   latency?: boolean;
 }
@@ -69,23 +74,29 @@ export function rolled(): Rolled[] {
       name: id,
       rows: MEASURES[id].rows,
       keyed: !MEASURES[id].additive,
+      distinct: !MEASURES[id].additive,
     })),
-    ...ALL_REPORTS.map((report) => ({ name: qualityName(report), rows: qualityRows(report), keyed: true })),
-    { name: BREACH_UNKNOWN, rows: SLOTS_BREACH_UNKNOWN, keyed: true },
-    { name: LATENCY, rows: MEASURES.exchanges.rows, keyed: false, latency: true },
+    ...ALL_REPORTS.map((report) => ({
+      name: qualityName(report),
+      rows: qualityRows(report),
+      keyed: true,
+      distinct: false,
+    })),
+    { name: BREACH_UNKNOWN, rows: SLOTS_BREACH_UNKNOWN, keyed: true, distinct: true },
+    { name: LATENCY, rows: MEASURES.exchanges.rows, keyed: false, distinct: false, latency: true },
   ];
 }
 
-/** Whether the roll-up of this name keeps keys (and so has the keyed levels). */
-export function isKeyed(name: string): boolean {
-  keyedNames ??= new Set(
+/** Whether the roll-up of this name is counted by distinct key (and so has the keyed levels). */
+export function isDistinct(name: string): boolean {
+  distinctNames ??= new Set(
     rolled()
-      .filter((r) => r.keyed)
+      .filter((r) => r.distinct)
       .map((r) => r.name),
   );
-  return keyedNames.has(name);
+  return distinctNames.has(name);
 }
-let keyedNames: Set<string> | undefined;
+let distinctNames: Set<string> | undefined;
 
 /**
  * A fingerprint of what the roll-ups count (the SQL of every measure): a build whose measures differ
@@ -98,7 +109,7 @@ export function rollupFingerprint(db: Kysely<Database>): string {
   for (const r of rolled()) {
     const compiled = r.rows.compile(db);
     hash.update(
-      `${r.name}|${r.keyed}|${r.latency ?? false}|${compiled.sql}|${JSON.stringify(compiled.parameters)}`,
+      `${r.name}|${r.keyed}|${r.distinct}|${r.latency ?? false}|${compiled.sql}|${JSON.stringify(compiled.parameters)}`,
     );
   }
   // And the levels: rows kept at other levels are other rows.
@@ -170,8 +181,9 @@ export function keysUniquePerCell(query: RollupQuery): boolean {
     return false;
   const level = levelFor(query, true);
   if (level === 0) return false;
-  const fixed = new Set(
-    [...dims, ...Object.keys(query.filters)].filter((d) => d !== 'region').map((d) => COLUMN_OF[d]),
-  );
+  const filtered = Object.entries(query.filters)
+    .filter(([, value]) => value !== undefined)
+    .map(([filter]) => filter);
+  const fixed = new Set([...dims, ...filtered].filter((d) => d !== 'region').map((d) => COLUMN_OF[d]));
   return KEYED_LEVELS[level]!.every((c) => fixed.has(c));
 }

@@ -1,6 +1,6 @@
 import { ALL_REPORTS, type Dimension } from '../../src/reports/catalogue.js';
 import type { ReportQuery } from '../../src/reports/report-query.js';
-import { KEYED_LEVELS, keysUniquePerCell, LEVELS, levelFor } from '../../src/reports/rollup.js';
+import { isDistinct, KEYED_LEVELS, keysUniquePerCell, LEVELS, levelFor } from '../../src/reports/rollup.js';
 
 /*
  * Which roll-up level a query reads, and when a distinct measure's monthly rows can be counted without
@@ -26,6 +26,17 @@ describe('roll-up levels', () => {
       expect(level).toEqual(expect.arrayContaining(['outcome', 'error_code', 'activity']));
   });
 
+  it('distinct measures (and the slots of unknown breach) have the keyed levels; data-quality flags, summed, do not', () => {
+    expect(
+      ['slotsOffered', 'slotsWithinDeadline', 'slotsBeyondDeadline', 'slotsBreachUnknown'].map(isDistinct),
+    ).toEqual([true, true, true, true]);
+    expect(
+      ['bookings', 'referrals', 'quality:rep-cons-10', 'quality:activity-by-month', 'latency'].map(
+        isDistinct,
+      ),
+    ).toEqual([false, false, false, false, false]);
+  });
+
   it('picks the coarsest level holding every column grouped or filtered by', () => {
     // rep-cons-10 always groups by disposition.
     expect(levelFor(query('rep-cons-10', ['month', 'provider']), true)).toBe(1);
@@ -49,6 +60,7 @@ describe('roll-up levels', () => {
     ['rep-prov-03', ['provider'], {}, false], // twelve months' rows in one cell
     ['rep-prov-03', ['month', 'provider', 'week'], {}, false],
     ['rep-prov-03', ['month', 'consumer'], {}, false], // level 0: daily rows only
+    ['rep-cons-11', ['month'], { provider: undefined }, false], // no filter after all
   ])('%s grouped by %j, filtered by %j: each key once per cell is %s', (id, groupBy, filters, unique) => {
     expect(keysUniquePerCell(query(id, groupBy, filters))).toBe(unique);
   });
