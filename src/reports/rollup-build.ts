@@ -156,9 +156,9 @@ export async function refreshRollups(
   if (!(await current(db)))
     await db.transaction().execute(async (tx) => {
       if (!(await builderLock(tx))) return;
-      await sql`delete from report_rollups`.execute(tx);
-      await sql`delete from report_rollup_days`.execute(tx);
-      await sql`delete from report_rollup_dirty`.execute(tx);
+      // Truncated, not deleted: deleting millions of rows left the table twice its size, and reports
+      // read from its scattered pages at half speed, until vacuumed.
+      await sql`truncate report_rollups, report_rollup_days, report_rollup_dirty`.execute(tx);
       await sql`insert into report_rollup_settings (id, timezone, rules) values (1, ${timezone}, ${rules})
         on conflict (id) do update set timezone = excluded.timezone, rules = excluded.rules`.execute(tx);
     });
