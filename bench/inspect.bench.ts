@@ -3,7 +3,6 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { sql } from 'kysely';
-import pg from 'pg';
 import { createApp } from '../src/app.js';
 import { TokenRegistry } from '../src/auth/token-registry.js';
 import { loadConfig } from '../src/config/config.loader.js';
@@ -24,6 +23,7 @@ import {
   seedExchanges,
 } from './inspect-seed.js';
 import { percentile, printTable } from './table.js';
+import { keptDatabase } from './processes.js';
 
 /*
  * `npm run bench -- inspect`: the inspection API's list query (GET /api/exchanges) with each single
@@ -45,32 +45,13 @@ const TARGET_MS = 200;
 
 const say = (line: string) => void process.stdout.write(`${line}\n`);
 
-/** Runs one statement on the server (outside the bench database) and returns its rows. */
-async function admin<T>(statement: string, values: unknown[] = []): Promise<T[]> {
-  const client = new pg.Client({ connectionString: ADMIN_URL });
-  await client.connect();
-  try {
-    return (await client.query(statement, values)).rows as T[];
-  } finally {
-    await client.end();
-  }
-}
-
 /** The bench database, migrated, and seeded unless it already holds this seed (its comment says so). */
 async function benchStore(hash: (nhsNumber: string) => string): Promise<Store> {
   const mark = `${SEED_VERSION}: ${EXCHANGES} exchanges`;
-  const [found] = await admin<{ note: string | null }>(
-    `select shobj_description(oid, 'pg_database') as note from pg_database where datname = $1`,
-    [DATABASE],
-  );
-  const reuse = found?.note === mark;
-  if (found && !reuse) await admin(`drop database ${DATABASE} with (force)`);
-  if (!reuse) await admin(`create database ${DATABASE}`);
-  const url = new URL(ADMIN_URL);
-  url.pathname = `/${DATABASE}`;
-  const store = await openStore({ databaseUrl: url.toString(), poolMax: 10 });
+  const database = await keptDatabase(ADMIN_URL, DATABASE, mark);
+  const store = await openStore({ databaseUrl: database.url, poolMax: 10 });
   await runMigrations(store.db);
-  if (reuse) {
+  if (database.reuse) {
     say(`  reusing database ${DATABASE} (${mark})`);
     return store;
   }
@@ -78,7 +59,7 @@ async function benchStore(hash: (nhsNumber: string) => string): Promise<Store> {
   const started = process.hrtime.bigint();
   await seedExchanges(store.db, EXCHANGES, hash, say);
   say(`  seeded in ${(Number(process.hrtime.bigint() - started) / 1e9).toFixed(0)} s`);
-  await admin(`comment on database ${DATABASE} is '${mark}'`);
+  await database.seeded();
   return store;
 }
 

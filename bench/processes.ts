@@ -101,15 +101,47 @@ export function available(command: string): boolean {
 }
 
 /** Runs one statement on the PostgreSQL server the benchmarks use, outside their own databases. */
-export async function adminQuery(adminUrl: string, sql: string): Promise<Record<string, unknown>[]> {
+export async function adminQuery(
+  adminUrl: string,
+  sql: string,
+  values: unknown[] = [],
+): Promise<Record<string, unknown>[]> {
   const { default: pg } = await import('pg');
   const client = new pg.Client({ connectionString: adminUrl });
   await client.connect();
   try {
-    return (await client.query(sql)).rows as Record<string, unknown>[];
+    return (await client.query(sql, values)).rows as Record<string, unknown>[];
   } finally {
     await client.end();
   }
+}
+
+/**
+ * A benchmark database kept between runs, for seeds that take minutes to make: its comment names the
+ * seed it holds, and one holding another (or none) is dropped and made anew. `reuse`: it holds `seed`
+ * already; `seeded()` records the seed once it is in.
+ */
+export async function keptDatabase(
+  adminUrl: string,
+  name: string,
+  seed: string,
+): Promise<{ url: string; reuse: boolean; seeded: () => Promise<void> }> {
+  const found = await adminQuery(
+    adminUrl,
+    `select shobj_description(oid, 'pg_database') as note from pg_database where datname = $1`,
+    [name],
+  );
+  const reuse = found[0]?.note === seed;
+  if (found.length > 0 && !reuse) await adminQuery(adminUrl, `drop database ${name} with (force)`);
+  if (!reuse) await adminQuery(adminUrl, `create database ${name}`);
+  const url = new URL(adminUrl);
+  url.pathname = `/${name}`;
+  const comment = seed.replaceAll("'", "''");
+  return {
+    url: url.toString(),
+    reuse,
+    seeded: async () => void (await adminQuery(adminUrl, `comment on database ${name} is '${comment}'`)),
+  };
 }
 
 /**

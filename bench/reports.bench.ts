@@ -9,7 +9,7 @@ import { runReport } from '../src/reports/run-report.js';
 import type { Database } from '../src/store/database.js';
 import { runMigrations } from '../src/store/migrate.js';
 import { openStore, type Store } from '../src/store/store.js';
-import { adminQuery } from './processes.js';
+import { keptDatabase } from './processes.js';
 import { printTable } from './table.js';
 
 /*
@@ -138,24 +138,16 @@ const SEED_MARK = `reports-seed-1: ${PG_EVENTS} events`;
  * better part of an hour, so a second run reuses both (roll-ups whose rules changed are rebuilt).
  */
 async function pgBenchStore(say: (line: string) => void): Promise<Store> {
-  const found = await adminQuery(
-    ADMIN_URL,
-    `select shobj_description(oid, 'pg_database') as note from pg_database where datname = '${PG_DATABASE}'`,
-  );
-  const reuse = found[0]?.note === SEED_MARK;
-  if (found.length > 0 && !reuse) await adminQuery(ADMIN_URL, `drop database ${PG_DATABASE} with (force)`);
-  if (!reuse) await adminQuery(ADMIN_URL, `create database ${PG_DATABASE}`);
-  const url = new URL(ADMIN_URL);
-  url.pathname = `/${PG_DATABASE}`;
-  const store = await openStore({ databaseUrl: url.toString() });
+  const database = await keptDatabase(ADMIN_URL, PG_DATABASE, SEED_MARK);
+  const store = await openStore({ databaseUrl: database.url });
   await runMigrations(store.db);
-  if (reuse) {
+  if (database.reuse) {
     say(`  PostgreSQL: reusing database ${PG_DATABASE} (${SEED_MARK})`);
     return store;
   }
   say(`  PostgreSQL: seeding ${PG_EVENTS} events into database ${PG_DATABASE} ...`);
   await seed(store.db, PG_EVENTS, say);
-  await adminQuery(ADMIN_URL, `comment on database ${PG_DATABASE} is '${SEED_MARK}'`);
+  await database.seeded();
   return store;
 }
 

@@ -1,26 +1,9 @@
 import { sql, type Kysely } from 'kysely';
 import type { Database } from '../store/database.js';
 import type { EventRow } from '../store/tables/event.table.js';
-import type { ExchangeRow } from '../store/tables/exchange.table.js';
 import type { IngestRecordRow } from '../store/tables/ingest-record.table.js';
 import { eventJson } from './exchange-detail.js';
-import { currentEvents, iso, targetOf } from './stored-exchange.js';
-
-/** What a timeline shows of an exchange. */
-type ExchangeBrief = Pick<
-  ExchangeRow,
-  | 'id'
-  | 'received_at'
-  | 'provider_id'
-  | 'dialect'
-  | 'interaction'
-  | 'method'
-  | 'path'
-  | 'query'
-  | 'response_status'
-  | 'transport_outcome'
-  | 'total_ms'
->;
+import { currentEvents, iso, SUMMARY_COLUMNS, targetOf, type SummaryRow } from './stored-exchange.js';
 
 /**
  * One patient contact (a 111 case) in order: each wire exchange and each ingested event it was stitched
@@ -62,9 +45,8 @@ export async function episodeTimeline(db: Kysely<Database>, id: string) {
   const [exchanges, ingested] = await Promise.all([
     exchangeIds.length === 0
       ? []
-      : sql<ExchangeBrief>`select id, received_at, provider_id, dialect, interaction, method, path, query,
-                                  response_status, transport_outcome, total_ms
-                             from exchanges where id in (${sql.join(exchangeIds.map((x) => sql`${x}::uuid`))})`
+      : sql<Omit<SummaryRow, 'at'>>`select ${SUMMARY_COLUMNS}
+          from exchanges x where x.id in (${sql.join(exchangeIds.map((x) => sql`${x}::uuid`))})`
           .execute(db)
           .then((r) => r.rows),
     ingestIds.length === 0
