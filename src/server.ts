@@ -217,6 +217,8 @@ export async function startCollector(options: StartOptions): Promise<RunningColl
     tables,
     episodes: config.episodes,
     logger,
+    // On PostgreSQL, stitching runs on a worker thread: off the event loop that forwards traffic.
+    ...(config.databaseUrl ? { databaseUrl: config.databaseUrl, tablesConfig: config.tables } : {}),
   });
   const rollups = new RollupKeeper({
     db: () => store.db,

@@ -45,6 +45,21 @@ export interface CaptureCounters {
   dropped: number;
 }
 
+const OPEN = Buffer.from('[');
+const COMMA = Buffer.from(',');
+const CLOSE = Buffer.from(']');
+
+/** JSON values (UTF-8) as one JSON array. */
+function jsonArray(values: Buffer[]): Buffer {
+  const parts: Buffer[] = [OPEN];
+  for (const [i, value] of values.entries()) {
+    if (i > 0) parts.push(COMMA);
+    parts.push(value);
+  }
+  parts.push(CLOSE);
+  return Buffer.concat(parts);
+}
+
 /**
  * The capture pipeline: each exchange is redacted as it is captured (before anything is queued), held
  * in a bounded in-memory queue, and written in batches, one transaction each, idempotent by exchange id.
@@ -242,22 +257,20 @@ export class CapturePipeline {
 
   /**
    * Writes exchanges and their events in one transaction; both idempotent (by exchange id, by event id).
-   * Each table takes the batch as one JSON array, built by joining the texts the worker made: nothing is
-   * compiled, serialised or escaped per value on this thread.
+   * Each table takes the batch as one JSON array, built by joining the bytes the worker made: nothing is
+   * compiled, serialised or escaped per value on this thread, and nothing of it enters V8's heap.
    */
   async #insert(captured: CapturedExchange[]): Promise<void> {
     const started = process.hrtime.bigint();
-    const exchanges = `[${captured.map((c) => c.exchange).join(',')}]`;
-    const events = captured
-      .map((c) => c.events.slice(1, -1))
-      .filter((list) => list !== '')
-      .join(',');
+    const exchanges = jsonArray(captured.map((c) => c.exchange));
+    // Each exchange's events are an array of their own: their elements join the batch's.
+    const eventLists = captured.map((c) => c.events.subarray(1, -1)).filter((list) => list.length > 0);
     await this.#options
       .store()
       .db.transaction()
       .execute(async (trx) => {
         await insertExchangesJson(trx, exchanges);
-        if (events !== '') await insertEventsJson(trx, `[${events}]`);
+        if (eventLists.length > 0) await insertEventsJson(trx, jsonArray(eventLists));
       });
     this.#lastBatchMs = Number(process.hrtime.bigint() - started) / 1e6;
     this.#options.onWritten?.();

@@ -19,12 +19,19 @@ const REPLAY_CHUNK_BYTES = 8 * 1024 * 1024;
 
 const BODIES = ['request_body', 'response_body'] as const;
 
+const TAB = 0x09;
+const NEWLINE = 0x0a;
+const TAB_BYTE = Buffer.from([TAB]);
+const NEWLINE_BYTE = Buffer.from([NEWLINE]);
+
 /**
- * A captured exchange as one spool line: its row's JSON, a tab, its events' JSON. JSON text never holds
- * a raw tab or line break, so the line splits without being parsed, and replays as it was written.
+ * Captured exchanges as spool lines: each its row's JSON, a tab, its events' JSON. JSON text never
+ * holds a raw tab or line break, so a line splits without being parsed, and replays as it was written.
  */
-function spoolLine(captured: CapturedExchange): string {
-  return `${captured.exchange}\t${captured.events}`;
+function spoolLines(rows: CapturedExchange[]): Buffer {
+  const parts: Buffer[] = [];
+  for (const captured of rows) parts.push(captured.exchange, TAB_BYTE, captured.events, NEWLINE_BYTE);
+  return Buffer.concat(parts);
 }
 
 /** A value an earlier version spooled as JSON text (headers, attributes), as the value itself. */
@@ -46,17 +53,24 @@ const LEADING_ID = /^\{"id":"([^"\\]*)"/;
  * compressed, its bodies plain text (`utf8`) or base64 (`base64`), stored as they are (`utf8`,
  * `binary`) and without events (`legacy`: they are derived when it is replayed).
  */
-function spooledLine(line: string): SpooledLine {
-  const tab = line.indexOf('\t');
+function spooledLine(line: Buffer): SpooledLine {
+  const tab = line.indexOf(TAB);
   if (tab >= 0) {
-    const exchange = line.slice(0, tab);
-    const events = line.slice(tab + 1);
+    const exchange = line.subarray(0, tab);
+    const events = line.subarray(tab + 1);
     // Parsed only when the row does not begin with its id (never, from this version).
-    const id = LEADING_ID.exec(exchange)?.[1] ?? (JSON.parse(exchange) as { id: string }).id;
+    const id =
+      LEADING_ID.exec(exchange.toString('utf8', 0, 128))?.[1] ??
+      (JSON.parse(exchange.toString()) as { id: string }).id;
     // A line a crash cut short ends inside its events (the row before the tab is whole): refused here.
-    if (!Array.isArray(JSON.parse(events))) throw new Error('not a spool line');
+    if (!Array.isArray(JSON.parse(events.toString()))) throw new Error('not a spool line');
     return { id, exchange, events };
   }
+  return olderLine(line.toString());
+}
+
+/** A line of an earlier version's spool. */
+function olderLine(line: string): SpooledLine {
   const parsed = JSON.parse(line) as Record<string, unknown>;
   if ('exchange' in parsed) {
     const row = parsed.exchange as Record<string, unknown>;
@@ -154,14 +168,14 @@ export class CaptureSpool {
 
   /** Appends rows as one synchronous write. False (and `broken`) when the disk refuses it. */
   append(rows: CapturedExchange[]): boolean {
-    const text = `${rows.map(spoolLine).join('\n')}\n`;
+    const lines = spoolLines(rows);
     try {
-      appendFileSync(this.file, text, { mode: 0o600 });
+      appendFileSync(this.file, lines, { mode: 0o600 });
     } catch {
       this.broken = true;
       return false;
     }
-    this.bytes += Buffer.byteLength(text);
+    this.bytes += lines.length;
     this.broken = false;
     return true;
   }
@@ -183,7 +197,7 @@ export class CaptureSpool {
         closeSync(fd);
       }
     }
-    const end = buffer.lastIndexOf(0x0a) + 1;
+    const end = buffer.lastIndexOf(NEWLINE) + 1;
     if (end === 0) {
       if (offset >= size) {
         rmSync(this.file, { force: true });
@@ -194,8 +208,11 @@ export class CaptureSpool {
     }
     const rows: SpooledLine[] = [];
     let torn = 0;
-    for (const line of buffer.subarray(0, end).toString('utf8').split('\n')) {
-      if (!line) continue;
+    for (let start = 0; start < end;) {
+      const stop = buffer.indexOf(NEWLINE, start);
+      const line = buffer.subarray(start, stop);
+      start = stop + 1;
+      if (line.length === 0) continue;
       try {
         rows.push(spooledLine(line));
       } catch {

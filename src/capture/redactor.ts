@@ -1,38 +1,11 @@
-import { createRequire } from 'node:module';
-import type * as EsbuildModule from 'esbuild';
-import { fileURLToPath } from 'node:url';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import type { Logger } from '../logger.js';
 import type { CapturableExchange, ObservedExchange, TappedBody } from '../proxy/exchange.js';
 import type { TablesConfig } from '../config/config.types.js';
 import { bundledTable, loadDerivationTables, type DerivationTables } from '../derive/tables.js';
 import { captureExchange, type CapturedExchange } from './captured.js';
 import type { RedactionRules } from './redact.js';
-
-let bundled: string | undefined;
-
-/**
- * The worker as one plain JavaScript source, for running from TypeScript sources (tsx, jest): Node 20
- * applies no loader hooks inside worker threads, so its small module graph is bundled once with esbuild
- * (which tsx already brings). The compiled build starts redaction-worker.js instead.
- */
-function bundledWorkerSource(): string {
-  if (bundled === undefined) {
-    const require = createRequire(import.meta.url);
-    const esbuild = require('esbuild') as typeof EsbuildModule;
-    const result = esbuild.buildSync({
-      entryPoints: [fileURLToPath(new URL('./redaction-worker.ts', import.meta.url))],
-      bundle: true,
-      platform: 'node',
-      format: 'cjs',
-      target: 'node20',
-      write: false,
-      logLevel: 'silent',
-    });
-    bundled = result.outputFiles[0]!.text;
-  }
-  return bundled;
-}
+import { startWorker } from '../worker-thread.js';
 
 /**
  * A tapped body as one buffer that owns its memory, listed for transfer to the worker. A copy: the tap's
@@ -61,6 +34,12 @@ function forWorker(observed: ObservedExchange, transfer: ArrayBuffer[]): Captura
     requestBody: packed(observed.requestBody, transfer),
     responseBody: packed(observed.responseBody, transfer),
   };
+}
+
+/** A captured exchange as it arrives from the worker (its bytes as plain Uint8Arrays), as Buffers again, without a copy. */
+function asBuffers(captured: CapturedExchange): CapturedExchange {
+  const view = (bytes: Uint8Array): Buffer => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  return { id: captured.id, exchange: view(captured.exchange), events: view(captured.events) };
 }
 
 /** What redacting one exchange gave: its row, or why there is none. */
@@ -142,14 +121,14 @@ export class WorkerRedactor implements Redactor {
         bankHolidays: tables.bankHolidays ?? bundledTable('bank-holidays-england-and-wales.csv'),
       },
     };
-    const worker = import.meta.url.endsWith('.ts')
-      ? new Worker(bundledWorkerSource(), { eval: true, workerData })
-      : new Worker(new URL('./redaction-worker.js', import.meta.url), { workerData });
+    const worker = startWorker(new URL('./redaction-worker.ts', import.meta.url), workerData);
     worker.unref();
     worker.on('message', (outcomes: RedactionOutcome[]) => {
       for (const outcome of outcomes) {
         if (!this.#inFlight.delete(outcome.id)) continue;
-        this.deliver(outcome);
+        this.deliver(
+          'captured' in outcome ? { id: outcome.id, captured: asBuffers(outcome.captured) } : outcome,
+        );
       }
       this.#settle();
     });

@@ -101,7 +101,7 @@ export class CollectorMetrics {
         },
       });
     }
-    if (stitcher)
+    if (stitcher) {
       new Gauge({
         name: 'collector_episode_stitching',
         help: 'Episode stitching since start: events stitched, episodes opened and merged, events updated, oversized episodes, failed runs',
@@ -111,6 +111,15 @@ export class CollectorMetrics {
           for (const [what, count] of Object.entries(stitcher.totals)) this.set({ what }, count);
         },
       });
+      new Gauge({
+        name: 'collector_episode_stitching_on_worker',
+        help: '1 while episode stitching runs on its worker thread (PostgreSQL); 0 on the proxy thread (the embedded store, or the worker failed)',
+        registers,
+        collect() {
+          this.set(stitcher.onWorker ? 1 : 0);
+        },
+      });
+    }
   }
 
   /** Counts posted events by type and what became of them (`created`, `duplicate`, `refused`). */

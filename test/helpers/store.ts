@@ -8,6 +8,8 @@ import { openStore, type Store } from '../../src/store/store.js';
 export const TEST_ENGINE: 'postgres' | 'pglite' = process.env.TEST_DATABASE_URL ? 'postgres' : 'pglite';
 
 export interface TestStore extends Store {
+  /** PostgreSQL only: a URL that connects to this store's schema (for what opens its own connections). */
+  url?: string;
   /** Drops what the test made (the PostgreSQL schema) and closes the store. */
   dispose(): Promise<void>;
 }
@@ -45,11 +47,15 @@ export async function createTestDatabase(): Promise<{ url: string; drop: () => P
  */
 export async function openTestStore(options: { migrate?: boolean } = {}): Promise<TestStore> {
   let store: Store;
+  let url: string | undefined;
   let drop: () => Promise<void> = async () => {};
   if (TEST_ENGINE === 'postgres') {
     const schema = uniqueName('t');
     await adminQuery(`create schema ${schema}`);
     store = await openStore({ databaseUrl: process.env.TEST_DATABASE_URL!, schema, poolMax: 5 });
+    const schemaUrl = new URL(process.env.TEST_DATABASE_URL!);
+    schemaUrl.searchParams.set('options', `-c search_path=${schema}`);
+    url = schemaUrl.toString();
     drop = () => adminQuery(`drop schema if exists ${schema} cascade`);
   } else {
     store = await openStore({});
@@ -57,6 +63,7 @@ export async function openTestStore(options: { migrate?: boolean } = {}): Promis
   if (options.migrate !== false) await runMigrations(store.db);
   return {
     ...store,
+    ...(url ? { url } : {}),
     async dispose() {
       await store.close();
       await drop();

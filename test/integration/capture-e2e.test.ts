@@ -1,6 +1,7 @@
 import { withReadableBodies } from '../../src/capture/stored-body.js';
 import type { RunningCollector } from '../../src/server.js';
 import { startTestCollector } from '../helpers/collector.js';
+import { TEST_ENGINE } from '../helpers/store.js';
 import { TEST_TOKENS } from '../helpers/app.js';
 import { personalValues } from '../helpers/personal.js';
 import { fixture, gpConnectAppointment } from '../helpers/sandbox.js';
@@ -156,6 +157,8 @@ describe('sandbox traffic through the collector, captured', () => {
 async function journeyEvents(key: 'trace_id' | 'correlation_id', value: string) {
   await collector.capture.drain();
   await collector.stitcher.settled();
+  // Stitched on its worker thread on PostgreSQL (off the proxy's event loop), on the main thread on PGlite.
+  expect(collector.stitcher.onWorker).toBe(TEST_ENGINE === 'postgres');
   return collector.store.db
     .selectFrom('events')
     .innerJoin('exchanges', 'exchanges.id', 'events.source_id')

@@ -176,18 +176,18 @@ describe('the capture pipeline', () => {
     );
     // The previous version wrote {"exchange", "events"}: bodies in base64, headers and attributes as JSON text.
     const previous = captured.slice(0, 2).map((c) => {
-      const row = JSON.parse(c.exchange) as Record<string, unknown>;
+      const row = JSON.parse(c.exchange.toString()) as Record<string, unknown>;
       for (const key of ['request_body', 'response_body'])
         if (typeof row[key] === 'string') row[key] = Buffer.from(row[key].slice(2), 'hex').toString('base64');
       row.request_headers = JSON.stringify(row.request_headers);
       row.response_headers = JSON.stringify(row.response_headers);
-      const events = (JSON.parse(c.events) as Record<string, unknown>[]).map((e) => ({
+      const events = (JSON.parse(c.events.toString()) as Record<string, unknown>[]).map((e) => ({
         ...e,
         attributes: JSON.stringify(e.attributes),
       }));
       return JSON.stringify({ exchange: row, events });
     });
-    const torn = `${captured[2]!.exchange}\t${captured[2]!.events.slice(0, -5)}`;
+    const torn = `${captured[2]!.exchange.toString()}\t${captured[2]!.events.toString().slice(0, -5)}`;
     writeFileSync(spoolFile, `${previous.join('\n')}\n${torn}\n`);
     const { capture } = pipeline(() => store, spoolFile);
     await capture.start();
@@ -200,7 +200,9 @@ describe('the capture pipeline', () => {
       .selectAll()
       .where('id', '=', ids[0]!)
       .executeTakeFirstOrThrow();
-    expect(stored.request_headers).toEqual(JSON.parse(captured[0]!.exchange).request_headers);
+    expect(stored.request_headers).toEqual(
+      (JSON.parse(captured[0]!.exchange.toString()) as { request_headers: unknown }).request_headers,
+    );
     expect(withReadableBodies(stored).request_body).toBe(appointment);
     const events = await eventsOf(ids);
     expect(events.map((e) => [e.type, typeof e.attributes])).toEqual([

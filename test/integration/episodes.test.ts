@@ -5,7 +5,9 @@ import { stitchAll, stitchBatch, type StitchOptions } from '../../src/derive/sti
 import { loadDerivationTables } from '../../src/derive/tables.js';
 import type { NewEventRow } from '../../src/store/tables/event.table.js';
 import * as journey from '../helpers/journey.js';
-import { openTestStore, type TestStore } from '../helpers/store.js';
+import { EpisodeStitcher } from '../../src/derive/episode-stitcher.js';
+import { createLogger } from '../../src/logger.js';
+import { openTestStore, TEST_ENGINE, type TestStore } from '../helpers/store.js';
 
 const tables = loadDerivationTables({});
 const options: StitchOptions = {
@@ -214,4 +216,45 @@ describe('episode stitching', () => {
     expect(results[0].opened + results[1].opened - results[0].merged - results[1].merged).toBe(1);
     expect(await store.db.selectFrom('episodes').select('id').execute()).toHaveLength(1);
   });
+});
+
+describe('the collector stitcher', () => {
+  it('stitches on a worker thread on PostgreSQL (on its own thread on PGlite) and carries on on its own thread when the worker dies', async () => {
+    const events = twoContacts();
+    await write(events);
+    await stitchAll(store.db, tables, options);
+    const expected = await picture();
+    for (const table of ['events', 'episode_keys', 'episodes'])
+      await sql`delete from ${sql.table(table)}`.execute(store.db);
+
+    const lines: string[] = [];
+    const stitcher = new EpisodeStitcher({
+      store: () => store,
+      tables,
+      episodes: { windowMinutes: 12 * 60, encounterWindowMinutes: 60, maxEvents: 50 },
+      logger: createLogger({ logLevel: 'warn' }, { write: (line: string) => void lines.push(line) }),
+      intervalMs: 3_600_000,
+      ...(store.url ? { databaseUrl: store.url } : {}),
+    });
+    try {
+      expect(stitcher.onWorker).toBe(TEST_ENGINE === 'postgres');
+      const half = Math.floor(events.length / 2);
+      await write(events.slice(0, half));
+      stitcher.poke();
+      await stitcher.settled();
+      expect(stitcher.totals).toMatchObject({ stitched: half, failures: 0 });
+
+      await stitcher.crashWorkerForTest();
+      await write(events.slice(half));
+      stitcher.poke();
+      await stitcher.settled();
+      expect(stitcher.onWorker).toBe(false);
+      expect(stitcher.totals).toMatchObject({ stitched: events.length, failures: 0 });
+      expect(await picture()).toEqual(expected);
+      if (TEST_ENGINE === 'postgres')
+        expect(lines.some((line) => line.includes('stitching on the main thread from now on'))).toBe(true);
+    } finally {
+      await stitcher.stop();
+    }
+  }, 60_000);
 });

@@ -71,6 +71,8 @@ describe('/metrics', () => {
     expect(sample(text, 'collector_episode_stitching', { what: 'stitched' })).toBe(4);
     expect(sample(text, 'collector_episode_stitching', { what: 'opened' })).toBe(4);
     expect(sample(text, 'collector_episode_stitching', { what: 'failures' })).toBe(0);
+    // This collector runs on the embedded store: stitching on the main thread (a worker needs PostgreSQL).
+    expect(text).toMatch(/^collector_episode_stitching_on_worker 0$/m);
     expect(text).toMatch(/^collector_capture_queue_depth 0$/m);
     expect(text).toMatch(/^collector_capture_spool_bytes 0$/m);
     expect(text).toMatch(/^collector_process_resident_memory_bytes \d+/m);

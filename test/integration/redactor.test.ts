@@ -37,7 +37,7 @@ describe('redaction on a worker thread', () => {
       onWorker.every(
         (o) =>
           'captured' in o &&
-          (JSON.parse(o.captured.events) as { type: string }[])[0]?.type === 'booking.attempted',
+          (JSON.parse(o.captured.events.toString()) as { type: string }[])[0]?.type === 'booking.attempted',
       ),
     ).toBe(true);
   });

@@ -1,0 +1,43 @@
+import { createRequire } from 'node:module';
+import type * as EsbuildModule from 'esbuild';
+import { fileURLToPath } from 'node:url';
+import { Worker, type ResourceLimits } from 'node:worker_threads';
+
+const bundled = new Map<string, string>();
+
+/**
+ * A worker's module as one plain JavaScript source, for running from TypeScript sources (tsx, jest):
+ * Node 20 applies no loader hooks inside worker threads, so its module graph is bundled once with
+ * esbuild (which tsx already brings).
+ */
+function bundledSource(entry: URL): string {
+  let source = bundled.get(entry.href);
+  if (source === undefined) {
+    const require = createRequire(import.meta.url);
+    const esbuild = require('esbuild') as typeof EsbuildModule;
+    const result = esbuild.buildSync({
+      entryPoints: [fileURLToPath(entry)],
+      bundle: true,
+      platform: 'node',
+      format: 'cjs',
+      target: 'node20',
+      write: false,
+      logLevel: 'silent',
+      // pg's optional native binding, never loaded here.
+      external: ['pg-native'],
+    });
+    source = result.outputFiles[0]!.text;
+    bundled.set(entry.href, source);
+  }
+  return source;
+}
+
+/**
+ * Starts a worker thread on a module given by its TypeScript URL (`new URL('./x.ts', import.meta.url)`
+ * in a source file): from sources it runs bundled; in the compiled build the module's `.js` beside it.
+ */
+export function startWorker(entry: URL, workerData: unknown, resourceLimits?: ResourceLimits): Worker {
+  const options = { workerData, ...(resourceLimits ? { resourceLimits } : {}) };
+  if (import.meta.url.endsWith('.ts')) return new Worker(bundledSource(entry), { eval: true, ...options });
+  return new Worker(new URL(entry.href.replace(/\.ts$/, '.js')), options);
+}
