@@ -57,15 +57,21 @@ export class EpisodeStitcher extends Rounds {
     super({ intervalMs: options.intervalMs ?? 5000 });
     this.#options = options;
     this.#stitch = stitchOptions(options.episodes);
-    if (options.databaseUrl)
-      this.#thread = new StitchThread(
-        { databaseUrl: options.databaseUrl, tables: options.tablesConfig ?? {}, options: this.#stitch },
-        (error) =>
-          options.logger.error(
-            { err: error },
-            'stitching worker failed: stitching on the main thread from now on',
-          ),
-      );
+    if (options.databaseUrl) {
+      const failed = (error: unknown): void =>
+        options.logger.error(
+          { err: error },
+          'stitching worker failed: stitching on the main thread from now on',
+        );
+      try {
+        this.#thread = new StitchThread(
+          { databaseUrl: options.databaseUrl, tables: options.tablesConfig ?? {}, options: this.#stitch },
+          failed,
+        );
+      } catch (error) {
+        failed(error); // it could not even start (its source would not bundle)
+      }
+    }
   }
 
   /** Whether rounds run on the stitching worker (false: on this thread, by choice or since it failed). */

@@ -68,16 +68,23 @@ export class StitchThread {
     return 'batches' in reply ? reply : { batches: [] };
   }
 
-  /** Closes the worker's connections and ends it. */
-  async close(): Promise<void> {
+  /** Closes the worker's connections (given `deadlineMs`) and ends it. */
+  async close(deadlineMs = 10_000): Promise<void> {
     const worker = this.#worker;
     if (!worker) return;
+    let timer: NodeJS.Timeout | undefined;
     try {
-      await this.#ask('close');
+      await Promise.race([
+        this.#ask('close'),
+        new Promise((resolve) => (timer = setTimeout(resolve, deadlineMs))),
+      ]);
     } catch {
       // It failed on its way out: nothing of it is left to close.
+    } finally {
+      clearTimeout(timer);
     }
     this.#worker = undefined;
+    this.#waiting = undefined;
     await worker.terminate();
   }
 

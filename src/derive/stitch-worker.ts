@@ -21,7 +21,9 @@ function reply(message: StitchThreadReply): void {
 
 parentPort!.on('message', (request: 'round' | 'close') => {
   if (request === 'close') {
-    void store.close().finally(() => reply({ closed: true }));
+    const closed = (): void => reply({ closed: true });
+    store.close().then(closed, closed); // connections that would not close end with the thread
+
     return;
   }
   const batches: StitchResult[] = [];

@@ -9,6 +9,8 @@ import { INT8_OID, openPostgresStore } from './postgres-store.js';
 
 export { maskUrl } from './postgres-store.js';
 
+const JSON_OID = 114;
+
 /** The database the collector runs on: PostgreSQL in production, PGlite embedded otherwise. */
 export interface Store {
   db: Kysely<Database>;
@@ -50,6 +52,15 @@ export async function openStore(options: OpenStoreOptions): Promise<Store> {
     client = await PGlite.create({
       ...(options.pgliteDir ? { dataDir: options.pgliteDir } : {}),
       parsers: { [INT8_OID]: (value: string) => Number(value) },
+      // JSON given as UTF-8 bytes (capture's batches) is that text; anything else as PGlite would.
+      serializers: {
+        [JSON_OID]: (value: unknown) => {
+          if (value instanceof Uint8Array)
+            return Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('utf8');
+          if (typeof value === 'string') return value;
+          return JSON.stringify(value, (_key, v: unknown) => (typeof v === 'bigint' ? v.toString() : v));
+        },
+      },
     });
   } catch (error) {
     unlock();
