@@ -2,7 +2,7 @@ import type { Worker } from 'node:worker_threads';
 import type { Logger } from '../logger.js';
 import type { CapturableExchange, ObservedExchange, TappedBody } from '../proxy/exchange.js';
 import type { TablesConfig } from '../config/config.types.js';
-import { bundledTable, loadDerivationTables, type DerivationTables } from '../derive/tables.js';
+import { loadDerivationTables, tablePaths, type DerivationTables } from '../derive/tables.js';
 import { captureExchange, type CapturedExchange } from './captured.js';
 import type { RedactionRules } from './redact.js';
 import { startWorker } from '../worker-thread.js';
@@ -111,15 +111,10 @@ export class WorkerRedactor implements Redactor {
     this.#logger = logger;
     this.#maxInFlight = maxInFlight;
     this.#inline = new InlineRedactor(rules, loadDerivationTables(tables), deliver);
-    // The worker is given the tables' paths: a worker bundled for the sources cannot find the bundled
-    // tables from its own location.
     const workerData = {
       hashSecret: secret,
       birthDateAsYear: rules.birthDateAsYear,
-      tables: {
-        dispositions: tables.dispositions ?? bundledTable('dispositions.csv'),
-        bankHolidays: tables.bankHolidays ?? bundledTable('bank-holidays-england-and-wales.csv'),
-      },
+      tables: tablePaths(tables),
     };
     const worker = startWorker(new URL('./redaction-worker.ts', import.meta.url), workerData);
     worker.unref();

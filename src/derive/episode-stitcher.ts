@@ -50,7 +50,6 @@ export class EpisodeStitcher extends Rounds {
   readonly #options: EpisodeStitcherOptions;
   readonly #stitch: StitchOptions;
   #failing = false;
-
   readonly #thread: StitchThread | undefined;
 
   constructor(options: EpisodeStitcherOptions) {
@@ -106,14 +105,13 @@ export class EpisodeStitcher extends Rounds {
 
   /** A round on the worker; false when the worker has failed (the round is then this thread's). */
   async #onWorker(thread: StitchThread): Promise<boolean> {
-    let reply: Awaited<ReturnType<StitchThread['round']>>;
+    let outcome: { error?: string };
     try {
-      reply = await thread.round();
+      outcome = await thread.round((batch) => this.#count(batch));
     } catch {
       return false; // the worker failed (and that was logged)
     }
-    for (const batch of reply.batches) this.#count(batch);
-    if (reply.error !== undefined) throw new Error(reply.error);
+    if (outcome.error !== undefined) throw new Error(outcome.error);
     return true;
   }
 

@@ -2,28 +2,33 @@ import type { Worker } from 'node:worker_threads';
 import type { TablesConfig } from '../config/config.types.js';
 import { startWorker } from '../worker-thread.js';
 import type { StitchOptions, StitchResult } from './stitch-episodes.js';
-import { bundledTable } from './tables.js';
+import { tablePaths } from './tables.js';
 
 /** What the stitching worker is started with. */
 export interface StitchThreadData {
   databaseUrl: string;
-  /** The derivation tables' paths (a worker bundled for the sources cannot find the bundled ones). */
+  /** The derivation tables' files (see `tablePaths`). */
   tables: TablesConfig;
   options: StitchOptions;
 }
 
-/** The worker's answer: a round's batches (and why it stopped early, if it did), or that it closed. */
-export type StitchThreadReply = { batches: StitchResult[]; error?: string } | { closed: true };
+/**
+ * What the worker tells: each batch as its transaction commits, then the round's end (and why it
+ * stopped early, if it did); or that it has closed.
+ */
+export type StitchThreadReply = { batch: StitchResult } | { done: true; error?: string } | { closed: true };
 
 interface Waiting {
+  onBatch: (batch: StitchResult) => void;
   resolve: (reply: StitchThreadReply) => void;
   reject: (error: Error) => void;
 }
 
 /**
  * Episode stitching on a worker thread of its own (PostgreSQL only: the embedded store lives on the
- * main thread). One round at a time: `round` resolves with what the worker stitched, and rejects when
- * the worker itself failed, after which `alive` is false and the caller stitches on its own thread.
+ * main thread). One round at a time: `round` tells each committed batch as it comes and resolves at the
+ * round's end; it rejects when the worker itself failed, after which `alive` is false and the caller
+ * stitches on its own thread.
  */
 export class StitchThread {
   #worker: Worker | undefined;
@@ -36,22 +41,16 @@ export class StitchThread {
   ) {
     const worker = startWorker(
       new URL('./stitch-worker.ts', import.meta.url),
-      {
-        ...data,
-        tables: {
-          dispositions: data.tables.dispositions ?? bundledTable('dispositions.csv'),
-          bankHolidays: data.tables.bankHolidays ?? bundledTable('bank-holidays-england-and-wales.csv'),
-        },
-      } satisfies StitchThreadData,
+      { ...data, tables: tablePaths(data.tables) } satisfies StitchThreadData,
       // A small heap: the flag that grows the proxy's old generation to 128 MB before collecting applies
       // to every thread, and a round needs a fraction of it (a 500-event batch and the episodes it touches).
-      {
-        maxOldGenerationSizeMb: 64,
-        maxYoungGenerationSizeMb: 8,
-      },
+      { maxOldGenerationSizeMb: 64, maxYoungGenerationSizeMb: 8 },
     );
     worker.unref();
-    worker.on('message', (reply: StitchThreadReply) => this.#settle((w) => w.resolve(reply)));
+    worker.on('message', (reply: StitchThreadReply) => {
+      if ('batch' in reply) this.#waiting?.onBatch(reply.batch);
+      else this.#settle((w) => w.resolve(reply));
+    });
     worker.on('error', (error) => this.#fail(error));
     worker.on('exit', (code) => this.#fail(new Error(`stitching worker exited with code ${code}`)));
     this.#worker = worker;
@@ -62,10 +61,10 @@ export class StitchThread {
     return this.#worker !== undefined;
   }
 
-  /** Stitches until nothing waits, on the worker. */
-  async round(): Promise<{ batches: StitchResult[]; error?: string }> {
-    const reply = await this.#ask('round');
-    return 'batches' in reply ? reply : { batches: [] };
+  /** Stitches until nothing waits, on the worker; resolves with why it stopped early, if it did. */
+  async round(onBatch: (batch: StitchResult) => void): Promise<{ error?: string }> {
+    const reply = await this.#ask('round', onBatch);
+    return 'error' in reply ? { error: reply.error } : {};
   }
 
   /** Closes the worker's connections (given `deadlineMs`) and ends it. */
@@ -75,7 +74,7 @@ export class StitchThread {
     let timer: NodeJS.Timeout | undefined;
     try {
       await Promise.race([
-        this.#ask('close'),
+        this.#ask('close', () => undefined),
         new Promise((resolve) => (timer = setTimeout(resolve, deadlineMs))),
       ]);
     } catch {
@@ -93,11 +92,11 @@ export class StitchThread {
     await this.#worker?.terminate();
   }
 
-  #ask(request: 'round' | 'close'): Promise<StitchThreadReply> {
+  #ask(request: 'round' | 'close', onBatch: Waiting['onBatch']): Promise<StitchThreadReply> {
     const worker = this.#worker;
     if (!worker) return Promise.reject(new Error('the stitching worker has stopped'));
     return new Promise((resolve, reject) => {
-      this.#waiting = { resolve, reject };
+      this.#waiting = { onBatch, resolve, reject };
       worker.postMessage(request);
     });
   }

@@ -1,6 +1,6 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { openPostgresStore } from '../store/postgres-store.js';
-import { stitchAll, type StitchResult } from './stitch-episodes.js';
+import { stitchAll } from './stitch-episodes.js';
 import { loadDerivationTables } from './tables.js';
 import type { StitchThreadData, StitchThreadReply } from './stitch-thread.js';
 
@@ -23,12 +23,11 @@ parentPort!.on('message', (request: 'round' | 'close') => {
   if (request === 'close') {
     const closed = (): void => reply({ closed: true });
     store.close().then(closed, closed); // connections that would not close end with the thread
-
     return;
   }
-  const batches: StitchResult[] = [];
-  stitchAll(store.db, derivationTables, options, (batch) => batches.push(batch)).then(
-    () => reply({ batches }),
-    (error: unknown) => reply({ batches, error: error instanceof Error ? error.message : String(error) }),
+  // Each batch is told as it commits: should the thread die mid-round, what it did is still counted.
+  stitchAll(store.db, derivationTables, options, (batch) => reply({ batch })).then(
+    () => reply({ done: true }),
+    (error: unknown) => reply({ done: true, error: error instanceof Error ? error.message : String(error) }),
   );
 });

@@ -26,11 +26,23 @@ export interface DerivationTables {
   bankHolidays: BankHolidays;
 }
 
-export function loadDerivationTables(tables: TablesConfig): DerivationTables {
+/**
+ * The tables' files: the configured ones, else the bundled ones. What a worker thread is given: one
+ * bundled for the sources cannot find the bundled tables from its own location.
+ */
+export function tablePaths(
+  tables: TablesConfig,
+): Required<Pick<TablesConfig, 'dispositions' | 'bankHolidays'>> {
   return {
-    dispositions: loadDispositionTable(tables.dispositions ?? bundledTable('dispositions.csv')),
-    bankHolidays: loadBankHolidays(
-      tables.bankHolidays ?? bundledTable('bank-holidays-england-and-wales.csv'),
-    ),
+    dispositions: tables.dispositions ?? bundledTable('dispositions.csv'),
+    bankHolidays: tables.bankHolidays ?? bundledTable('bank-holidays-england-and-wales.csv'),
+  };
+}
+
+export function loadDerivationTables(tables: TablesConfig): DerivationTables {
+  const paths = tablePaths(tables);
+  return {
+    dispositions: loadDispositionTable(paths.dispositions),
+    bankHolidays: loadBankHolidays(paths.bankHolidays),
   };
 }
