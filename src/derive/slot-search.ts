@@ -14,36 +14,51 @@ export interface OfferedSlot {
 const INSTANT =
   /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(?:Z|([+-])(\d{2}):(\d{2}))$/;
 
+const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+
+function daysInMonth(year: number, month: number): number {
+  const leap = year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
+  return month === 2 && leap ? 29 : DAYS_IN_MONTH[month - 1]!;
+}
+
+const twoDigits = (n: number): string => (n < 10 ? `0${n}` : `${n}`);
+
 /**
- * A Slot's start: an instant with seconds and an offset, read by one expression (a searchset has
- * hundreds); anything else FHIR allows goes the general way.
+ * A Slot's start as an ISO instant in UTC (`Date#toISOString`'s form), or undefined when it is not a
+ * real moment. An instant with seconds and an offset is read by one expression and written from its
+ * own digits (a searchset has hundreds, and `toISOString` cost more than all the rest of reading a
+ * slot); one whose offset carries it into another day goes through Date, and anything else FHIR allows
+ * the general way.
  */
-function instant(value: string): Date | undefined {
+export function slotStart(value: string): string | undefined {
   const m = INSTANT.exec(value);
-  if (!m) return fhirDatePeriod(value)?.start;
+  if (!m) return fhirDatePeriod(value)?.start.toISOString();
   const year = Number(m[1]);
   const month = Number(m[2]);
   const day = Number(m[3]);
   const hour = Number(m[4]);
   const minute = Number(m[5]);
-  const second = Number(m[6]);
-  const millis = m[7] ? Number(m[7].slice(0, 3).padEnd(3, '0')) : 0;
-  const offset = m[8] ? (m[8] === '-' ? -1 : 1) * (Number(m[9]) * 60 + Number(m[10])) : 0;
-  const local = Date.UTC(year, month - 1, day, hour, minute, second, millis);
-  const check = new Date(local);
-  // Not a real moment (30 February, 25 o'clock, an offset of +24:00, the year 0050 read as 1950):
-  // refused as the general reader would.
+  // Not a real moment (30 February, 25 o'clock, an offset of +24:00): refused as the general reader
+  // would; nor a year before 100, which Date would read as 19xx.
   if (
-    (m[8] !== undefined && (Number(m[9]) > 23 || Number(m[10]) > 59)) ||
-    check.getUTCFullYear() !== year ||
-    check.getUTCDate() !== day ||
-    check.getUTCMonth() !== month - 1 ||
+    year < 100 ||
+    month < 1 ||
+    month > 12 ||
+    day < 1 ||
+    day > daysInMonth(year, month) ||
     hour > 23 ||
     minute > 59 ||
-    second > 59
+    Number(m[6]) > 59 ||
+    (m[8] !== undefined && (Number(m[9]) > 23 || Number(m[10]) > 59))
   )
     return undefined;
-  return new Date(local - offset * 60_000);
+  const millis = m[7] ? m[7].slice(0, 3).padEnd(3, '0') : '000';
+  const offset = m[8] ? (m[8] === '-' ? -1 : 1) * (Number(m[9]) * 60 + Number(m[10])) : 0;
+  const utcMinutes = hour * 60 + minute - offset;
+  if (utcMinutes >= 0 && utcMinutes < 24 * 60)
+    return `${m[1]}-${m[2]}-${m[3]}T${twoDigits(Math.floor(utcMinutes / 60))}:${twoDigits(utcMinutes % 60)}:${m[6]}.${millis}Z`;
+  const local = Date.UTC(year, month - 1, day, hour, minute, Number(m[6]), Number(millis));
+  return new Date(local - offset * 60_000).toISOString();
 }
 
 /** What a slot search response offered, and what the search asked for. */
@@ -158,12 +173,11 @@ export function slotSearchFacts(input: {
       continue;
     }
     if (resource.resourceType !== 'Slot' || resource.status !== 'free') continue;
-    const start = typeof resource.start === 'string' ? instant(resource.start) : undefined;
-    if (!start) {
+    const iso = typeof resource.start === 'string' ? slotStart(resource.start) : undefined;
+    if (!iso) {
       unreadableSlots += 1;
       continue;
     }
-    const iso = start.toISOString();
     const key = slotKey(input.provider, resource, iso);
     if (!slots.has(key)) slots.set(key, { key, start: iso });
   }

@@ -1,5 +1,6 @@
 import fc from 'fast-check';
-import { slotSearchFacts, withBreach } from '../../src/derive/slot-search.js';
+import { slotSearchFacts, slotStart, withBreach } from '../../src/derive/slot-search.js';
+import { fhirDatePeriod } from '../../src/fhir/fhir-time.js';
 import { fixture } from '../helpers/sandbox.js';
 
 describe('slotSearchFacts on the published searchsets', () => {
@@ -172,6 +173,101 @@ describe('slotSearchFacts on anything', () => {
         expect(slotSearchFacts({ provider: 'p', query, body })).toEqual(first);
       }),
       { numRuns: 2000 },
+    );
+  });
+});
+
+/** A Slot's start read through Date, as it was before `slotStart` wrote the common case itself. */
+function throughDate(value: string): string | undefined {
+  const m =
+    /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(?:Z|([+-])(\d{2}):(\d{2}))$/.exec(
+      value,
+    );
+  if (!m) return fhirDatePeriod(value)?.start.toISOString();
+  const [year, month, day, hour, minute, second] = m.slice(1, 7).map(Number);
+  const millis = m[7] ? Number(m[7].slice(0, 3).padEnd(3, '0')) : 0;
+  const offset = m[8] ? (m[8] === '-' ? -1 : 1) * (Number(m[9]) * 60 + Number(m[10])) : 0;
+  const local = Date.UTC(year!, month! - 1, day, hour, minute, second, millis);
+  const check = new Date(local);
+  if (
+    (m[8] !== undefined && (Number(m[9]) > 23 || Number(m[10]) > 59)) ||
+    check.getUTCFullYear() !== year ||
+    check.getUTCDate() !== day ||
+    check.getUTCMonth() !== month! - 1 ||
+    hour! > 23 ||
+    minute! > 59 ||
+    second! > 59
+  )
+    return undefined;
+  return new Date(local - offset * 60_000).toISOString();
+}
+
+describe('slotStart', () => {
+  it('writes the UTC instant as Date would, across days, months, years and leap days', () => {
+    expect(slotStart('2026-11-23T08:40:00.000+00:00')).toBe('2026-11-23T08:40:00.000Z');
+    expect(slotStart('2026-06-01T00:30:00+01:00')).toBe('2026-05-31T23:30:00.000Z');
+    expect(slotStart('2024-03-01T00:15:00.5+01:00')).toBe('2024-02-29T23:15:00.500Z');
+    expect(slotStart('2025-12-31T20:00:00.123456-05:30')).toBe('2026-01-01T01:30:00.123Z');
+    expect(slotStart('2026-11-23T08:40:00.000-00:00')).toBe('2026-11-23T08:40:00.000Z');
+    expect(slotStart('2026-07-01T12:00')).toBe(throughDate('2026-07-01T12:00')); // no seconds: the general reader
+  });
+
+  it('refuses what is not a real moment, as Date did', () => {
+    for (const value of [
+      '2026-02-29T10:00:00Z',
+      '2024-02-30T10:00:00Z',
+      '2026-04-31T10:00:00Z',
+      '2026-13-01T10:00:00Z',
+      '2026-00-10T10:00:00Z',
+      '2026-01-00T10:00:00Z',
+      '2026-01-01T24:00:00Z',
+      '2026-01-01T10:60:00Z',
+      '2026-01-01T10:00:60Z',
+      '2026-01-01T10:00:00+24:00',
+      '2026-01-01T10:00:00+01:60',
+      '0050-01-01T10:00:00Z',
+      '1900-02-29T10:00:00Z',
+    ]) {
+      expect([value, slotStart(value)]).toEqual([value, undefined]);
+      expect(throughDate(value)).toBeUndefined();
+    }
+    expect(slotStart('2000-02-29T10:00:00Z')).toBe('2000-02-29T10:00:00.000Z');
+  });
+
+  it('agrees with Date on any instant with seconds and an offset', () => {
+    const digits = (n: number, max: number) =>
+      fc.integer({ min: 0, max }).map((v) => String(v).padStart(n, '0'));
+    const instant = fc
+      .tuple(
+        digits(4, 9999),
+        digits(2, 13),
+        digits(2, 32),
+        digits(2, 24),
+        digits(2, 60),
+        digits(2, 60),
+        fc.option(fc.stringMatching(/^\d{1,9}$/)),
+        fc.constantFrom(
+          'Z',
+          '+00:00',
+          '-00:00',
+          '+01:00',
+          '-01:00',
+          '+05:30',
+          '-09:45',
+          '+14:00',
+          '-12:00',
+          '+23:59',
+        ),
+      )
+      .map(
+        ([y, mo, d, h, mi, s, ms, zone]) =>
+          `${y}-${mo}-${d}T${h}:${mi}:${s}${ms === null ? '' : `.${ms}`}${zone}`,
+      );
+    fc.assert(
+      fc.property(instant, (value) => {
+        expect(slotStart(value)).toBe(throughDate(value));
+      }),
+      { numRuns: 5000 },
     );
   });
 });
