@@ -4,9 +4,10 @@ import type { Store } from '../store/store.js';
 import type { TablesConfig } from '../config/config.types.js';
 import { loadDerivationTables, type DerivationTables } from '../derive/tables.js';
 import type { ExchangeRow } from '../store/tables/exchange.table.js';
-import { insertEventsJson, insertExchangesJson } from '../store/json-inserts.js';
+import { withDeadline } from '../deadline.js';
 import { capturedOf, eventsOfStored, type CapturedExchange } from './captured.js';
 import { CaptureSpool } from './capture-spool.js';
+import { CaptureWriter } from './capture-writer.js';
 import type { RedactionRules } from './redact.js';
 import { InlineRedactor, WorkerRedactor, type RedactionOutcome, type Redactor } from './redactor.js';
 
@@ -28,6 +29,11 @@ export interface CaptureOptions {
   /** How soon to try the store again after a failure. */
   retryMs?: number;
   /**
+   * How long one batch write may take before the store is treated as down and the batch spooled (a
+   * database that keeps its connections open but stops answering would otherwise hold every write).
+   */
+  writeTimeoutMs?: number;
+  /**
    * The hash secret, given to redact on a worker thread (the proxy's event loop then never parses a
    * body). Without it, exchanges are redacted inline.
    */
@@ -45,19 +51,15 @@ export interface CaptureCounters {
   dropped: number;
 }
 
-const OPEN = Buffer.from('[');
-const COMMA = Buffer.from(',');
-const CLOSE = Buffer.from(']');
-
-/** JSON values (UTF-8) as one JSON array. */
-function jsonArray(values: Buffer[]): Buffer {
-  const parts: Buffer[] = [OPEN];
-  for (const [i, value] of values.entries()) {
-    if (i > 0) parts.push(COMMA);
-    parts.push(value);
-  }
-  parts.push(CLOSE);
-  return Buffer.concat(parts);
+/**
+ * A batch handed to the write chain: `writing` once its turn has come; `spilled` once its rows went to the
+ * spool instead (an overflow before its turn, or a drain that gave up on the store), after which the chain
+ * neither writes, spools nor counts it again.
+ */
+interface Batch {
+  rows: CapturedExchange[];
+  writing: boolean;
+  spilled: boolean;
 }
 
 /**
@@ -74,23 +76,45 @@ export class CapturePipeline {
   readonly #redactor: Redactor;
   readonly #tables: DerivationTables;
   #queue: CapturedExchange[] = [];
-  /** Rows handed to the write chain but not yet written or spooled (spooled on a drain that times out). */
-  #pending: CapturedExchange[] = [];
+  /** Batches handed to the write chain but not yet written or spooled (spooled on a drain that times out). */
+  #pending: Batch[] = [];
   #timer: NodeJS.Timeout | undefined;
   #retry: NodeJS.Timeout | undefined;
   #chain: Promise<void> = Promise.resolve();
   readonly #spoolFile: CaptureSpool;
+  readonly #writer: CaptureWriter;
   #storeUp = true;
+  /** Exchanges are being lost: the spool refused rows, and none has reached the store since. */
+  #losing = false;
   #lastBatchMs = 0;
+  readonly #batchListeners: ((seconds: number) => void)[] = [];
 
   constructor(options: CaptureOptions) {
-    this.#options = { batchSize: 100, flushIntervalMs: 200, maxQueue: 2000, retryMs: 1000, ...options };
+    this.#options = {
+      batchSize: 100,
+      flushIntervalMs: 200,
+      maxQueue: 2000,
+      retryMs: 1000,
+      writeTimeoutMs: 10_000,
+      ...options,
+    };
     this.#spoolFile = new CaptureSpool(options.spoolFile);
+    this.#writer = new CaptureWriter({
+      store: options.store,
+      deadlineMs: this.#options.writeTimeoutMs,
+      logger: options.logger,
+      ...(options.onWritten ? { onWritten: options.onWritten } : {}),
+    });
     this.#tables = loadDerivationTables(options.tables ?? {});
     const deliver = (outcome: RedactionOutcome): void => this.#accept(outcome);
     this.#redactor = options.workerSecret
       ? new WorkerRedactor(options.workerSecret, options.rules, options.tables ?? {}, deliver, options.logger)
       : new InlineRedactor(options.rules, this.#tables, deliver);
+  }
+
+  /** Calls `listener` with the duration of each batch written to the store (for /metrics). */
+  onBatchWritten(listener: (seconds: number) => void): void {
+    this.#batchListeners.push(listener);
   }
 
   /** Stops the redaction worker (after `drain`). */
@@ -114,18 +138,27 @@ export class CapturePipeline {
     spoolBytes: number;
     storeUp: boolean;
     spoolWritable: boolean;
+    losingCaptures: boolean;
     lastBatchMs: number;
     redactingOnWorker: boolean;
   } & CaptureCounters {
     return {
-      queueDepth: this.#queue.length + this.#pending.length,
+      queueDepth: this.#inMemory(),
       spoolBytes: this.#spoolFile.bytes,
       storeUp: this.#storeUp,
       spoolWritable: !this.#spoolFile.broken,
+      losingCaptures: this.#losing,
       lastBatchMs: this.#lastBatchMs,
       redactingOnWorker: this.#redactor.onWorker,
       ...this.counters,
     };
+  }
+
+  /** Captured exchanges held in memory: queued, or in batches waiting for (or in) their write. */
+  #inMemory(): number {
+    let rows = this.#queue.length;
+    for (const batch of this.#pending) rows += batch.rows.length;
+    return rows;
   }
 
   /** Takes one exchange from the proxy: redacts it (off the event loop when a worker is used), writes it soon. Never throws. */
@@ -150,10 +183,15 @@ export class CapturePipeline {
     }
     this.counters.captured += 1;
     this.#queue.push(outcome.captured);
-    if (this.#queue.length + this.#pending.length > this.#options.maxQueue) {
+    if (this.#inMemory() > this.#options.maxQueue) {
       // The store is not keeping up: what waits in memory goes to disk now, synchronously, so memory
-      // stays bounded however far behind the store falls (this only happens in overload).
-      this.#spool(this.#queue.splice(0));
+      // stays bounded however far behind the store falls (this only happens in overload). Oldest
+      // first: the batches waiting their turn on the write chain, then the queue. A batch already being
+      // written stays with its write; should that fail, it follows these rows in the spool.
+      const waiting = this.#pending.filter((batch) => !batch.spilled && !batch.writing);
+      for (const batch of waiting) batch.spilled = true;
+      this.#pending = this.#pending.filter((batch) => !batch.spilled);
+      this.#spool([...waiting.flatMap((batch) => batch.rows), ...this.#queue.splice(0)]);
       return;
     }
     if (this.#queue.length >= this.#options.batchSize) {
@@ -164,30 +202,40 @@ export class CapturePipeline {
   }
 
   /**
-   * Writes everything queued and waits for it (SIGTERM): to the store, or to the spool if it is down.
-   * A store that hangs is given `deadlineMs`; what is still waiting then goes to the spool.
+   * Writes everything queued and waits for it (SIGTERM): to the store, or to the spool if it is down,
+   * then replays the spool if the store takes it. A store that hangs is given `deadlineMs` for all of
+   * it: what is still waiting then goes to the spool, and the spool stays for the next start.
    */
   async drain(deadlineMs = 10_000): Promise<void> {
     await this.#redactor.idle();
     this.#flush();
-    let timer: NodeJS.Timeout | undefined;
-    const finished = await Promise.race([
-      this.#chain.then(() => true),
-      new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), deadlineMs))),
-    ]);
-    clearTimeout(timer);
-    if (!finished) {
+    const deadline = Date.now() + deadlineMs;
+    // Each wait keeps the process alive: at SIGTERM nothing else may be left to while the store is waited for.
+    const inTime = (step: Promise<void>): Promise<boolean> =>
+      withDeadline(step, Math.max(0, deadline - Date.now()), 'the store').then(
+        () => true,
+        () => false,
+      );
+    if (!(await inTime(this.#chain))) {
       this.#options.logger.error(
         'the store did not finish writing in time: waiting exchanges go to the spool',
       );
-      const waiting = this.#pending.splice(0);
+      const abandoned = this.#pending.splice(0);
+      for (const batch of abandoned) batch.spilled = true;
+      const waiting = abandoned.flatMap((batch) => batch.rows);
       if (waiting.length > 0) this.#spool(waiting);
+      clearTimeout(this.#retry);
+      this.#retry = undefined;
       return;
     }
     if (this.#spoolFile.bytes > 0) {
       clearTimeout(this.#retry);
       this.#retry = undefined;
-      await this.#enqueue(() => this.#replay());
+      if (!(await inTime(this.#enqueue(() => this.#replay()))))
+        this.#options.logger.warn(
+          { spoolBytes: this.#spoolFile.bytes },
+          'the store did not take the spool in time: it is replayed at the next start',
+        );
     }
     clearTimeout(this.#retry);
     this.#retry = undefined;
@@ -197,12 +245,17 @@ export class CapturePipeline {
     clearTimeout(this.#timer);
     this.#timer = undefined;
     while (this.#queue.length > 0) {
-      const batch = this.#queue.splice(0, this.#options.batchSize);
-      this.#pending.push(...batch);
+      const batch: Batch = {
+        rows: this.#queue.splice(0, this.#options.batchSize),
+        writing: false,
+        spilled: false,
+      };
+      this.#pending.push(batch);
       void this.#enqueue(async () => {
+        if (batch.spilled) return;
+        batch.writing = true;
         await this.#write(batch);
-        const written = new Set(batch);
-        this.#pending = this.#pending.filter((row) => !written.has(row));
+        this.#pending = this.#pending.filter((waiting) => waiting !== batch);
       });
     }
   }
@@ -216,79 +269,27 @@ export class CapturePipeline {
     return this.#chain;
   }
 
-  /** Whether the store answers at all: tells an outage from rows the store refuses. */
-  async #storeAnswers(): Promise<boolean> {
-    try {
-      await this.#options.store().db.selectFrom('exchanges').select('id').limit(1).execute();
-      return true;
-    } catch {
-      return false;
-    }
-  }
-
-  /**
-   * Writes a batch; when the store is up but refuses the batch, writes its rows one by one and counts
-   * the ones it refuses as dropped (logged with their ids), so one bad row can never stall capture.
-   * Returns how many were written; throws only when the store is down.
-   */
-  async #insertOrSift(rows: CapturedExchange[]): Promise<number> {
-    try {
-      await this.#insert(rows);
-      return rows.length;
-    } catch (error) {
-      if (!(await this.#storeAnswers())) throw error;
-    }
-    let written = 0;
-    for (const row of rows) {
-      try {
-        await this.#insert([row]);
-        written += 1;
-      } catch (error) {
-        if (!(await this.#storeAnswers())) throw error;
-        this.counters.dropped += 1;
-        this.#options.logger.error(
-          { err: error, exchangeId: row.id },
-          'the store refused a captured exchange; it is lost',
-        );
-      }
-    }
-    return written;
-  }
-
-  /**
-   * Writes exchanges and their events in one transaction; both idempotent (by exchange id, by event id).
-   * Each table takes the batch as one JSON array, built by joining the bytes the worker made: nothing is
-   * compiled, serialised or escaped per value on this thread, and nothing of it enters V8's heap.
-   */
-  async #insert(captured: CapturedExchange[]): Promise<void> {
-    const started = process.hrtime.bigint();
-    const exchanges = jsonArray(captured.map((c) => c.exchange));
-    // Each exchange's events are an array of their own: their elements join the batch's.
-    const eventLists = captured.map((c) => c.events.subarray(1, -1)).filter((list) => list.length > 0);
-    await this.#options
-      .store()
-      .db.transaction()
-      .execute(async (trx) => {
-        await insertExchangesJson(trx, exchanges);
-        if (eventLists.length > 0) await insertEventsJson(trx, jsonArray(eventLists));
-      });
-    this.#lastBatchMs = Number(process.hrtime.bigint() - started) / 1e6;
-    this.#options.onWritten?.();
-  }
-
-  async #write(batch: CapturedExchange[]): Promise<void> {
+  /** A batch's turn on the write chain: to the store (timed), or to the spool. */
+  async #write(batch: Batch): Promise<void> {
     if (this.#spoolFile.bytes > 0) {
-      this.#spool(batch); // behind earlier spooled rows, to keep their order
+      this.#spool(batch.rows); // behind earlier spooled rows, to keep their order
       return;
     }
+    const started = process.hrtime.bigint();
     try {
-      this.counters.written += await this.#insertOrSift(batch);
+      const { written, refused } = await this.#writer.write(batch.rows);
+      this.counters.dropped += refused;
       this.#storeUp = true;
+      this.#losing = false;
+      this.#lastBatchMs = Number(process.hrtime.bigint() - started) / 1e6;
+      for (const listener of this.#batchListeners) listener(this.#lastBatchMs / 1000);
+      // A batch a drain gave up on is already counted, as spooled (its copy there replays as a no-op).
+      if (!batch.spilled) this.counters.written += written;
     } catch (error) {
       if (this.#storeUp)
         this.#options.logger.warn({ err: error }, 'store unavailable: spooling captured exchanges');
       this.#storeUp = false;
-      this.#spool(batch);
+      if (!batch.spilled) this.#spool(batch.rows);
     }
   }
 
@@ -296,8 +297,10 @@ export class CapturePipeline {
   #spool(rows: CapturedExchange[]): void {
     if (this.#spoolFile.append(rows)) {
       this.counters.spooled += rows.length;
+      this.#losing = false;
     } else {
       this.counters.dropped += rows.length;
+      this.#losing = true;
       this.#options.logger.error(
         { dropped: rows.length, spoolFile: this.#spoolFile.file },
         'CAPTURE LOST: the store is down or behind and the spool cannot be written (disk full?)',
@@ -318,7 +321,18 @@ export class CapturePipeline {
   async #replay(): Promise<void> {
     const chunk = this.#spoolFile.read();
     if (!chunk) {
-      if (this.#spoolFile.bytes > 0) this.#scheduleReplay(this.#options.retryMs);
+      if (this.#spoolFile.bytes > 0) {
+        this.#scheduleReplay(this.#options.retryMs);
+      } else if (this.#losing) {
+        // Rows were lost with nothing left to replay: once the store answers, new ones would reach
+        // it, so nothing is being lost any more (a collector out of rotation gets no traffic to show it).
+        if (await this.#writer.answers()) {
+          this.#losing = false;
+          this.#storeUp = true;
+        } else {
+          this.#scheduleReplay(this.#options.retryMs);
+        }
+      }
       return;
     }
     // Lines of a spool from before events were derived get theirs now (on this thread: a one-off).
@@ -328,7 +342,10 @@ export class CapturePipeline {
         : line,
     );
     try {
-      for (let i = 0; i < rows.length; i += 500) await this.#insertOrSift(rows.slice(i, i + 500));
+      for (let i = 0; i < rows.length; i += 500) {
+        const { refused } = await this.#writer.write(rows.slice(i, i + 500));
+        this.counters.dropped += refused;
+      }
     } catch {
       this.#storeUp = false;
       this.#scheduleReplay(this.#options.retryMs);
@@ -343,6 +360,7 @@ export class CapturePipeline {
     }
     this.#spoolFile.done(chunk);
     this.#storeUp = true;
+    this.#losing = false;
     this.counters.replayed += chunk.rows.length;
     this.#options.logger.info(
       { replayed: chunk.rows.length, spoolBytesLeft: this.#spoolFile.bytes },

@@ -200,8 +200,12 @@ export class CaptureSpool {
     const end = buffer.lastIndexOf(NEWLINE) + 1;
     if (end === 0) {
       if (offset >= size) {
-        rmSync(this.file, { force: true });
-        rmSync(this.#offsetFile, { force: true });
+        try {
+          rmSync(this.file, { force: true });
+          rmSync(this.#offsetFile, { force: true });
+        } catch {
+          // Not a file we can remove (something else at its path): nothing in it to replay either.
+        }
         this.bytes = 0;
       }
       return undefined;

@@ -2,16 +2,16 @@ import type { ReadinessCheck } from '../health/readiness.js';
 import type { CapturePipeline } from './capture-pipeline.js';
 
 /**
- * The capture pipeline on /readyz: its queue, spool and counters. Not ready only when exchanges are
- * being lost (the store is down and the spool cannot be written): a spool that is merely growing is
- * the pipeline doing its job.
+ * The capture pipeline on /readyz: its queue, spool and counters. Not ready only while exchanges are
+ * being lost (the spool refused rows the store could not take, and since then neither has the spool
+ * taken rows nor the store answered): a spool that is merely growing is the pipeline doing its job.
  */
 export function captureReadiness(capture: CapturePipeline): ReadinessCheck {
   return {
     name: 'capture',
     run() {
       const status = capture.status();
-      return Promise.resolve({ ok: status.spoolWritable, detail: { ...status } });
+      return Promise.resolve({ ok: !status.losingCaptures, detail: { ...status } });
     },
   };
 }

@@ -1,3 +1,4 @@
+import { withDeadline } from '../deadline.js';
 import type { Worker } from 'node:worker_threads';
 import type { TablesConfig } from '../config/config.types.js';
 import { startWorker } from '../worker-thread.js';
@@ -71,16 +72,14 @@ export class StitchThread {
   async close(deadlineMs = 10_000): Promise<void> {
     const worker = this.#worker;
     if (!worker) return;
-    let timer: NodeJS.Timeout | undefined;
     try {
-      await Promise.race([
+      await withDeadline(
         this.#ask('close', () => undefined),
-        new Promise((resolve) => (timer = setTimeout(resolve, deadlineMs))),
-      ]);
+        deadlineMs,
+        'the stitching worker',
+      );
     } catch {
-      // It failed on its way out: nothing of it is left to close.
-    } finally {
-      clearTimeout(timer);
+      // It failed on its way out, or did not finish in time: it is ended below either way.
     }
     this.#worker = undefined;
     this.#waiting = undefined;

@@ -1,6 +1,7 @@
 import { sql } from 'kysely';
 import type { Store } from '../store/store.js';
 import { pendingMigrations } from '../store/migrate.js';
+import { withDeadline } from '../deadline.js';
 
 /** The result of one readiness check, shown on `/readyz`. */
 export interface CheckResult {
@@ -14,21 +15,13 @@ export interface ReadinessCheck {
   run(): Promise<CheckResult>;
 }
 
-function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_resolve, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} did not answer within ${ms} ms`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
-
 /** The store answers a trivial query within `timeoutMs`. */
 export function storeReachable(store: Store, timeoutMs = 2000): ReadinessCheck {
   return {
     name: 'store',
     async run() {
       try {
-        await withTimeout(sql`select 1`.execute(store.db), timeoutMs, 'the store');
+        await withDeadline(sql`select 1`.execute(store.db), timeoutMs, 'the store');
         return { ok: true, detail: { engine: store.engine } };
       } catch (error) {
         return { ok: false, detail: { engine: store.engine, error: (error as Error).message } };
@@ -43,7 +36,7 @@ export function migrationsCurrent(store: Store, timeoutMs = 2000): ReadinessChec
     name: 'migrations',
     async run() {
       try {
-        const pending = await withTimeout(pendingMigrations(store.db), timeoutMs, 'the migration check');
+        const pending = await withDeadline(pendingMigrations(store.db), timeoutMs, 'the migration check');
         return { ok: pending.length === 0, detail: { pending } };
       } catch (error) {
         return { ok: false, detail: { error: (error as Error).message } };

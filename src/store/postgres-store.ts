@@ -34,6 +34,11 @@ export function openPostgresStore(options: OpenStoreOptions & { databaseUrl: str
     max: options.poolMax ?? 10,
     ...(options.schema ? { options: `-c search_path=${options.schema}` } : {}),
     types: { getTypeParser: typeParser },
+    // A database that stops answering must not hold callers forever: waiting for a connection ends
+    // after 30 s (capture then spools), and a peer gone without a word is found by TCP keepalive.
+    connectionTimeoutMillis: 30_000,
+    keepAlive: true,
+    keepAliveInitialDelayMillis: 10_000,
   });
   pool.on('error', (error) => options.onConnectionError?.(error));
   // A connection lost while checked out between two queries of a transaction (the server restarted,

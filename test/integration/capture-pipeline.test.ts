@@ -5,6 +5,7 @@ import path from 'node:path';
 import { Kysely, PostgresDialect } from 'kysely';
 import pg from 'pg';
 import { CapturePipeline } from '../../src/capture/capture-pipeline.js';
+import { captureReadiness } from '../../src/capture/capture.readiness.js';
 import { captureExchange } from '../../src/capture/captured.js';
 import { exchangeRow } from '../../src/capture/exchange-row.js';
 import { loadDerivationTables } from '../../src/derive/tables.js';
@@ -14,7 +15,7 @@ import { createPatientHasher } from '../../src/privacy/patient-hash.js';
 import type { Database } from '../../src/store/database.js';
 import type { Store } from '../../src/store/store.js';
 import { observedExchange } from '../helpers/observed.js';
-import { openTestStore, type TestStore } from '../helpers/store.js';
+import { openTestStore, TEST_ENGINE, type TestStore } from '../helpers/store.js';
 
 const rules = {
   hash: createPatientHasher('capture-test-secret-0123456789-0123456789'),
@@ -42,6 +43,7 @@ afterAll(async () => {
 function pipeline(
   current: () => Store,
   spoolFile = path.join(mkdtempSync(path.join(tmpdir(), 'spool-')), 'exchanges.jsonl'),
+  options: Partial<ConstructorParameters<typeof CapturePipeline>[0]> = {},
 ) {
   const capture = new CapturePipeline({
     store: current,
@@ -51,6 +53,7 @@ function pipeline(
     batchSize: 50,
     flushIntervalMs: 20,
     retryMs: 50,
+    ...options,
   });
   return { capture, spoolFile };
 }
@@ -220,7 +223,43 @@ describe('the capture pipeline', () => {
     await capture.start();
     capture.capture(observedExchange());
     await until(() => capture.counters.dropped === 1);
-    expect(capture.status()).toMatchObject({ spoolWritable: false, storeUp: false });
+    expect(capture.status()).toMatchObject({ spoolWritable: false, storeUp: false, losingCaptures: true });
+    await capture.drain();
+  });
+
+  /** A pipeline that has lost an exchange (store down, disk full, as it stays), and a way to bring the store back. */
+  async function losing() {
+    const spoolFile = path.join(mkdtempSync(path.join(tmpdir(), 'spool-')), 'exchanges.jsonl');
+    mkdirSync(spoolFile); // appends fail, and go on failing
+    let current = unreachable;
+    const { capture } = pipeline(() => current, spoolFile);
+    const readiness = captureReadiness(capture);
+    await capture.start();
+    capture.capture(observedExchange());
+    await until(() => capture.counters.dropped === 1);
+    return { capture, readiness, storeBack: () => (current = store) };
+  }
+
+  it('is ready again once the store takes exchanges again, though the disk has stayed full', async () => {
+    const { capture, readiness, storeBack } = await losing();
+    expect((await readiness.run()).ok).toBe(false);
+    storeBack();
+    const after = observedExchange();
+    capture.capture(after);
+    await until(() => capture.counters.written === 1);
+    expect(await storedIds([after.id])).toEqual([after.id]);
+    expect(capture.status()).toMatchObject({ spoolWritable: false, losingCaptures: false, dropped: 1 });
+    expect((await readiness.run()).ok).toBe(true);
+    await capture.drain();
+  });
+
+  it('is ready again once the store answers, with no traffic to show it (out of rotation, none comes)', async () => {
+    const { capture, readiness, storeBack } = await losing();
+    await new Promise((resolve) => setTimeout(resolve, 300)); // probes meanwhile find the store down
+    expect((await readiness.run()).ok).toBe(false);
+    storeBack();
+    await until(async () => (await readiness.run()).ok);
+    expect(capture.status()).toMatchObject({ storeUp: true, losingCaptures: false, captured: 1, dropped: 1 });
     await capture.drain();
   });
 
@@ -272,18 +311,139 @@ describe('the capture pipeline against a store that refuses or hangs', () => {
       ...store,
       db: { transaction: () => ({ execute: () => new Promise(() => undefined) }) } as unknown as Store['db'],
     };
-    const { capture, spoolFile } = pipeline(() => hung);
+    const { capture, spoolFile } = pipeline(() => hung, undefined, { writeTimeoutMs: 400 });
     await capture.start();
     const waiting = Array.from({ length: 3 }, () => observedExchange());
     for (const e of waiting) capture.capture(e);
-    await capture.drain(300);
+    await capture.drain(200);
+    const spooled = () =>
+      readFileSync(spoolFile, 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => (JSON.parse(l.split('\t')[0]!) as { id: string }).id);
+    expect(spooled().sort()).toEqual(waiting.map((e) => e.id).sort());
+    // The write drain gave up on ends at its own deadline later: its rows are not spooled again.
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(spooled()).toHaveLength(3);
+    expect(capture.counters).toMatchObject({ spooled: 3, written: 0, dropped: 0 });
+  });
+
+  it('spools a batch whose rows, written one by one after the store refused it, take too long: none counted lost', async () => {
+    // The batch is refused; each row on its own then hangs, while the store still answers reads.
+    let transactions = 0;
+    const fickle: Store = {
+      ...store,
+      db: new Proxy(store.db, {
+        get(target, property, receiver) {
+          if (property !== 'transaction') return Reflect.get(target, property, receiver);
+          return () => ({
+            execute: () =>
+              (transactions += 1) === 1 ? Promise.reject(new Error('refused')) : new Promise(() => undefined),
+          });
+        },
+      }),
+    };
+    const { capture } = pipeline(() => fickle, undefined, { writeTimeoutMs: 100 });
+    await capture.start();
+    for (let i = 0; i < 2; i++) capture.capture(observedExchange());
+    await until(() => capture.counters.spooled === 2);
+    expect(capture.counters).toMatchObject({ written: 0, dropped: 0, spooled: 2 });
+    await capture.drain(100);
+  });
+});
+
+describe('the capture pipeline against a store that stops answering', () => {
+  /** A store whose every query hangs (connections open, no answer), until `answering` is set. */
+  function silent(): { store: Store; answer(): void } {
+    let answering = false;
+    const hang = () => new Promise(() => undefined);
+    const chain: unknown = new Proxy({}, { get: (_, p) => (p === 'execute' ? hang : () => chain) });
+    const hung = {
+      transaction: () => ({ execute: hang }),
+      selectFrom: () => chain,
+    } as unknown as Store['db'];
+    return {
+      store: {
+        ...store,
+        get db() {
+          return answering ? store.db : hung;
+        },
+      },
+      answer: () => (answering = true),
+    };
+  }
+
+  it('spools each batch once its write is past the deadline, and replays them when the store answers', async () => {
+    const hung = silent();
+    const { capture } = pipeline(() => hung.store, undefined, { writeTimeoutMs: 100 });
+    await capture.start();
+    const exchanges = Array.from({ length: 120 }, () => observedExchange());
+    for (const e of exchanges.slice(0, 60)) capture.capture(e);
+    await until(() => capture.counters.spooled === 60);
+    expect(capture.status()).toMatchObject({ storeUp: false, queueDepth: 0, dropped: 0 });
+    for (const e of exchanges.slice(60)) capture.capture(e);
+    await until(() => capture.counters.spooled === 120); // behind the first, without waiting on the store
+    hung.answer();
+    await until(() => capture.counters.replayed === 120);
+    const ids = exchanges.map((e) => e.id);
+    expect(await storedIds(ids)).toEqual([...ids].sort());
+    expect(capture.status()).toMatchObject({ storeUp: true, spoolBytes: 0, dropped: 0 });
+    await capture.drain();
+  });
+
+  it('spills a full queue to the spool oldest first, so replay keeps the order of capture', async () => {
+    const hung = silent();
+    const { capture, spoolFile } = pipeline(() => hung.store, undefined, {
+      batchSize: 10,
+      maxQueue: 40,
+      writeTimeoutMs: 5_000,
+    });
+    await capture.start();
+    const exchanges = Array.from({ length: 100 }, () => observedExchange());
+    for (const e of exchanges) capture.capture(e);
+    await until(() => capture.counters.spooled === 100);
     const spooled = readFileSync(spoolFile, 'utf8')
       .trim()
       .split('\n')
-      .map((l) => (JSON.parse(l.split('\t')[0]!) as { id: string }).id);
-    expect(spooled.sort()).toEqual(waiting.map((e) => e.id).sort());
+      .map((line) => (JSON.parse(line.split('\t')[0]!) as { id: string }).id);
+    expect(spooled).toEqual(exchanges.map((e) => e.id));
+    await capture.drain(100);
   });
 });
+
+// PostgreSQL's own deadline on the write (PGlite, in this process, has no lock another session holds).
+if (TEST_ENGINE === 'postgres')
+  describe('the capture pipeline against a PostgreSQL table locked and never let go', () => {
+    it('spools the batch at its deadline, and PostgreSQL gives up on the write too, freeing its connection', async () => {
+      const locker = new pg.Client({ connectionString: store.url! });
+      await locker.connect();
+      try {
+        await locker.query('begin');
+        await locker.query('lock table exchanges in access exclusive mode');
+        const { capture } = pipeline(() => store, undefined, { writeTimeoutMs: 300 });
+        await capture.start();
+        const exchanges = Array.from({ length: 3 }, () => observedExchange());
+        for (const e of exchanges) capture.capture(e);
+        await until(() => capture.counters.spooled === 3);
+        // No session of ours is still waiting on the lock: the server ended the abandoned write.
+        const waiting = async () =>
+          (
+            await locker.query<{ n: string }>(
+              `select count(*) as n from pg_stat_activity
+             where datname = current_database() and pid <> pg_backend_pid() and wait_event_type = 'Lock'`,
+            )
+          ).rows[0]!.n;
+        await until(async () => (await waiting()) === '0');
+        await locker.query('rollback');
+        await until(() => capture.counters.replayed === 3);
+        expect(await storedIds(exchanges.map((e) => e.id))).toEqual(exchanges.map((e) => e.id).sort());
+        expect(capture.counters).toMatchObject({ written: 0, dropped: 0 });
+        await capture.drain();
+      } finally {
+        await locker.end();
+      }
+    });
+  });
 
 describe('the capture pipeline against a slow store', () => {
   it('keeps memory bounded by spilling to the spool, and still writes every exchange exactly once', async () => {

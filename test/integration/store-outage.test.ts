@@ -105,13 +105,21 @@ if (TEST_ENGINE === 'postgres') {
         const held = new Promise<void>((resolve) => (release = resolve));
         const holder = collector.store.db.connection().execute(() => held);
         await send(30);
-        await new Promise((resolve) => setTimeout(resolve, 500));
-        expect(collector.capture.status().written).toBe(20);
+        // Past the write deadline (10 s), what waits goes to the spool.
+        const spooling = Date.now() + 20_000;
+        while (collector.capture.status().spooled === 0 && Date.now() < spooling)
+          await new Promise((r) => setTimeout(r, 100));
+        expect(collector.capture.status()).toMatchObject({ written: 20, storeUp: false, dropped: 0 });
+        expect(collector.capture.status().spooled).toBeGreaterThan(0);
 
         release(); // the store answers again
         await holder;
         await send(10);
+        const replaying = Date.now() + 15_000;
+        while (collector.capture.status().spoolBytes > 0 && Date.now() < replaying)
+          await new Promise((r) => setTimeout(r, 100));
         await collector.capture.drain();
+        expect(collector.capture.status().replayed).toBe(collector.capture.status().spooled);
 
         await expectEveryExchangeOnce(collector, statuses, 60);
       } finally {
