@@ -4,7 +4,9 @@ import type { EpisodeStitcher } from '../derive/episode-stitcher.js';
 import type { ObservedExchange } from '../proxy/exchange.js';
 import { interactionKind } from './interaction-kind.js';
 
-const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+/** From a millisecond (what a proxy adds is measured in those) to the providers' slowest answers. */
+const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+const BATCH_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5, 30];
 
 /** The collector's Prometheus metrics, on a registry of its own (tests build as many as they like). */
 export class CollectorMetrics {
@@ -90,25 +92,35 @@ export class CollectorMetrics {
           this.set(capture.status().redactingOnWorker ? 1 : 0);
         },
       });
-      new Gauge({
-        name: 'collector_capture_exchanges',
-        help: 'Exchanges by what the capture pipeline did with them since start (dropped stays 0 unless the disk is full)',
+      const batches = new Histogram({
+        name: 'collector_capture_batch_write_duration_seconds',
+        help: 'Batch writes to the store (one transaction each): how long each took',
+        buckets: BATCH_BUCKETS,
+        registers,
+      });
+      capture.onBatchWritten((seconds) => batches.observe(seconds));
+      new Counter({
+        name: 'collector_capture_exchanges_total',
+        help: 'Exchanges by what the capture pipeline did with them since start: captured, written, spooled, replayed, dropped (lost: 0 in normal running)',
         labelNames: ['result'],
         registers,
         collect() {
-          const counters: Record<string, number> = { ...capture.counters };
-          for (const [result, count] of Object.entries(counters)) this.set({ result }, count);
+          // The pipeline keeps its own totals; the counter is set to them as it is scraped.
+          const totals: Record<string, number> = { ...capture.counters };
+          this.reset();
+          for (const [result, count] of Object.entries(totals)) this.inc({ result }, count);
         },
       });
     }
     if (stitcher) {
-      new Gauge({
-        name: 'collector_episode_stitching',
+      new Counter({
+        name: 'collector_episode_stitching_total',
         help: 'Episode stitching since start: events stitched, episodes opened and merged, events updated, oversized episodes, failed runs',
         labelNames: ['what'],
         registers,
         collect() {
-          for (const [what, count] of Object.entries(stitcher.totals)) this.set({ what }, count);
+          this.reset();
+          for (const [what, count] of Object.entries(stitcher.totals)) this.inc({ what }, count);
         },
       });
       new Gauge({

@@ -65,14 +65,30 @@ describe('/metrics', () => {
     expect(
       sample(text, 'collector_proxy_transport_outcomes_total', { provider: 'sandbox-stu3', outcome: 'ok' }),
     ).toBe(4);
-    expect(sample(text, 'collector_capture_exchanges', { result: 'written' })).toBe(4);
-    expect(sample(text, 'collector_capture_exchanges', { result: 'dropped' })).toBe(0);
+    expect(sample(text, 'collector_capture_exchanges_total', { result: 'written' })).toBe(4);
+    expect(sample(text, 'collector_capture_exchanges_total', { result: 'dropped' })).toBe(0);
     // Each exchange's event stitched into an episode (no keys, no patient: four episodes).
-    expect(sample(text, 'collector_episode_stitching', { what: 'stitched' })).toBe(4);
-    expect(sample(text, 'collector_episode_stitching', { what: 'opened' })).toBe(4);
-    expect(sample(text, 'collector_episode_stitching', { what: 'failures' })).toBe(0);
+    expect(sample(text, 'collector_episode_stitching_total', { what: 'stitched' })).toBe(4);
+    expect(sample(text, 'collector_episode_stitching_total', { what: 'opened' })).toBe(4);
+    expect(sample(text, 'collector_episode_stitching_total', { what: 'failures' })).toBe(0);
     // This collector runs on the embedded store: stitching on the main thread (a worker needs PostgreSQL).
     expect(text).toMatch(/^collector_episode_stitching_on_worker 0$/m);
+    expect(text).toMatch(/^# TYPE collector_capture_exchanges_total counter$/m);
+    expect(text).toMatch(/^# TYPE collector_episode_stitching_total counter$/m);
+    // Each batch write timed: at least one batch, each within the histogram's buckets.
+    const batches = Number(/^collector_capture_batch_write_duration_seconds_count (\d+)$/m.exec(text)?.[1]);
+    expect(batches).toBeGreaterThanOrEqual(1);
+    expect(sample(text, 'collector_capture_batch_write_duration_seconds_bucket', { le: '+Inf' })).toBe(
+      batches,
+    );
+    expect(
+      sample(text, 'collector_proxy_request_duration_seconds_bucket', {
+        provider: 'sandbox-stu3',
+        interaction: 'slot-search',
+        status_class: '2xx',
+        le: '0.001',
+      }),
+    ).toBeGreaterThanOrEqual(0);
     expect(text).toMatch(/^collector_capture_queue_depth 0$/m);
     expect(text).toMatch(/^collector_capture_spool_bytes 0$/m);
     expect(text).toMatch(/^collector_process_resident_memory_bytes \d+/m);
