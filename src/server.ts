@@ -269,7 +269,17 @@ export async function startCollector(options: StartOptions): Promise<RunningColl
   });
   server.on('request', app);
   print(banner(url, store, effective, generated, sandbox !== undefined));
-  logger.info({ url, engine: store.engine }, 'collector listening');
+  // Where the capture work runs: off the proxy's thread unless a worker could not start (or, for
+  // stitching, the store is the embedded one, which lives on this thread).
+  logger.info(
+    {
+      url,
+      engine: store.engine,
+      redactionOnWorker: capture.status().redactingOnWorker,
+      stitchingOnWorker: stitcher.onWorker,
+    },
+    'collector listening',
+  );
 
   let stopping: Promise<void> | undefined;
   const stop = (): Promise<void> => {

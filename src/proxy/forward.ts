@@ -36,7 +36,9 @@ function connectionNamed(value: string | string[] | undefined): Set<string> | un
 
 /**
  * The consumer's headers for the provider, from the raw list: names spelt as the consumer spelt them,
- * repeated headers kept apart, hop-by-hop ones dropped, X-Forwarded-For/-Proto/-Host added.
+ * repeated headers kept apart, hop-by-hop ones dropped, X-Forwarded-For/-Proto/-Host added: our peer
+ * joins X-Forwarded-For's chain, and a scheme told by a proxy in front (a TLS terminator) is kept, since
+ * it, not the hop to us, is how the consumer called.
  */
 function forwardedHeaders(req: IncomingMessage): string[] {
   const raw = req.rawHeaders;
@@ -52,7 +54,12 @@ function forwardedHeaders(req: IncomingMessage): string[] {
   }
   const prior = req.headers['x-forwarded-for'];
   const remote = req.socket.remoteAddress ?? '';
-  out.push('X-Forwarded-For', prior ? `${String(prior)}, ${remote}` : remote, 'X-Forwarded-Proto', 'http');
+  // The first of a chain is how the consumer called (a header sent twice arrives joined by commas).
+  const proto = String(req.headers['x-forwarded-proto'] ?? '')
+    .split(',')[0]!
+    .trim();
+  out.push('X-Forwarded-For', prior ? `${String(prior)}, ${remote}` : remote);
+  out.push('X-Forwarded-Proto', proto && /^https?$/i.test(proto) ? proto : 'http');
   if (host) out.push('X-Forwarded-Host', host);
   return out;
 }

@@ -2,6 +2,9 @@ import type { ProviderConfig } from '../config/config.types.js';
 import { OperationOutcomeError } from '../fhir/operation-outcome.js';
 import type { ProviderRegistry } from './providers.js';
 
+/** The identifier system of a DoS service id, as BaRS names it in NHSD-Target-Identifier. */
+const DOS_SERVICE_SYSTEM = 'https://fhir.nhs.uk/Id/dos-service-id';
+
 /** Where one consumer request goes. */
 export interface Route {
   kind: 'fhir' | 'ssp' | 'bars';
@@ -111,7 +114,10 @@ export function barsTargetService(header: string | undefined): string {
   } catch {
     throw malformed('is not base64-encoded JSON');
   }
-  const value = (decoded as { value?: unknown } | null)?.value;
+  const { system, value } = (decoded ?? {}) as { system?: unknown; value?: unknown };
+  // An identifier of another system (an ODS code, say) is no DoS id, even when it is all digits.
+  if (system !== undefined && system !== DOS_SERVICE_SYSTEM)
+    throw malformed(`names a system other than ${DOS_SERVICE_SYSTEM}`);
   if (typeof value !== 'string' || !/^\d{1,20}$/.test(value)) throw malformed('has no DoS service id value');
   return value;
 }

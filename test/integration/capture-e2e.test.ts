@@ -1,10 +1,12 @@
+import { createServer, request as httpRequest } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { withReadableBodies } from '../../src/capture/stored-body.js';
 import type { RunningCollector } from '../../src/server.js';
 import { startTestCollector } from '../helpers/collector.js';
 import { TEST_ENGINE } from '../helpers/store.js';
-import { TEST_TOKENS } from '../helpers/app.js';
+import { memoryLogger, TEST_TOKENS } from '../helpers/app.js';
 import { personalValues } from '../helpers/personal.js';
-import { fixture, gpConnectAppointment } from '../helpers/sandbox.js';
+import { fixture, gpConnectAppointment, startSandbox, type RunningSandbox } from '../helpers/sandbox.js';
 
 let collector: RunningCollector;
 let stopCollector: () => Promise<void>;
@@ -99,6 +101,9 @@ describe('sandbox traffic through the collector, captured', () => {
     );
     expect(list.body.total).toBe(1);
 
+    // What the providers answered carries personal data too (the bookings and the list, echoed back).
+    const answered = [booked.body, barsBooked.body, list.body];
+
     await collector.capture.drain();
     // Redacted and derived on the worker thread, as configured (never silently on the proxy's thread).
     expect(collector.capture.status().redactingOnWorker).toBe(true);
@@ -125,10 +130,7 @@ describe('sandbox traffic through the collector, captured', () => {
     expect(rows[1]!.patient_hash).toBe(rows[5]!.patient_hash);
 
     // Each exchange's events, derived as it was captured.
-    const events = await collector.store.db
-      .selectFrom('events')
-      .select(['source_id', 'type', 'attributes', 'service_id', 'disposition', 'deadline_source'])
-      .execute();
+    const events = await collector.store.db.selectFrom('events').selectAll().execute();
     const eventOf = (i: number) => events.find((e) => e.source_id === rows[i]!.id);
     expect(rows.map((_, i) => eventOf(i)?.type)).toEqual([
       'slot.searched',
@@ -145,9 +147,11 @@ describe('sandbox traffic through the collector, captured', () => {
     expect(eventOf(4)).toMatchObject({ disposition: 'Dx0122', deadline_source: 'referral' });
     expect(eventOf(5)!.attributes).toMatchObject({ listed: 1 });
 
-    const stored = JSON.stringify(rows);
-    const personal = [...new Set(sent.flatMap((payload) => personalValues(payload)))];
+    // Nothing personal in either table: the rows with their bodies, and every column of every event.
+    const stored = JSON.stringify([rows, events]);
+    const personal = [...new Set([...sent, ...answered].flatMap((payload) => personalValues(payload)))];
     expect(personal.length).toBeGreaterThan(10);
+    expect(JSON.stringify(answered)).toContain(nhsNumber); // the providers did echo the patient back
     for (const value of [...personal, token, nhsNumber])
       expect({ value, stored: stored.includes(value) }).toEqual({ value, stored: false });
   });
@@ -476,5 +480,163 @@ describe('an ingested referral and the wire, through the collector', () => {
       /^collector_ingest_events_total\{type="consumer.error",result="refused"\} 1$/m,
     );
     expect(exposition).toMatch(/^collector_ingest_events_total\{type="unknown",result="refused"\} 1$/m);
+  });
+});
+
+describe('a provider that fails, through the collector, captured', () => {
+  let failing: RunningCollector;
+  let stopFailing: () => Promise<void>;
+  let sandbox: RunningSandbox;
+
+  beforeAll(async () => {
+    sandbox = await startSandbox();
+    const closed = createServer();
+    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
+    const closedUrl = `http://127.0.0.1:${(closed.address() as AddressInfo).port}`;
+    await new Promise((resolve) => closed.close(resolve));
+    const provider = (id: string, baseUrl: string) => ({
+      id,
+      name: id,
+      baseUrl,
+      dialect: 'stu3' as const,
+      dosServiceIds: [],
+      timeouts: { connectMs: 500, responseMs: 300 },
+      captureFullBodies: false,
+    });
+    ({ collector: failing, stop: stopFailing } = await startTestCollector('collector-failing', {
+      config: { providers: [provider('ed', `${sandbox.url}/stu3`), provider('gone', closedUrl)] },
+    }));
+  });
+
+  afterAll(async () => {
+    await stopFailing();
+    await sandbox.close();
+  });
+
+  /** A GET through the collector, read to its end or its cut; `abortAfterMs`: the consumer leaves. */
+  const get = (path: string, fault?: string, abortAfterMs?: number) =>
+    new Promise<{ status: number; ending: 'complete' | 'cut' }>((resolve) => {
+      const req = httpRequest(
+        `${failing.url}${path}`,
+        { headers: fault ? { 'X-Sandbox-Fault': fault } : {} },
+        (res) => {
+          const status = res.statusCode!;
+          if (abortAfterMs !== undefined)
+            setTimeout(() => {
+              req.destroy();
+              resolve({ status, ending: 'cut' });
+            }, abortAfterMs);
+          res.on('data', () => undefined);
+          res.on('end', () => resolve({ status, ending: 'complete' }));
+          res.on('error', () => resolve({ status, ending: 'cut' }));
+          res.on('aborted', () => resolve({ status, ending: 'cut' }));
+        },
+      );
+      req.on('error', () => resolve({ status: 0, ending: 'cut' }));
+      req.end();
+    });
+
+  it('stores each exchange with how it ended: refused, timeout, reset, client_aborted, and a hang cut at the timeout', async () => {
+    const answers = {
+      refused: await get('/fhir/gone/metadata'),
+      stalled: await get('/fhir/ed/metadata', 'stall'),
+      reset: await get('/fhir/ed/metadata', 'reset'),
+      hung: await get('/fhir/ed/metadata', 'hang'),
+      abandoned: await get('/fhir/ed/metadata', 'hang', 100),
+    };
+    expect(answers).toEqual({
+      refused: { status: 502, ending: 'complete' },
+      stalled: { status: 504, ending: 'complete' },
+      reset: { status: 200, ending: 'cut' },
+      // Headers and part of the body came, then nothing: cut at the provider's response timeout.
+      hung: { status: 200, ending: 'cut' },
+      abandoned: { status: 200, ending: 'cut' },
+    });
+    // The abandoned exchange ends at the provider's response timeout; then all five are captured.
+    for (let waited = 0; failing.capture.counters.captured < 5 && waited < 5000; waited += 20)
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    await failing.capture.drain();
+    const rows = await failing.store.db
+      .selectFrom('exchanges')
+      .select(['provider_id', 'response_status', 'transport_outcome', 'first_byte_at'])
+      .orderBy('received_at')
+      .orderBy('id')
+      .execute();
+    expect(
+      rows.map((r) => [r.provider_id, r.response_status, r.transport_outcome, r.first_byte_at !== null]),
+    ).toEqual([
+      ['gone', 502, 'refused', false],
+      ['ed', 504, 'timeout', false],
+      ['ed', 200, 'reset', true],
+      ['ed', 200, 'timeout', true],
+      ['ed', 200, 'client_aborted', true],
+    ]);
+    // Each one's event says how its exchange ended, the same way.
+    const events = await failing.store.db
+      .selectFrom('events')
+      .select(['provider_id', 'attributes'])
+      .where('source_kind', '=', 'exchange')
+      .execute();
+    const transports = (list: { provider_id: string | null; transport: unknown }[]) =>
+      list.map((e) => `${e.provider_id} ${String(e.transport)}`).sort();
+    expect(
+      transports(
+        events.map((e) => ({ provider_id: e.provider_id, transport: (e.attributes as any).transport })),
+      ),
+    ).toEqual(transports(rows.map((r) => ({ provider_id: r.provider_id, transport: r.transport_outcome }))));
+  });
+});
+
+describe('a GP Connect booking, through the collector', () => {
+  let gp: RunningCollector;
+  let stopGp: () => Promise<void>;
+  const memory = memoryLogger();
+  beforeAll(async () => {
+    ({ collector: gp, stop: stopGp } = await startTestCollector('collector-gp-privacy', {
+      logger: memory.logger,
+    }));
+  });
+
+  it('says as it starts where redaction and stitching run', () => {
+    const listening = memory.lines().map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(listening.find((l) => l.msg === 'collector listening')).toMatchObject({
+      engine: TEST_ENGINE,
+      redactionOnWorker: true,
+      stitchingOnWorker: TEST_ENGINE === 'postgres',
+    });
+  });
+  afterAll(async () => {
+    await stopGp();
+  });
+
+  it("stores neither the patient's logical id nor the NHS number inside it, in either table", async () => {
+    let day = new Date(Date.now() + 86_400_000);
+    while (day.getUTCDay() === 0 || day.getUTCDay() === 6) day = new Date(day.getTime() + 86_400_000);
+    const date = day.toISOString().slice(0, 10);
+    const search = await fetch(
+      `${gp.url}/fhir/sandbox-gpconnect/Slot?start=ge${date}T08:00:00Z&end=le${date}T18:00:00Z&status=free`,
+    );
+    const slot = ((await search.json()) as any).entry
+      .map((e: any) => e.resource)
+      .find((r: any) => r.resourceType === 'Slot');
+    // GP Connect names the patient only by a logical id, in the participant reference.
+    const patient = 'P9434765919';
+    const booked = await fetch(`${gp.url}/fhir/sandbox-gpconnect/Appointment`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/fhir+json' },
+      body: JSON.stringify(gpConnectAppointment(slot, patient)),
+    });
+    expect(booked.status).toBe(201);
+    expect(await booked.text()).toContain(`Patient/${patient}`); // echoed back by the provider
+    await gp.capture.drain();
+    const rows = (await gp.store.db.selectFrom('exchanges').selectAll().execute()).map(withReadableBodies);
+    const events = await gp.store.db.selectFrom('events').selectAll().execute();
+    expect(rows.map((r) => r.interaction).sort()).toEqual(['book', 'slot-search']);
+    const booking = rows.find((r) => r.interaction === 'book')!;
+    expect(booking.patient_hash).toMatch(/^[A-Za-z0-9_-]{43}$/); // base64url HMAC-SHA-256
+    expect(booking.request_body).toContain(`Patient/hash:${booking.patient_hash}`);
+    const stored = JSON.stringify([rows, events]);
+    for (const value of [patient, patient.slice(1)])
+      expect({ value, stored: stored.includes(value) }).toEqual({ value, stored: false });
   });
 });

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, request as httpRequest, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { gzipSync } from 'node:zlib';
 import { createApp } from '../../src/app.js';
 import { TokenRegistry } from '../../src/auth/token-registry.js';
 import type { ProviderConfig } from '../../src/config/config.types.js';
@@ -10,7 +11,7 @@ import type { ObservedExchange } from '../../src/proxy/exchange.js';
 import { Forwarder } from '../../src/proxy/forward.js';
 import { testConfig } from '../helpers/app.js';
 import { outcomeCode } from '../helpers/outcome.js';
-import { FIXED_NOW, startSandbox, type RunningSandbox } from '../helpers/sandbox.js';
+import { FIXED_NOW, fixture, startSandbox, type RunningSandbox } from '../helpers/sandbox.js';
 import { openTestStore, type TestStore } from '../helpers/store.js';
 
 let store: TestStore;
@@ -18,6 +19,8 @@ let sandbox: RunningSandbox;
 let echo: { url: string; server: Server; seen: { headers: IncomingHttpHeaders; body: Buffer }[] };
 let collector: { url: string; server: Server; forwarder: Forwarder };
 const observed: ObservedExchange[] = [];
+/** A searchset, gzipped: the echo upstream's compressed answer. */
+const GZIPPED = gzipSync(JSON.stringify(fixture('stu3/slot-search-response.json')));
 /** Bytes the echo upstream has still to send of its current streamed body. */
 let upstreamLeft = 0;
 
@@ -68,6 +71,13 @@ beforeAll(async () => {
           res.end();
         };
         pump();
+        return;
+      }
+      if (/[?&]gzip=1/.test(req.url ?? '')) {
+        // A compressed answer, chunked, written in pieces: what the consumer gets must be these bytes.
+        res.writeHead(200, { 'Content-Type': 'application/fhir+json', 'Content-Encoding': 'gzip' });
+        for (let at = 0; at < GZIPPED.length; at += 1000) res.write(GZIPPED.subarray(at, at + 1000));
+        res.end();
         return;
       }
       if (/[?&]raw=1/.test(req.url ?? '')) {
@@ -204,6 +214,14 @@ describe('routing', () => {
     });
     const missing = await fetch(`${collector.url}/bars/Slot`);
     expect(missing.status).toBe(400);
+    const otherSystem = Buffer.from(
+      JSON.stringify({ system: 'https://fhir.nhs.uk/Id/ods-organization-code', value: '2000072489' }),
+    ).toString('base64');
+    const misnamed = await fetch(`${collector.url}/bars/Slot`, {
+      headers: { 'NHSD-Target-Identifier': otherSystem },
+    });
+    expect(misnamed.status).toBe(400);
+    expect(outcomeCode(await misnamed.json())).toBe('BARS_TARGET_MALFORMED');
 
     const unknownTarget = Buffer.from(JSON.stringify({ value: '999' })).toString('base64');
     const unknown = await fetch(`${collector.url}/bars/Slot`, {
@@ -237,6 +255,7 @@ describe('faithful forwarding', () => {
             'X-Drop-Me': 'dropped',
             'Keep-Alive': 'timeout=5',
             'X-Forwarded-For': '10.0.0.1',
+            'X-Forwarded-Proto': 'https, http',
           },
         });
         req.on('response', (r) => {
@@ -260,6 +279,7 @@ describe('faithful forwarding', () => {
     expect(upstream.headers['x-drop-me']).toBeUndefined();
     expect(upstream.headers['keep-alive']).toBeUndefined();
     expect(upstream.headers['x-forwarded-for']).toBe('10.0.0.1, 127.0.0.1');
+    expect(upstream.headers['x-forwarded-proto']).toBe('https'); // the first of the chain in front
     expect(upstream.headers['x-forwarded-host']).toBe(new URL(collector.url).host);
     expect(upstream.headers.host).toBe(new URL(echo.url).host);
   });
@@ -311,6 +331,37 @@ describe('faithful forwarding', () => {
     expect(seen.filter((v, i) => i % 2 === 0 && v === 'Accept')).toHaveLength(2);
     expect(lastObserved().responseHeaders['x-checksum']).toBeUndefined();
     expect(lastObserved().responseHeaders['set-cookie']).toEqual(['a=1', 'b=2']);
+  });
+
+  it('passes compressed and chunked bodies through as the bytes sent, both ways, never decoding them', async () => {
+    const sent = gzipSync(Buffer.from(JSON.stringify(fixture('stu3/appointment-book-request.json'))));
+    const res = await new Promise<{ headers: IncomingHttpHeaders; body: Buffer }>((resolve, reject) => {
+      // No Content-Length: the request body goes chunked, in three pieces.
+      const req = httpRequest(`${collector.url}/fhir/echo/Appointment?gzip=1`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/fhir+json', 'Content-Encoding': 'gzip' },
+      });
+      req.on('response', (r) => {
+        const chunks: Buffer[] = [];
+        r.on('data', (c: Buffer) => chunks.push(c));
+        r.on('end', () => resolve({ headers: r.headers, body: Buffer.concat(chunks) }));
+      });
+      req.on('error', reject);
+      req.write(sent.subarray(0, 100));
+      req.write(sent.subarray(100, 200));
+      req.end(sent.subarray(200));
+    });
+    const upstream = echo.seen[echo.seen.length - 1]!;
+    expect(upstream.headers['x-forwarded-proto']).toBe('http'); // nobody in front: the hop to us
+    expect(upstream.headers['transfer-encoding']).toBe('chunked');
+    expect(upstream.headers['content-encoding']).toBe('gzip');
+    expect(upstream.body.equals(sent)).toBe(true);
+    expect(res.headers['content-encoding']).toBe('gzip');
+    expect(res.headers['transfer-encoding']).toBe('chunked');
+    expect(res.body.equals(GZIPPED)).toBe(true);
+    await settle();
+    // The tap decompresses for capture; the wire never sees that.
+    expect(lastObserved()).toMatchObject({ method: 'POST', status: 200, outcome: 'ok' });
   });
 
   it('passes malformed JSON through untouched', async () => {
