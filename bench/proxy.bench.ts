@@ -138,7 +138,7 @@ export async function benchProxy(): Promise<void> {
     const memory = memoryMb(collector.child.pid!);
     const exposition = await (await fetch(`http://127.0.0.1:${PORTS.collector}/metrics`)).text();
     const counters = Object.fromEntries(
-      [...exposition.matchAll(/^collector_capture_exchanges\{result="(\w+)"\} (\d+)/gm)].map((m) => [
+      [...exposition.matchAll(/^collector_capture_exchanges_total\{result="(\w+)"\} (\d+)/gm)].map((m) => [
         m[1],
         Number(m[2]),
       ]),
