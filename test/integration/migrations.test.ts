@@ -1,7 +1,8 @@
 import { sql } from 'kysely';
 import { withReadableBodies } from '../../src/capture/stored-body.js';
-import { migrateTo, runMigrations } from '../../src/store/migrate.js';
-import { openTestStore, type TestStore } from '../helpers/store.js';
+import pg from 'pg';
+import { migrateTo, pendingMigrations, runMigrations } from '../../src/store/migrate.js';
+import { openTestStore, TEST_ENGINE, type TestStore } from '../helpers/store.js';
 
 let store: TestStore;
 
@@ -82,5 +83,36 @@ describe('0003_episode_stitching', () => {
     );
     expect(rows.map((r) => r.column_name)).not.toContain('correlation_keys');
     await runMigrations(store.db);
+  });
+});
+
+describe('a database shared with sessions that drop schemas', () => {
+  it('migrates while other sessions create and drop schemas and tables beside ours', async () => {
+    // On PGlite there is one connection and no other session; the migrator's view still has to work.
+    const other =
+      TEST_ENGINE === 'postgres' ? new pg.Client({ connectionString: process.env.TEST_DATABASE_URL }) : null;
+    await other?.connect();
+    let churning = true;
+    let churned = 0;
+    const churn = (async () => {
+      while (churning && other) {
+        const name = `churn_${process.pid}_${churned}`;
+        await other.query(`create schema ${name}`);
+        await other.query(`create table ${name}.t (id serial primary key, note text)`);
+        await other.query(`drop schema ${name} cascade`);
+        churned += 1;
+      }
+    })();
+    try {
+      for (let i = 0; i < 150; i += 1) {
+        expect(await pendingMigrations(store.db)).toEqual([]);
+        expect(await runMigrations(store.db)).toEqual([]);
+      }
+    } finally {
+      churning = false;
+      await churn;
+      await other?.end();
+    }
+    if (other) expect(churned).toBeGreaterThan(10);
   });
 });
