@@ -74,6 +74,9 @@ export async function openStore(options: OpenStoreOptions): Promise<Store> {
     close: async () => {
       try {
         await db.destroy();
+        // Kysely closes its driver only if a query ever ran; a store opened and closed unused would keep
+        // PGlite's files open, and the process would not exit once it had opened the directory again.
+        if (!client.closed) await client.close();
       } finally {
         unlock();
       }

@@ -1,6 +1,8 @@
+import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import { sql } from 'kysely';
 import { newId } from '../../src/ids.js';
 import { pendingMigrations, runMigrations } from '../../src/store/migrate.js';
@@ -50,8 +52,11 @@ describe(`the store on ${TEST_ENGINE}`, () => {
   });
 
   it('has the tables and the time-range indexes the later issues need', async () => {
-    const tables = await store.db.introspection.getTables();
-    expect(tables.map((t) => t.name).sort()).toEqual(
+    // Not kysely's introspection: it reads every schema of the server's database, and raises when a test
+    // file running beside this one drops its schema mid-read.
+    const tables = await sql<{ name: string }>`
+      select tablename as name from pg_tables where schemaname = current_schema()`.execute(store.db);
+    expect(tables.rows.map((t) => t.name).sort()).toEqual(
       expect.arrayContaining([
         'access_audit',
         'episode_keys',
@@ -334,6 +339,22 @@ describe('the embedded PGlite store', () => {
     expect(readFileSync(`${dir}.lock`, 'utf8').trim()).toBe(String(process.pid));
     await second.close();
     expect(existsSync(`${dir}.lock`)).toBe(false);
+  });
+
+  it('closes PGlite even when no query ran, so a process that opened its directory twice can exit', async () => {
+    // In a child process, because what failed was the exit: Kysely closed its driver only after a query.
+    const dir = path.join(mkdtempSync(path.join(tmpdir(), 'collector-exit-')), 'pglite');
+    const script = [
+      `import { openStore } from ${JSON.stringify(path.resolve('src/store/store.ts'))};`,
+      `for (let i = 0; i < 2; i++) await (await openStore({ pgliteDir: ${JSON.stringify(dir)} })).close();`,
+      `console.log('closed twice');`,
+    ].join('\n');
+    const { stdout } = await promisify(execFile)(
+      process.execPath,
+      ['--import', 'tsx', '--input-type=module', '-e', script],
+      { timeout: 25_000, env: { ...process.env, NODE_OPTIONS: '' } },
+    );
+    expect(stdout.trim()).toBe('closed twice');
   });
 
   it('keeps its data in the data directory across restarts', async () => {
