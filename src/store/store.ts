@@ -1,6 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { PGlite } from '@electric-sql/pglite';
+import type { PGlite } from '@electric-sql/pglite';
 import { Kysely } from 'kysely';
 import type { Database } from './database.js';
 import { lockDirectory } from './directory-lock.js';
@@ -49,6 +49,9 @@ export async function openStore(options: OpenStoreOptions): Promise<Store> {
   }
   let client: PGlite;
   try {
+    // Loaded only for the embedded store: PGlite's code costs some 45 MB of memory in every process and
+    // worker that loads it, and a collector on PostgreSQL never uses it.
+    const { PGlite } = await import('@electric-sql/pglite');
     client = await PGlite.create({
       ...(options.pgliteDir ? { dataDir: options.pgliteDir } : {}),
       parsers: { [INT8_OID]: (value: string) => Number(value) },
