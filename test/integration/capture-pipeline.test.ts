@@ -401,7 +401,9 @@ describe('the capture pipeline against a store that stops answering', () => {
     await capture.start();
     const exchanges = Array.from({ length: 100 }, () => observedExchange());
     for (const e of exchanges) capture.capture(e);
-    await until(() => capture.counters.spooled === 100);
+    // On a busy machine a replay attempt can take the write chain before the last rows' turn, and
+    // they reach the spool only once its write has reached the 5 s deadline.
+    await until(() => capture.counters.spooled === 100, 15_000);
     const spooled = readFileSync(spoolFile, 'utf8')
       .trim()
       .split('\n')
