@@ -2,10 +2,9 @@ import type { Logger } from '../logger.js';
 import type { ObservedExchange } from '../proxy/exchange.js';
 import type { Store } from '../store/store.js';
 import type { TablesConfig } from '../config/config.types.js';
-import { loadDerivationTables, type DerivationTables } from '../derive/tables.js';
-import type { ExchangeRow } from '../store/tables/exchange.table.js';
+import { loadDerivationTables } from '../derive/tables.js';
 import { withDeadline } from '../deadline.js';
-import { capturedOf, eventsOfStored, type CapturedExchange } from './captured.js';
+import type { CapturedExchange } from './captured.js';
 import { CaptureSpool } from './capture-spool.js';
 import { CaptureWriter } from './capture-writer.js';
 import type { RedactionRules } from './redact.js';
@@ -74,7 +73,6 @@ export class CapturePipeline {
   readonly #options: Required<Omit<CaptureOptions, 'store' | 'workerSecret' | 'tables' | 'onWritten'>> &
     Pick<CaptureOptions, 'store' | 'onWritten'>;
   readonly #redactor: Redactor;
-  readonly #tables: DerivationTables;
   #queue: CapturedExchange[] = [];
   /** Batches handed to the write chain but not yet written or spooled (spooled on a drain that times out). */
   #pending: Batch[] = [];
@@ -98,18 +96,19 @@ export class CapturePipeline {
       writeTimeoutMs: 10_000,
       ...options,
     };
-    this.#spoolFile = new CaptureSpool(options.spoolFile);
+
     this.#writer = new CaptureWriter({
       store: options.store,
       deadlineMs: this.#options.writeTimeoutMs,
       logger: options.logger,
       ...(options.onWritten ? { onWritten: options.onWritten } : {}),
     });
-    this.#tables = loadDerivationTables(options.tables ?? {});
+    const tables = loadDerivationTables(options.tables ?? {});
+    this.#spoolFile = new CaptureSpool(options.spoolFile, tables);
     const deliver = (outcome: RedactionOutcome): void => this.#accept(outcome);
     this.#redactor = options.workerSecret
       ? new WorkerRedactor(options.workerSecret, options.rules, options.tables ?? {}, deliver, options.logger)
-      : new InlineRedactor(options.rules, this.#tables, deliver);
+      : new InlineRedactor(options.rules, tables, deliver);
   }
 
   /** Calls `listener` with the duration of each batch written to the store (for /metrics). */
@@ -335,12 +334,7 @@ export class CapturePipeline {
       }
       return;
     }
-    // Lines of a spool from before events were derived get theirs now (on this thread: a one-off).
-    const rows = chunk.rows.map((line) =>
-      'legacy' in line
-        ? capturedOf(line.legacy, eventsOfStored(line.legacy as unknown as ExchangeRow, this.#tables))
-        : line,
-    );
+    const { rows } = chunk;
     try {
       for (let i = 0; i < rows.length; i += 500) {
         const { refused } = await this.#writer.write(rows.slice(i, i + 500));

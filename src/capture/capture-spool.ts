@@ -10,9 +10,10 @@ import {
   writeFileSync,
 } from 'node:fs';
 import path from 'node:path';
+import type { DerivationTables } from '../derive/tables.js';
 import type { NewEventRow } from '../store/tables/event.table.js';
-import type { NewExchangeRow } from '../store/tables/exchange.table.js';
-import { capturedOf, type CapturedExchange } from './captured.js';
+import type { ExchangeRow, NewExchangeRow } from '../store/tables/exchange.table.js';
+import { capturedOf, eventsOfStored, type CapturedExchange } from './captured.js';
 
 /** How much of the spool one replay step reads (whole lines of it). */
 const REPLAY_CHUNK_BYTES = 8 * 1024 * 1024;
@@ -51,9 +52,9 @@ const LEADING_ID = /^\{"id":"([^"\\]*)"/;
  * A spool line read back. Lines of earlier versions are read too: `{"exchange": row, "events": [...]}`
  * (bodies in base64, jsonb values perhaps as JSON text), and a bare row from before bodies were
  * compressed, its bodies plain text (`utf8`) or base64 (`base64`), stored as they are (`utf8`,
- * `binary`) and without events (`legacy`: they are derived when it is replayed).
+ * `binary`) and without events, which are derived from it here (a one-off, on this thread).
  */
-function spooledLine(line: Buffer): SpooledLine {
+function spooledLine(line: Buffer, tables: DerivationTables): CapturedExchange {
   const tab = line.indexOf(TAB);
   if (tab >= 0) {
     const exchange = line.subarray(0, tab);
@@ -66,11 +67,11 @@ function spooledLine(line: Buffer): SpooledLine {
     if (!Array.isArray(JSON.parse(events.toString()))) throw new Error('not a spool line');
     return { id, exchange, events };
   }
-  return olderLine(line.toString());
+  return olderLine(line.toString(), tables);
 }
 
 /** A line of an earlier version's spool. */
-function olderLine(line: string): SpooledLine {
+function olderLine(line: string, tables: DerivationTables): CapturedExchange {
   const parsed = JSON.parse(line) as Record<string, unknown>;
   if ('exchange' in parsed) {
     const row = parsed.exchange as Record<string, unknown>;
@@ -95,15 +96,12 @@ function olderLine(line: string): SpooledLine {
       row[`${side}_body_encoding`] = 'utf8';
     }
   }
-  return { legacy: row as unknown as NewExchangeRow };
+  return capturedOf(row as unknown as NewExchangeRow, eventsOfStored(row as unknown as ExchangeRow, tables));
 }
-
-/** A line as replayed: a captured exchange, or a row of a spool from before events were derived. */
-export type SpooledLine = CapturedExchange | { legacy: NewExchangeRow };
 
 /** What one replay step read: the rows, lines lost to a crash, and how many bytes that was. */
 export interface SpoolChunk {
-  rows: SpooledLine[];
+  rows: CapturedExchange[];
   torn: number;
   bytes: number;
 }
@@ -121,7 +119,11 @@ export class CaptureSpool {
   /** The last append failed (disk full): rows are being lost. */
   broken = false;
 
-  constructor(file: string) {
+  /** `tables` derive the events of lines spooled by a version that spooled none. */
+  constructor(
+    file: string,
+    private readonly tables: DerivationTables,
+  ) {
     this.file = file;
     mkdirSync(path.dirname(file), { recursive: true });
   }
@@ -210,7 +212,7 @@ export class CaptureSpool {
       }
       return undefined;
     }
-    const rows: SpooledLine[] = [];
+    const rows: CapturedExchange[] = [];
     let torn = 0;
     for (let start = 0; start < end;) {
       const stop = buffer.indexOf(NEWLINE, start);
@@ -218,7 +220,7 @@ export class CaptureSpool {
       start = stop + 1;
       if (line.length === 0) continue;
       try {
-        rows.push(spooledLine(line));
+        rows.push(spooledLine(line, this.tables));
       } catch {
         torn += 1; // a line cut short by a crash in the middle of an append
       }
