@@ -16,18 +16,22 @@ import { printTable } from './table.js';
 
 /*
  * `npm run bench -- proxy`: the same load straight to a local provider, through the collector (capture
- * on, PostgreSQL store), and through nginx as a plain reverse proxy when it is installed, in one run.
- * A paced run (BENCH_RATE req/s for BENCH_SECONDS, default 200 for 30 s: about 40 times the national 111
- * peak) for added latency, then an unpaced run for maximum throughput. wrk's Lua done() prints exact
- * percentiles in microseconds. Afterwards: every exchange is looked for in the store, the capture lag
- * (response end → row written) measured, the collector's memory read from /proc.
+ * on, PostgreSQL store), through a bare Node.js pass-through (bench/passthrough.ts: what Node alone adds)
+ * and through nginx as a plain reverse proxy when it is installed, in one run. First a paced run on each
+ * path (BENCH_RATE req/s for BENCH_SECONDS, default 200 for 30 s: about 40 times the national 111 peak)
+ * for added latency, then an unpaced run on each for maximum throughput, the collector's last: the
+ * backlog it is left with (written, stitched) would otherwise share the cores with the next path's run.
+ * wrk's Lua done() prints exact percentiles in microseconds. Afterwards: every exchange is looked for in
+ * the store, the capture lag (response end → row written) measured, the collector's memory read from /proc.
  */
 
 const RATE = Number(process.env.BENCH_RATE ?? 200);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 30);
 const MAX_SECONDS = Number(process.env.BENCH_MAX_SECONDS ?? 15);
+/** How long the collector is given to write the unpaced run's backlog before it is stopped. */
+const BACKLOG_LIMIT_S = 180;
 const ADMIN_URL = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
-const PORTS = { upstream: 18601, collector: 18602, nginx: 18603 };
+const PORTS = { upstream: 18601, collector: 18602, nginx: 18603, passthrough: 18604 };
 const SEARCH = '/Slot?service=2000011147&status=free&_include=Slot:schedule';
 
 function nginxConfig(dir: string): string {
@@ -65,6 +69,37 @@ async function spooledRows(spoolFile: string): Promise<number> {
   return lines;
 }
 
+/** A gauge's value from the collector's /metrics. */
+async function gauge(port: number, name: string): Promise<number> {
+  const exposition = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  return Number(new RegExp(`^${name} (\\S+)`, 'm').exec(exposition)?.[1] ?? NaN);
+}
+
+/**
+ * Waits (up to BACKLOG_LIMIT_S) for the collector to write what the unpaced run left it: nothing queued
+ * in memory, nothing in the spool. Returns the seconds it took, or null if it had not finished.
+ */
+async function backlogCleared(port: number): Promise<number | null> {
+  const started = Date.now();
+  let reported = started;
+  for (;;) {
+    const [queued, spooled] = await Promise.all([
+      gauge(port, 'collector_capture_queue_depth'),
+      gauge(port, 'collector_capture_spool_bytes'),
+    ]);
+    const seconds = (Date.now() - started) / 1000;
+    if (queued === 0 && spooled === 0) return seconds;
+    if (seconds > BACKLOG_LIMIT_S) return null;
+    if (Date.now() - reported >= 10_000) {
+      reported = Date.now();
+      process.stdout.write(
+        `  collector backlog after ${seconds.toFixed(0)} s: ${queued} queued, ${(spooled / 1e6).toFixed(1)} MB spooled\n`,
+      );
+    }
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+}
+
 interface Row {
   name: string;
   paced: WrkResult;
@@ -98,6 +133,19 @@ export async function benchProxy(): Promise<void> {
       logLevel: 'info',
     });
     started.push(collector);
+    const passthrough = await startProcess(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        'bench/passthrough.ts',
+        String(PORTS.passthrough),
+        `http://127.0.0.1:${PORTS.upstream}`,
+      ],
+      process.env,
+      /passthrough listening on/,
+    );
+    started.push(passthrough);
     let nginx: Started | undefined;
     if (available('nginx')) {
       mkdirSync(path.join(dir, 'nginx'), { recursive: true });
@@ -115,6 +163,7 @@ export async function benchProxy(): Promise<void> {
     const targets: [string, URL][] = [
       ['direct', new URL(`http://127.0.0.1:${PORTS.upstream}/base${SEARCH}`)],
       ['collector', new URL(`http://127.0.0.1:${PORTS.collector}/fhir/bench${SEARCH}`)],
+      ['node pass-through', new URL(`http://127.0.0.1:${PORTS.passthrough}/base${SEARCH}`)],
       ...(nginx
         ? ([['nginx', new URL(`http://127.0.0.1:${PORTS.nginx}/base${SEARCH}`)]] as [string, URL][])
         : []),
@@ -123,19 +172,29 @@ export async function benchProxy(): Promise<void> {
     const measuredFrom = new Date();
     let pacedUntil = new Date();
     let pacedMemory = { rss: 0, peak: 0 };
-    const rows: Row[] = [];
+    const pacedRuns = new Map<string, WrkResult>();
     for (const [name, url] of targets) {
       process.stdout.write(`  ${name}: ${RATE} req/s for ${SECONDS} s ...\n`);
-      const paced = runWrk(url, { seconds: SECONDS, connections: 10, threads: 1, rate: RATE });
+      pacedRuns.set(name, runWrk(url, { seconds: SECONDS, connections: 10, threads: 1, rate: RATE }));
       if (name === 'collector') {
         pacedUntil = new Date();
         pacedMemory = memoryMb(collector.child.pid!);
       }
-      process.stdout.write(`  ${name}: as fast as it goes for ${MAX_SECONDS} s ...\n`);
-      const max = runWrk(url, { seconds: MAX_SECONDS, connections: 64, threads: 2 });
-      rows.push({ name, paced, max });
     }
+    const maxRuns = new Map<string, WrkResult>();
+    for (const [name, url] of [...targets].sort(
+      ([a], [b]) => Number(a === 'collector') - Number(b === 'collector'),
+    )) {
+      process.stdout.write(`  ${name}: as fast as it goes for ${MAX_SECONDS} s ...\n`);
+      maxRuns.set(name, runWrk(url, { seconds: MAX_SECONDS, connections: 64, threads: 2 }));
+    }
+    const rows: Row[] = targets.map(([name]) => ({
+      name,
+      paced: pacedRuns.get(name)!,
+      max: maxRuns.get(name)!,
+    }));
     const memory = memoryMb(collector.child.pid!);
+    const backlog = await backlogCleared(PORTS.collector);
     const exposition = await (await fetch(`http://127.0.0.1:${PORTS.collector}/metrics`)).text();
     const counters = Object.fromEntries(
       [...exposition.matchAll(/^collector_capture_exchanges_total\{result="(\w+)"\} (\d+)/gm)].map((m) => [
@@ -209,6 +268,7 @@ export async function benchProxy(): Promise<void> {
         'paced: lag p99 s',
         'all: answered',
         'all: rows',
+        'backlog written in s',
         'left in spool',
         'all: lag p50 s',
         'all: lag p99 s',
@@ -223,6 +283,7 @@ export async function benchProxy(): Promise<void> {
           Number(paced[0]!.p99).toFixed(3),
           collectorRow.paced.requests + collectorRow.max.requests,
           stats[0]!.n,
+          backlog === null ? `> ${BACKLOG_LIMIT_S}` : backlog.toFixed(1),
           spooled,
           Number(stats[0]!.p50).toFixed(3),
           Number(stats[0]!.p99).toFixed(3),
