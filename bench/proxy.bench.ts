@@ -69,26 +69,35 @@ async function spooledRows(spoolFile: string): Promise<number> {
   return lines;
 }
 
-/** A gauge's value from the collector's /metrics. */
-async function gauge(port: number, name: string): Promise<number> {
+/** The values of the named samples (a metric's name and labels, as exposed) on the collector's /metrics. */
+async function sampled(port: number, samples: string[]): Promise<number[]> {
   const exposition = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-  return Number(new RegExp(`^${name} (\\S+)`, 'm').exec(exposition)?.[1] ?? NaN);
+  return samples.map((sample) => {
+    const at = exposition.indexOf(`\n${sample} `);
+    return at < 0 ? NaN : Number(exposition.slice(at + sample.length + 2, exposition.indexOf('\n', at + 1)));
+  });
 }
 
 /**
  * Waits (up to BACKLOG_LIMIT_S) for the collector to write what the unpaced run left it: nothing queued
- * in memory, nothing in the spool. Returns the seconds it took, or null if it had not finished.
+ * in memory, nothing in the spool, and no exchange redacted since the last look (the redaction worker
+ * holds the exchanges it has not finished outside the queue). Returns the seconds it took, or null if it
+ * had not finished.
  */
 async function backlogCleared(port: number): Promise<number | null> {
   const started = Date.now();
   let reported = started;
+  let capturedBefore = NaN;
   for (;;) {
-    const [queued, spooled] = await Promise.all([
-      gauge(port, 'collector_capture_queue_depth'),
-      gauge(port, 'collector_capture_spool_bytes'),
+    const [queued = NaN, spooled = NaN, captured = NaN] = await sampled(port, [
+      'collector_capture_queue_depth',
+      'collector_capture_spool_bytes',
+      'collector_capture_exchanges_total{result="captured"}',
     ]);
     const seconds = (Date.now() - started) / 1000;
-    if (queued === 0 && spooled === 0) return seconds;
+    const redacting = captured !== capturedBefore;
+    capturedBefore = captured;
+    if (queued === 0 && spooled === 0 && !redacting) return seconds;
     if (seconds > BACKLOG_LIMIT_S) return null;
     if (Date.now() - reported >= 10_000) {
       reported = Date.now();
