@@ -9,6 +9,9 @@ import { CaptureSpool } from './capture-spool.js';
 import { CaptureWriter } from './capture-writer.js';
 import type { RedactionRules } from './redact.js';
 import { InlineRedactor, WorkerRedactor, type RedactionOutcome, type Redactor } from './redactor.js';
+import { SpoolReplay, type CaptureCounters, type StoreHealth } from './spool-replay.js';
+
+export type { CaptureCounters } from './spool-replay.js';
 
 export interface CaptureOptions {
   /** The store, read each time it is used (tests swap it to simulate an outage). */
@@ -41,15 +44,6 @@ export interface CaptureOptions {
   onWritten?: () => void;
 }
 
-/** What the pipeline has done since start, for /metrics and /readyz. */
-export interface CaptureCounters {
-  captured: number;
-  written: number;
-  spooled: number;
-  replayed: number;
-  dropped: number;
-}
-
 /**
  * A batch handed to the write chain: `writing` once its turn has come; `spilled` once its rows went to the
  * spool instead (an overflow before its turn, or a drain that gave up on the store), after which the chain
@@ -65,8 +59,9 @@ interface Batch {
  * The capture pipeline: each exchange is redacted as it is captured (before anything is queued), held
  * in a bounded in-memory queue, and written in batches, one transaction each, idempotent by exchange id.
  * When the store fails, batches go to an append-only spool under DATA_DIR and are replayed in order when
- * it returns; while the spool holds anything, new batches join it, so order is kept. Every store write runs on
- * one chain, so a replay never races an append. Nothing here ever throws into the proxy.
+ * it returns (spool-replay.ts); while the spool holds anything, new batches join it, so order is kept.
+ * Every store write runs on one chain, so a replay never races an append. Batch writes and replays both
+ * report to one store health, which /readyz and /metrics read. Nothing here ever throws into the proxy.
  */
 export class CapturePipeline {
   readonly counters: CaptureCounters = { captured: 0, written: 0, spooled: 0, replayed: 0, dropped: 0 };
@@ -77,13 +72,11 @@ export class CapturePipeline {
   /** Batches handed to the write chain but not yet written or spooled (spooled on a drain that times out). */
   #pending: Batch[] = [];
   #timer: NodeJS.Timeout | undefined;
-  #retry: NodeJS.Timeout | undefined;
   #chain: Promise<void> = Promise.resolve();
   readonly #spoolFile: CaptureSpool;
+  readonly #spool: SpoolReplay;
   readonly #writer: CaptureWriter;
-  #storeUp = true;
-  /** Exchanges are being lost: the spool refused rows, and none has reached the store since. */
-  #losing = false;
+  readonly #health: StoreHealth = { storeUp: true, losing: false };
   #lastBatchMs = 0;
   readonly #batchListeners: ((seconds: number) => void)[] = [];
 
@@ -96,7 +89,6 @@ export class CapturePipeline {
       writeTimeoutMs: 10_000,
       ...options,
     };
-
     this.#writer = new CaptureWriter({
       store: options.store,
       deadlineMs: this.#options.writeTimeoutMs,
@@ -105,6 +97,15 @@ export class CapturePipeline {
     });
     const tables = loadDerivationTables(options.tables ?? {});
     this.#spoolFile = new CaptureSpool(options.spoolFile, tables);
+    this.#spool = new SpoolReplay({
+      spool: this.#spoolFile,
+      writer: this.#writer,
+      counters: this.counters,
+      health: this.#health,
+      logger: options.logger,
+      retryMs: this.#options.retryMs,
+      enqueue: (step) => this.#enqueue(step),
+    });
     const deliver = (outcome: RedactionOutcome): void => this.#accept(outcome);
     this.#redactor = options.workerSecret
       ? new WorkerRedactor(options.workerSecret, options.rules, options.tables ?? {}, deliver, options.logger)
@@ -126,7 +127,7 @@ export class CapturePipeline {
     const bytes = this.#spoolFile.open();
     if (bytes > 0) {
       this.#options.logger.warn({ spoolBytes: bytes }, 'capture spool found from an earlier run; replaying');
-      this.#scheduleReplay(0);
+      this.#spool.schedule(0);
     }
     return Promise.resolve();
   }
@@ -144,9 +145,9 @@ export class CapturePipeline {
     return {
       queueDepth: this.#inMemory(),
       spoolBytes: this.#spoolFile.bytes,
-      storeUp: this.#storeUp,
+      storeUp: this.#health.storeUp,
       spoolWritable: !this.#spoolFile.broken,
-      losingCaptures: this.#losing,
+      losingCaptures: this.#health.losing,
       lastBatchMs: this.#lastBatchMs,
       redactingOnWorker: this.#redactor.onWorker,
       ...this.counters,
@@ -190,7 +191,7 @@ export class CapturePipeline {
       const waiting = this.#pending.filter((batch) => !batch.spilled && !batch.writing);
       for (const batch of waiting) batch.spilled = true;
       this.#pending = this.#pending.filter((batch) => !batch.spilled);
-      this.#spool([...waiting.flatMap((batch) => batch.rows), ...this.#queue.splice(0)]);
+      this.#spool.append([...waiting.flatMap((batch) => batch.rows), ...this.#queue.splice(0)]);
       return;
     }
     if (this.#queue.length >= this.#options.batchSize) {
@@ -222,22 +223,19 @@ export class CapturePipeline {
       const abandoned = this.#pending.splice(0);
       for (const batch of abandoned) batch.spilled = true;
       const waiting = abandoned.flatMap((batch) => batch.rows);
-      if (waiting.length > 0) this.#spool(waiting);
-      clearTimeout(this.#retry);
-      this.#retry = undefined;
+      if (waiting.length > 0) this.#spool.append(waiting);
+      this.#spool.cancel();
       return;
     }
     if (this.#spoolFile.bytes > 0) {
-      clearTimeout(this.#retry);
-      this.#retry = undefined;
-      if (!(await inTime(this.#enqueue(() => this.#replay()))))
+      this.#spool.cancel();
+      if (!(await inTime(this.#enqueue(() => this.#spool.replay()))))
         this.#options.logger.warn(
           { spoolBytes: this.#spoolFile.bytes },
           'the store did not take the spool in time: it is replayed at the next start',
         );
     }
-    clearTimeout(this.#retry);
-    this.#retry = undefined;
+    this.#spool.cancel();
   }
 
   #flush(): void {
@@ -271,95 +269,24 @@ export class CapturePipeline {
   /** A batch's turn on the write chain: to the store (timed), or to the spool. */
   async #write(batch: Batch): Promise<void> {
     if (this.#spoolFile.bytes > 0) {
-      this.#spool(batch.rows); // behind earlier spooled rows, to keep their order
+      this.#spool.append(batch.rows); // behind earlier spooled rows, to keep their order
       return;
     }
     const started = process.hrtime.bigint();
     try {
       const { written, refused } = await this.#writer.write(batch.rows);
       this.counters.dropped += refused;
-      this.#storeUp = true;
-      this.#losing = false;
+      this.#health.storeUp = true;
+      this.#health.losing = false;
       this.#lastBatchMs = Number(process.hrtime.bigint() - started) / 1e6;
       for (const listener of this.#batchListeners) listener(this.#lastBatchMs / 1000);
       // A batch a drain gave up on is already counted, as spooled (its copy there replays as a no-op).
       if (!batch.spilled) this.counters.written += written;
     } catch (error) {
-      if (this.#storeUp)
+      if (this.#health.storeUp)
         this.#options.logger.warn({ err: error }, 'store unavailable: spooling captured exchanges');
-      this.#storeUp = false;
-      if (!batch.spilled) this.#spool(batch.rows);
+      this.#health.storeUp = false;
+      if (!batch.spilled) this.#spool.append(batch.rows);
     }
-  }
-
-  /** Appends rows to the spool (one synchronous write); counts them as lost when the disk refuses. */
-  #spool(rows: CapturedExchange[]): void {
-    if (this.#spoolFile.append(rows)) {
-      this.counters.spooled += rows.length;
-      this.#losing = false;
-    } else {
-      this.counters.dropped += rows.length;
-      this.#losing = true;
-      this.#options.logger.error(
-        { dropped: rows.length, spoolFile: this.#spoolFile.file },
-        'CAPTURE LOST: the store is down or behind and the spool cannot be written (disk full?)',
-      );
-    }
-    this.#scheduleReplay(this.#options.retryMs);
-  }
-
-  #scheduleReplay(delayMs: number): void {
-    // Unreferenced: a retry never keeps a stopping process alive (a running server does that).
-    this.#retry ??= setTimeout(() => {
-      this.#retry = undefined;
-      void this.#enqueue(() => this.#replay());
-    }, delayMs).unref();
-  }
-
-  /** Writes the spool's next chunk to the store; on failure it stays for the next try (rows are idempotent). */
-  async #replay(): Promise<void> {
-    const chunk = this.#spoolFile.read();
-    if (!chunk) {
-      if (this.#spoolFile.bytes > 0) {
-        this.#scheduleReplay(this.#options.retryMs);
-      } else if (this.#losing) {
-        // Rows were lost with nothing left to replay: once the store answers, new ones would reach
-        // it, so nothing is being lost any more (a collector out of rotation gets no traffic to show it).
-        if (await this.#writer.answers()) {
-          this.#losing = false;
-          this.#storeUp = true;
-        } else {
-          this.#scheduleReplay(this.#options.retryMs);
-        }
-      }
-      return;
-    }
-    const { rows } = chunk;
-    try {
-      for (let i = 0; i < rows.length; i += 500) {
-        const { refused } = await this.#writer.write(rows.slice(i, i + 500));
-        this.counters.dropped += refused;
-      }
-    } catch {
-      this.#storeUp = false;
-      this.#scheduleReplay(this.#options.retryMs);
-      return;
-    }
-    if (chunk.torn > 0) {
-      this.counters.dropped += chunk.torn;
-      this.#options.logger.error(
-        { torn: chunk.torn },
-        'capture spool had unreadable lines (cut short by a crash); they are lost',
-      );
-    }
-    this.#spoolFile.done(chunk);
-    this.#storeUp = true;
-    this.#losing = false;
-    this.counters.replayed += chunk.rows.length;
-    this.#options.logger.info(
-      { replayed: chunk.rows.length, spoolBytesLeft: this.#spoolFile.bytes },
-      'capture spool replayed into the store',
-    );
-    this.#scheduleReplay(0); // the next chunk, or the clean-up
   }
 }
