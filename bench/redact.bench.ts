@@ -5,8 +5,7 @@ import { redactJsonText } from '../src/capture/redact-text.js';
 import { redactFhir } from '../src/capture/redact.js';
 import { storeBody } from '../src/capture/stored-body.js';
 import { createPatientHasher } from '../src/privacy/patient-hash.js';
-import { BodyTap, type ObservedExchange } from '../src/proxy/exchange.js';
-import { benchSearchset } from './searchset.js';
+import { benchObserved, benchSearchset } from './searchset.js';
 import { printTable } from './table.js';
 
 /*
@@ -39,37 +38,7 @@ export async function benchRedact(): Promise<void> {
   };
   const redacted = redactJsonText(text, rules)!.value;
   const tables = loadDerivationTables({});
-  const tap = new BodyTap(1024 * 1024);
-  tap.add(body);
-  const observed: ObservedExchange = {
-    id: '0190b2a0-0000-7000-8000-000000000000',
-    receivedAt: new Date(),
-    route: {
-      kind: 'fhir',
-      target: 'http://127.0.0.1/base/Slot',
-      provider: {
-        id: 'bench',
-        name: 'bench',
-        baseUrl: 'http://127.0.0.1/base',
-        dialect: 'stu3',
-        dosServiceIds: [],
-        timeouts: { connectMs: 1000, responseMs: 1000 },
-        captureFullBodies: false,
-      },
-    },
-    method: 'GET',
-    path: '/base/Slot',
-    query: 'service=2000011147&status=free',
-    requestHeaders: { accept: 'application/fhir+json', 'ssp-traceid': 'trace' },
-    requestBody: new BodyTap(1024),
-    status: 200,
-    responseHeaders: { 'content-type': 'application/fhir+json' },
-    responseBody: tap,
-    outcome: 'ok',
-    upstreamStartMs: 0.1,
-    firstByteMs: 1,
-    endMs: 2,
-  };
+  const observed = benchObserved(body);
   const rows: [string, number][] = [
     [
       'reference: JSON.parse, walk, JSON.stringify',

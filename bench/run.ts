@@ -3,6 +3,7 @@ import { benchInspect } from './inspect.bench.js';
 import { benchProxy } from './proxy.bench.js';
 import { benchRedact } from './redact.bench.js';
 import { benchReports } from './reports.bench.js';
+import { benchSpool } from './spool.bench.js';
 import { benchStore } from './store.bench.js';
 
 /** `npm run bench -- <name>`: runs one benchmark (or all) and prints its table. */
@@ -11,6 +12,7 @@ const BENCHMARKS: Record<string, () => Promise<void>> = {
   proxy: benchProxy,
   crash: benchCrash,
   redact: benchRedact,
+  spool: benchSpool,
   reports: benchReports,
   inspect: benchInspect,
 };

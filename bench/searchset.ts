@@ -1,5 +1,6 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { BodyTap, type ObservedExchange } from '../src/proxy/exchange.js';
 import { createSandboxApp } from '../src/sandbox/sandbox.app.js';
 
 /**
@@ -26,4 +27,39 @@ export async function benchSearchset(now = new Date()): Promise<Buffer> {
   } finally {
     sandbox.close();
   }
+}
+
+/** An exchange as the proxy's tap hands it to capture: a slot search answered with `body`. */
+export function benchObserved(body: Buffer, id = '0190b2a0-0000-7000-8000-000000000000'): ObservedExchange {
+  const tap = new BodyTap(1024 * 1024);
+  tap.add(body);
+  return {
+    id,
+    receivedAt: new Date(),
+    route: {
+      kind: 'fhir',
+      target: 'http://127.0.0.1/base/Slot',
+      provider: {
+        id: 'bench',
+        name: 'bench',
+        baseUrl: 'http://127.0.0.1/base',
+        dialect: 'stu3',
+        dosServiceIds: [],
+        timeouts: { connectMs: 1000, responseMs: 1000 },
+        captureFullBodies: false,
+      },
+    },
+    method: 'GET',
+    path: '/base/Slot',
+    query: 'service=2000011147&status=free',
+    requestHeaders: { accept: 'application/fhir+json', 'ssp-traceid': 'trace' },
+    requestBody: new BodyTap(1024),
+    status: 200,
+    responseHeaders: { 'content-type': 'application/fhir+json' },
+    responseBody: tap,
+    outcome: 'ok',
+    upstreamStartMs: 0.1,
+    firstByteMs: 1,
+    endMs: 2,
+  };
 }

@@ -124,7 +124,8 @@ export class CapturePipeline {
 
   /** Picks up a spool left by an earlier run (a crash, or a stop while the store was down). */
   start(): Promise<void> {
-    const bytes = this.#spoolFile.open();
+    const { bytes, torn } = this.#spoolFile.open();
+    this.#spool.lost(torn);
     if (bytes > 0) {
       this.#options.logger.warn({ spoolBytes: bytes }, 'capture spool found from an earlier run; replaying');
       this.#spool.schedule(0);
@@ -184,14 +185,15 @@ export class CapturePipeline {
     this.counters.captured += 1;
     this.#queue.push(outcome.captured);
     if (this.#inMemory() > this.#options.maxQueue) {
-      // The store is not keeping up: what waits in memory goes to disk now, synchronously, so memory
-      // stays bounded however far behind the store falls (this only happens in overload). Oldest
-      // first: the batches waiting their turn on the write chain, then the queue. A batch already being
-      // written stays with its write; should that fail, it follows these rows in the spool.
+      // The store is not keeping up: what waits in memory goes to disk now (written on libuv's threads,
+      // the proxy's never waits), so memory stays bounded however far behind the store falls (this only
+      // happens in overload). Oldest first: the batches waiting their turn on the write chain, then the
+      // queue. A batch already being written stays with its write; should that fail, it follows these
+      // rows in the spool, whose writes keep the order they were asked in.
       const waiting = this.#pending.filter((batch) => !batch.spilled && !batch.writing);
       for (const batch of waiting) batch.spilled = true;
       this.#pending = this.#pending.filter((batch) => !batch.spilled);
-      this.#spool.append([...waiting.flatMap((batch) => batch.rows), ...this.#queue.splice(0)]);
+      void this.#spool.append([...waiting.flatMap((batch) => batch.rows), ...this.#queue.splice(0)]);
       return;
     }
     if (this.#queue.length >= this.#options.batchSize) {
@@ -223,8 +225,9 @@ export class CapturePipeline {
       const abandoned = this.#pending.splice(0);
       for (const batch of abandoned) batch.spilled = true;
       const waiting = abandoned.flatMap((batch) => batch.rows);
-      if (waiting.length > 0) this.#spool.append(waiting);
+      if (waiting.length > 0) await this.#spool.append(waiting);
       this.#spool.cancel();
+      await this.#spoolFile.close();
       return;
     }
     if (this.#spoolFile.bytes > 0) {
@@ -236,6 +239,7 @@ export class CapturePipeline {
         );
     }
     this.#spool.cancel();
+    await this.#spoolFile.close(); // after every write asked for (a full queue's spill, say) is on disk
   }
 
   #flush(): void {
@@ -269,7 +273,7 @@ export class CapturePipeline {
   /** A batch's turn on the write chain: to the store (timed), or to the spool. */
   async #write(batch: Batch): Promise<void> {
     if (this.#spoolFile.bytes > 0) {
-      this.#spool.append(batch.rows); // behind earlier spooled rows, to keep their order
+      await this.#spool.append(batch.rows); // behind earlier spooled rows, to keep their order
       return;
     }
     const started = process.hrtime.bigint();
@@ -286,7 +290,7 @@ export class CapturePipeline {
       if (this.#health.storeUp)
         this.#options.logger.warn({ err: error }, 'store unavailable: spooling captured exchanges');
       this.#health.storeUp = false;
-      if (!batch.spilled) this.#spool.append(batch.rows);
+      if (!batch.spilled) await this.#spool.append(batch.rows);
     }
   }
 }

@@ -1,22 +1,19 @@
-import {
-  appendFileSync,
-  closeSync,
-  mkdirSync,
-  openSync,
-  readFileSync,
-  readSync,
-  rmSync,
-  statSync,
-  writeFileSync,
-} from 'node:fs';
+import { closeSync, ftruncateSync, mkdirSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
+import { open, rm, writeFile, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import type { DerivationTables } from '../derive/tables.js';
 import type { NewEventRow } from '../store/tables/event.table.js';
 import type { ExchangeRow, NewExchangeRow } from '../store/tables/exchange.table.js';
 import { capturedOf, eventsOfStored, type CapturedExchange } from './captured.js';
 
-/** How much of the spool one replay step reads (whole lines of it). */
-const REPLAY_CHUNK_BYTES = 8 * 1024 * 1024;
+/**
+ * How much of the spool one replay step reads (whole lines of it; more when one line is longer): small
+ * enough that splitting it and handing it to the store keeps the proxy's thread busy only briefly.
+ */
+const REPLAY_CHUNK_BYTES = 2 * 1024 * 1024;
+
+/** Buffers per `writev` call, within every platform's IOV_MAX. */
+const MAX_IOV = 1024;
 
 const BODIES = ['request_body', 'response_body'] as const;
 
@@ -26,13 +23,65 @@ const TAB_BYTE = Buffer.from([TAB]);
 const NEWLINE_BYTE = Buffer.from([NEWLINE]);
 
 /**
- * Captured exchanges as spool lines: each its row's JSON, a tab, its events' JSON. JSON text never
- * holds a raw tab or line break, so a line splits without being parsed, and replays as it was written.
+ * Captured exchanges as spool lines, as the buffers to write (nothing is copied to join them): each line
+ * its row's JSON, a tab, its events' JSON. JSON text never holds a raw tab or line break, so a line
+ * splits without being parsed, and replays as it was written.
  */
-function spoolLines(rows: CapturedExchange[]): Buffer {
+function spoolLines(rows: CapturedExchange[]): { parts: Buffer[]; bytes: number } {
   const parts: Buffer[] = [];
-  for (const captured of rows) parts.push(captured.exchange, TAB_BYTE, captured.events, NEWLINE_BYTE);
-  return Buffer.concat(parts);
+  let bytes = 0;
+  for (const captured of rows) {
+    parts.push(captured.exchange, TAB_BYTE, captured.events, NEWLINE_BYTE);
+    bytes += captured.exchange.length + captured.events.length + 2;
+  }
+  return { parts, bytes };
+}
+
+/** Writes every byte of `parts` at the end of the file, however the system splits the writes. */
+async function writeAll(handle: FileHandle, parts: Buffer[]): Promise<void> {
+  let rest = parts;
+  while (rest.length > 0) {
+    const group = rest.slice(0, MAX_IOV);
+    let { bytesWritten } = await handle.writev(group);
+    if (bytesWritten === 0 && group.some((part) => part.length > 0)) throw new Error('nothing written');
+    let whole = 0;
+    while (whole < group.length && bytesWritten >= group[whole]!.length)
+      bytesWritten -= group[whole++]!.length;
+    rest =
+      whole < group.length
+        ? [group[whole]!.subarray(bytesWritten), ...group.slice(whole + 1), ...rest.slice(group.length)]
+        : rest.slice(group.length);
+  }
+}
+
+/** Reads `length` bytes from `position` (fewer only at the end of the file). */
+async function readAt(file: string, position: number, length: number): Promise<Buffer> {
+  const buffer = Buffer.allocUnsafe(length);
+  const handle = await open(file, 'r');
+  try {
+    let filled = 0;
+    while (filled < length) {
+      const { bytesRead } = await handle.read(buffer, filled, length - filled, position + filled);
+      if (bytesRead === 0) break;
+      filled += bytesRead;
+    }
+    return buffer.subarray(0, filled);
+  } finally {
+    await handle.close();
+  }
+}
+
+/** How far into the file its last line break ends (0: none), read backwards a block at a time. */
+function endOfLastLine(fd: number, size: number): number {
+  const block = Buffer.alloc(64 * 1024);
+  for (let end = size; end > 0;) {
+    const start = Math.max(0, end - block.length);
+    readSync(fd, block, 0, end - start, start);
+    const newline = block.subarray(0, end - start).lastIndexOf(NEWLINE);
+    if (newline >= 0) return start + newline + 1;
+    end = start;
+  }
+  return 0;
 }
 
 /** A value an earlier version spooled as JSON text (headers, attributes), as the value itself. */
@@ -63,8 +112,10 @@ function spooledLine(line: Buffer, tables: DerivationTables): CapturedExchange {
     const id =
       LEADING_ID.exec(exchange.toString('utf8', 0, 128))?.[1] ??
       (JSON.parse(exchange.toString()) as { id: string }).id;
-    // A line a crash cut short ends inside its events (the row before the tab is whole): refused here.
-    if (!Array.isArray(JSON.parse(events.toString()))) throw new Error('not a spool line');
+    // A line an earlier version's crash cut short in its events (this version truncates such a line at
+    // start instead) is refused here when it does not end as an array does; one that happens to is
+    // refused by the store, row by row, and counted there.
+    if (events[0] !== 0x5b || events[events.length - 1] !== 0x5d) throw new Error('not a spool line');
     return { id, exchange, events };
   }
   return olderLine(line.toString(), tables);
@@ -106,18 +157,33 @@ export interface SpoolChunk {
   bytes: number;
 }
 
+/** What `open` found of an earlier run's spool. */
+export interface SpoolFound {
+  /** Bytes still to replay. */
+  bytes: number;
+  /** A line a crash cut short at the end of the file, removed (it is lost). */
+  torn: number;
+}
+
 /**
  * The capture spool: an append-only file of redacted rows (JSON lines) for when the store is down or
- * behind, and an offset file beside it saying how much of it is already in the store. Every operation
- * is a synchronous file operation, so on one thread no append can fall inside another or inside a read;
- * appends happen only while the store is down or behind. Lines are the JSON the store is given.
+ * behind, and an offset file beside it saying how much of it is already in the store. The files are
+ * written and read asynchronously (on libuv's threads, never blocking the proxy's), one operation at a
+ * time in the order asked, so no append falls inside another or inside a read. The file holds whole lines
+ * only: an append that fails is cut back off, and a line a crash cut short is cut off at `open`.
  */
 export class CaptureSpool {
   readonly file: string;
-  /** Bytes not yet replayed. */
-  bytes = 0;
   /** The last append failed (disk full): rows are being lost. */
   broken = false;
+  /** The file's size, as far as appends have finished. */
+  #size = 0;
+  /** Bytes already in the store (the offset file's value). */
+  #offset = 0;
+  /** Bytes of appends asked for and not yet finished. */
+  #queued = 0;
+  #handle: FileHandle | undefined;
+  #operations: Promise<unknown> = Promise.resolve();
 
   /** `tables` derive the events of lines spooled by a version that spooled none. */
   constructor(
@@ -128,93 +194,111 @@ export class CaptureSpool {
     mkdirSync(path.dirname(file), { recursive: true });
   }
 
+  /** Bytes not yet replayed, appends still being written included. */
+  get bytes(): number {
+    return this.#queued + Math.max(0, this.#size - this.#offset);
+  }
+
   get #offsetFile(): string {
     return `${this.file}.offset`;
   }
 
-  /** Bytes already in the store, from the offset file. */
-  #offset(): number {
-    try {
-      const value = Number(readFileSync(this.#offsetFile, 'utf8').trim());
-      return Number.isInteger(value) && value >= 0 ? value : 0;
-    } catch {
-      return 0;
-    }
-  }
-
-  #size(): number {
+  /**
+   * Picks up a spool left by an earlier run (at start, before any traffic: synchronously), cutting off a
+   * line a crash cut short at its end.
+   */
+  open(): SpoolFound {
+    let size = 0;
     try {
       const st = statSync(this.file);
-      return st.isFile() ? st.size : 0;
+      if (st.isFile()) size = st.size;
     } catch {
-      return 0;
+      // No spool.
     }
-  }
-
-  /** Picks up a spool left by an earlier run, sealing off a line a crash cut short; returns its bytes. */
-  open(): number {
-    const size = this.#size();
+    let torn = 0;
     if (size > 0) {
-      const fd = openSync(this.file, 'r');
-      const last = Buffer.alloc(1);
+      const fd = openSync(this.file, 'r+');
       try {
-        readSync(fd, last, 0, 1, size - 1);
+        const whole = endOfLastLine(fd, size);
+        if (whole < size) {
+          ftruncateSync(fd, whole);
+          size = whole;
+          torn = 1;
+        }
       } finally {
         closeSync(fd);
       }
-      if (last[0] !== 0x0a) appendFileSync(this.file, '\n');
     }
-    this.bytes = Math.max(0, this.#size() - this.#offset());
-    return this.bytes;
+    let offset = 0;
+    try {
+      const value = Number(readFileSync(this.#offsetFile, 'utf8').trim());
+      if (Number.isInteger(value) && value >= 0) offset = value;
+    } catch {
+      // Nothing replayed yet.
+    }
+    this.#size = size;
+    this.#offset = Math.min(offset, size);
+    return { bytes: this.bytes, torn };
   }
 
-  /** Appends rows as one synchronous write. False (and `broken`) when the disk refuses it. */
-  append(rows: CapturedExchange[]): boolean {
-    const lines = spoolLines(rows);
-    try {
-      appendFileSync(this.file, lines, { mode: 0o600 });
-    } catch {
-      this.broken = true;
-      return false;
-    }
-    this.bytes += lines.length;
-    this.broken = false;
-    return true;
+  /** Runs file operations one at a time, in the order asked. */
+  #serially<T>(operation: () => Promise<T>): Promise<T> {
+    const result = this.#operations.then(operation);
+    this.#operations = result.catch(() => undefined);
+    return result;
+  }
+
+  /** Appends rows at the end of the file. False (and `broken`) when the disk refuses them. */
+  append(rows: CapturedExchange[]): Promise<boolean> {
+    const { parts, bytes } = spoolLines(rows);
+    this.#queued += bytes;
+    return this.#serially(async () => {
+      try {
+        this.#handle ??= await open(this.file, 'a', 0o600);
+        await writeAll(this.#handle, parts);
+        this.#size += bytes;
+        this.broken = false;
+        return true;
+      } catch {
+        // Cut off what part of the lines did reach the disk, so the file still holds whole lines only.
+        await this.#handle?.truncate(this.#size).catch(() => undefined);
+        this.broken = true;
+        return false;
+      } finally {
+        this.#queued -= bytes;
+      }
+    });
   }
 
   /**
-   * The next whole lines to replay (at most 8 MB), or undefined when everything is in the store (the
-   * files are then removed). A line cut by the chunk's end is read next time.
+   * The next whole lines to replay (about 2 MB), or undefined when everything is in the store (the files
+   * are then removed).
    */
-  read(): SpoolChunk | undefined {
-    const offset = this.#offset();
-    const size = this.#size();
-    const length = Math.min(REPLAY_CHUNK_BYTES, Math.max(0, size - offset));
-    const buffer = Buffer.alloc(length);
-    if (length > 0) {
-      const fd = openSync(this.file, 'r');
-      try {
-        readSync(fd, buffer, 0, length, offset);
-      } finally {
-        closeSync(fd);
+  read(): Promise<SpoolChunk | undefined> {
+    return this.#serially(async () => {
+      const left = this.#size - this.#offset;
+      if (left <= 0) {
+        await this.#remove();
+        return undefined;
       }
-    }
-    const end = buffer.lastIndexOf(NEWLINE) + 1;
-    if (end === 0) {
-      if (offset >= size) {
-        try {
-          rmSync(this.file, { force: true });
-          rmSync(this.#offsetFile, { force: true });
-        } catch {
-          // Not a file we can remove (something else at its path): nothing in it to replay either.
-        }
-        this.bytes = 0;
+      // Whole lines only: a line longer than a chunk is read whole, however long.
+      let length = Math.min(REPLAY_CHUNK_BYTES, left);
+      let buffer = await readAt(this.file, this.#offset, length);
+      while (buffer.lastIndexOf(NEWLINE) < 0 && length < left) {
+        length = Math.min(length * 2, left);
+        buffer = await readAt(this.file, this.#offset, length);
       }
-      return undefined;
-    }
+      const end = buffer.lastIndexOf(NEWLINE) + 1;
+      // The file ends without a line break (changed by something other than this class): its tail is lost.
+      if (end === 0) return { rows: [], torn: 1, bytes: buffer.length };
+      return this.#lines(buffer.subarray(0, end));
+    });
+  }
+
+  #lines(buffer: Buffer): SpoolChunk {
     const rows: CapturedExchange[] = [];
     let torn = 0;
-    for (let start = 0; start < end;) {
+    for (let start = 0; start < buffer.length;) {
       const stop = buffer.indexOf(NEWLINE, start);
       const line = buffer.subarray(start, stop);
       start = stop + 1;
@@ -222,16 +306,41 @@ export class CaptureSpool {
       try {
         rows.push(spooledLine(line, this.tables));
       } catch {
-        torn += 1; // a line cut short by a crash in the middle of an append
+        torn += 1; // a line an earlier version left cut short by a crash
       }
     }
-    return { rows, torn, bytes: end };
+    return { rows, torn, bytes: buffer.length };
   }
 
   /** Records that a chunk read by `read` is in the store. */
-  done(chunk: SpoolChunk): void {
-    const offset = this.#offset() + chunk.bytes;
-    writeFileSync(this.#offsetFile, String(offset), { mode: 0o600 });
-    this.bytes = Math.max(0, this.#size() - offset);
+  done(chunk: SpoolChunk): Promise<void> {
+    return this.#serially(async () => {
+      this.#offset += chunk.bytes;
+      await writeFile(this.#offsetFile, String(this.#offset), { mode: 0o600 });
+    });
+  }
+
+  /** Closes the file (a later append opens it again). */
+  close(): Promise<void> {
+    return this.#serially(() => this.#closeHandle());
+  }
+
+  async #closeHandle(): Promise<void> {
+    const handle = this.#handle;
+    this.#handle = undefined;
+    await handle?.close();
+  }
+
+  /** Everything is in the store: the spool and its offset go. */
+  async #remove(): Promise<void> {
+    await this.#closeHandle();
+    try {
+      await rm(this.file, { force: true });
+      await rm(this.#offsetFile, { force: true });
+    } catch {
+      // Not a file we can remove (something else at its path): nothing in it to replay either.
+    }
+    this.#size = 0;
+    this.#offset = 0;
   }
 }

@@ -49,10 +49,13 @@ export class SpoolReplay {
     this.#options = options;
   }
 
-  /** Appends rows to the spool (one synchronous write) and schedules their replay. */
-  append(rows: CapturedExchange[]): void {
+  /**
+   * Appends rows to the spool (written off the proxy's thread, in the order asked) and schedules their
+   * replay. Resolves once they are on disk, or counted as lost.
+   */
+  async append(rows: CapturedExchange[]): Promise<void> {
     const { spool, counters, health, logger } = this.#options;
-    if (spool.append(rows)) {
+    if (await spool.append(rows)) {
       counters.spooled += rows.length;
       health.losing = false;
     } else {
@@ -75,6 +78,16 @@ export class SpoolReplay {
     }, delayMs).unref();
   }
 
+  /** Counts spool lines a crash cut short (they are lost), loudly. */
+  lost(torn: number): void {
+    if (torn === 0) return;
+    this.#options.counters.dropped += torn;
+    this.#options.logger.error(
+      { torn },
+      'capture spool had unreadable lines (cut short by a crash); they are lost',
+    );
+  }
+
   /** Forgets a scheduled replay (a drain runs its own, or leaves the spool for the next start). */
   cancel(): void {
     clearTimeout(this.#retry);
@@ -87,7 +100,7 @@ export class SpoolReplay {
    */
   async replay(): Promise<void> {
     const { spool, writer, counters, health, logger, retryMs } = this.#options;
-    const chunk = spool.read();
+    const chunk = await spool.read();
     if (!chunk) {
       if (spool.bytes > 0) {
         this.schedule(retryMs);
@@ -114,14 +127,8 @@ export class SpoolReplay {
       this.schedule(retryMs);
       return;
     }
-    if (chunk.torn > 0) {
-      counters.dropped += chunk.torn;
-      logger.error(
-        { torn: chunk.torn },
-        'capture spool had unreadable lines (cut short by a crash); they are lost',
-      );
-    }
-    spool.done(chunk);
+    this.lost(chunk.torn);
+    await spool.done(chunk);
     health.storeUp = true;
     health.losing = false;
     counters.replayed += rows.length;
