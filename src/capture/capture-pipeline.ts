@@ -24,6 +24,12 @@ export interface CaptureOptions {
   logger: Logger;
   /** Rows per transaction (the store benchmark puts the knee near 100). */
   batchSize?: number;
+  /**
+   * Bytes of rows (their JSON, bodies compressed) per transaction at most, beyond a first row: large
+   * bodies make smaller batches, so no one write is more than the store (or the embedded store's
+   * thread, with its bounded heap) takes comfortably.
+   */
+  batchBytes?: number;
   /** The longest a captured exchange waits in memory before its batch is written. */
   flushIntervalMs?: number;
   /** Rows held in memory at most; beyond that they go straight to the spool. */
@@ -83,6 +89,7 @@ export class CapturePipeline {
   constructor(options: CaptureOptions) {
     this.#options = {
       batchSize: 100,
+      batchBytes: 8 * 1024 * 1024,
       flushIntervalMs: 200,
       maxQueue: 2000,
       retryMs: 1000,
@@ -246,11 +253,7 @@ export class CapturePipeline {
     clearTimeout(this.#timer);
     this.#timer = undefined;
     while (this.#queue.length > 0) {
-      const batch: Batch = {
-        rows: this.#queue.splice(0, this.#options.batchSize),
-        writing: false,
-        spilled: false,
-      };
+      const batch: Batch = { rows: this.#nextBatch(), writing: false, spilled: false };
       this.#pending.push(batch);
       void this.#enqueue(async () => {
         if (batch.spilled) return;
@@ -259,6 +262,20 @@ export class CapturePipeline {
         this.#pending = this.#pending.filter((waiting) => waiting !== batch);
       });
     }
+  }
+
+  /** The queue's oldest rows, up to `batchSize` of them and `batchBytes` (always at least one row). */
+  #nextBatch(): CapturedExchange[] {
+    const { batchSize, batchBytes } = this.#options;
+    let rows = 0;
+    let bytes = 0;
+    while (rows < batchSize && rows < this.#queue.length) {
+      const row = this.#queue[rows]!;
+      bytes += row.exchange.length + row.events.length;
+      if (rows > 0 && bytes > batchBytes) break;
+      rows += 1;
+    }
+    return this.#queue.splice(0, rows);
   }
 
   #enqueue(step: () => Promise<void>): Promise<void> {

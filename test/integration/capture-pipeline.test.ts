@@ -102,6 +102,31 @@ describe('the capture pipeline', () => {
     expect(withReadableBodies(one).request_body).toBe('{"resourceType":"Appointment"}');
   });
 
+  it('keeps each transaction within its byte budget: larger rows make smaller batches, one row at least', async () => {
+    const body = JSON.stringify({ resourceType: 'Appointment', description: 'x'.repeat(20_000) });
+    const rowBytes = (captured: { exchange: Buffer; events: Buffer }) =>
+      captured.exchange.length + captured.events.length;
+    const size = rowBytes(
+      captureExchange(observedExchange({ requestBody: body }), rules, loadDerivationTables({})),
+    );
+    for (const [batchBytes, batches] of [
+      [3 * size + 100, [3, 3, 3, 1]],
+      [1, [1, 1, 1, 1, 1, 1, 1, 1, 1, 1]],
+    ] as const) {
+      const { capture } = pipeline(() => store, undefined, { batchBytes });
+      // Told as each batch commits, before it is counted: the count so far, at each batch's end.
+      const counted: number[] = [];
+      capture.onBatchWritten(() => counted.push(capture.counters.written));
+      await capture.start();
+      const exchanges = Array.from({ length: 10 }, () => observedExchange({ requestBody: body }));
+      for (const e of exchanges) capture.capture(e);
+      await capture.drain();
+      counted.push(capture.counters.written);
+      expect(counted.slice(1).map((n, i) => n - counted[i]!)).toEqual(batches);
+      expect(await storedIds(exchanges.map((e) => e.id))).toEqual(exchanges.map((e) => e.id).sort());
+    }
+  });
+
   it('spools while the store is down, keeps order, and replays every exchange exactly once when it returns', async () => {
     let current: Store = unreachable;
     const { capture, spoolFile } = pipeline(() => current);
