@@ -146,13 +146,13 @@ export async function keptDatabase(
 
 /**
  * A collector process for a benchmark: one provider `bench` at the local upstream, PostgreSQL at
- * `databaseUrl`, data under `dir/data`. Resolves once it listens.
+ * `databaseUrl` (the embedded store without it), data under `dir/data`. Resolves once it listens.
  */
 export async function startBenchCollector(options: {
   dir: string;
   port: number;
   upstreamPort: number;
-  databaseUrl: string;
+  databaseUrl?: string;
   logLevel: string;
 }): Promise<Started> {
   const config = path.join(options.dir, 'collector.yaml');
@@ -163,9 +163,10 @@ export async function startBenchCollector(options: {
   const env: NodeJS.ProcessEnv = {
     ...process.env,
     DATA_DIR: path.join(options.dir, 'data'),
-    DATABASE_URL: options.databaseUrl,
     CONFIG: config,
   };
+  if (options.databaseUrl) env.DATABASE_URL = options.databaseUrl;
+  else delete env.DATABASE_URL;
   delete env.NODE_OPTIONS;
   // As `npm start` runs it.
   return startProcess(
@@ -173,5 +174,23 @@ export async function startBenchCollector(options: {
     ['--initial-old-space-size=128', '--import', 'tsx', 'src/main.ts'],
     env,
     /listening on/,
+    60_000,
   );
+}
+
+/** Throws unless wrk is installed: the proxy benches pace requests with it and read its exact percentiles. */
+export function requireWrk(): void {
+  if (!available('wrk'))
+    throw new Error('wrk is needed (apt-get install wrk): it paces requests and measures in microseconds');
+}
+
+/** The benches' provider (bench/upstream.ts) on `port`, serving the slot searchset; with its body's size. */
+export async function startBenchUpstream(port: number): Promise<Started & { bodyBytes: number }> {
+  const upstream = await startProcess(
+    process.execPath,
+    ['--import', 'tsx', 'bench/upstream.ts', String(port)],
+    process.env,
+    /upstream listening on \d+ body (\d+)/,
+  );
+  return { ...upstream, bodyBytes: Number(/body (\d+)/.exec(upstream.output())![1]) };
 }

@@ -6,8 +6,10 @@ import {
   adminQuery,
   available,
   memoryMb,
+  requireWrk,
   runWrk,
   startBenchCollector,
+  startBenchUpstream,
   startProcess,
   type Started,
   type WrkResult,
@@ -117,8 +119,7 @@ interface Row {
 
 /** `npm run bench -- proxy` */
 export async function benchProxy(): Promise<void> {
-  if (!available('wrk'))
-    throw new Error('wrk is needed (apt-get install wrk): it paces requests and measures in microseconds');
+  requireWrk();
   const database = `bench_${Date.now().toString(36)}`;
   await adminQuery(ADMIN_URL, `create database ${database}`);
   const dbUrl = new URL(ADMIN_URL);
@@ -126,14 +127,9 @@ export async function benchProxy(): Promise<void> {
   const dir = mkdtempSync(path.join(tmpdir(), 'bench-proxy-'));
   const started: Started[] = [];
   try {
-    const upstream = await startProcess(
-      process.execPath,
-      ['--import', 'tsx', 'bench/upstream.ts', String(PORTS.upstream)],
-      process.env,
-      /upstream listening on \d+ body (\d+)/,
-    );
+    const upstream = await startBenchUpstream(PORTS.upstream);
     started.push(upstream);
-    const bodyBytes = Number(/body (\d+)/.exec(upstream.output())![1]);
+    const { bodyBytes } = upstream;
     const collector = await startBenchCollector({
       dir,
       port: PORTS.collector,

@@ -1,4 +1,5 @@
 import { benchCrash } from './crash.bench.js';
+import { benchEmbedded } from './embedded.bench.js';
 import { benchInspect } from './inspect.bench.js';
 import { benchProxy } from './proxy.bench.js';
 import { benchRedact } from './redact.bench.js';
@@ -10,6 +11,7 @@ import { benchStore } from './store.bench.js';
 const BENCHMARKS: Record<string, () => Promise<void>> = {
   store: benchStore,
   proxy: benchProxy,
+  embedded: benchEmbedded,
   crash: benchCrash,
   redact: benchRedact,
   spool: benchSpool,

@@ -33,11 +33,30 @@ function bundledSource(entry: URL): string {
 }
 
 /**
+ * Node options for a worker running bundled source: the process's own (inherited, as by default) unless
+ * they hold `--input-type`, which applies to `-e` code, and would make the worker take its bundle for
+ * an ES module too; then the same less that one. (Given explicitly, options must all be valid for a
+ * worker, which V8's heap flags are not: they apply to every thread anyway.)
+ */
+function scriptExecArgv(): { execArgv?: string[] } {
+  const inputType = (arg: string): boolean => arg === '--input-type' || arg.startsWith('--input-type=');
+  if (!process.execArgv.some(inputType)) return {};
+  const execArgv: string[] = [];
+  for (let i = 0; i < process.execArgv.length; i++) {
+    const arg = process.execArgv[i]!;
+    if (arg === '--input-type') i += 1;
+    else if (!inputType(arg)) execArgv.push(arg);
+  }
+  return { execArgv };
+}
+
+/**
  * Starts a worker thread on a module given by its TypeScript URL (`new URL('./x.ts', import.meta.url)`
  * in a source file): from sources it runs bundled; in the compiled build the module's `.js` beside it.
  */
 export function startWorker(entry: URL, workerData: unknown, resourceLimits?: ResourceLimits): Worker {
   const options = { workerData, ...(resourceLimits ? { resourceLimits } : {}) };
-  if (import.meta.url.endsWith('.ts')) return new Worker(bundledSource(entry), { eval: true, ...options });
+  if (import.meta.url.endsWith('.ts'))
+    return new Worker(bundledSource(entry), { eval: true, ...scriptExecArgv(), ...options });
   return new Worker(new URL(entry.href.replace(/\.ts$/, '.js')), options);
 }

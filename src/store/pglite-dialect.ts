@@ -1,4 +1,3 @@
-import type { PGlite } from '@electric-sql/pglite';
 import {
   CompiledQuery,
   PostgresAdapter,
@@ -15,6 +14,7 @@ import {
   type QueryResult,
   type TransactionSettings,
 } from 'kysely';
+import type { PGliteClient } from './pglite-thread.js';
 import { parseSavepointCommand } from './savepoint.js';
 
 /**
@@ -44,16 +44,14 @@ class ConnectionLock {
 const COMMANDS_WITH_AFFECTED_ROWS = new Set(['INSERT', 'UPDATE', 'DELETE', 'MERGE']);
 
 class PGliteConnection implements DatabaseConnection {
-  readonly #client: PGlite;
+  readonly #client: PGliteClient;
 
-  constructor(client: PGlite) {
+  constructor(client: PGliteClient) {
     this.#client = client;
   }
 
   async executeQuery<R>(compiledQuery: CompiledQuery): Promise<QueryResult<R>> {
-    const result = await this.#client.query<R>(compiledQuery.sql, [...compiledQuery.parameters], {
-      rowMode: 'object',
-    });
+    const result = await this.#client.query<R>(compiledQuery.sql, [...compiledQuery.parameters]);
     const affected =
       result.command && COMMANDS_WITH_AFFECTED_ROWS.has(result.command)
         ? BigInt(result.rowCount ?? result.affectedRows ?? 0)
@@ -62,8 +60,8 @@ class PGliteConnection implements DatabaseConnection {
   }
 
   /**
-   * PGlite runs in this process, so there is no wire to stream over: the result is read whole and handed
-   * out in chunks. Large exports page with keyset queries instead of relying on this.
+   * PGlite runs in this process (on its own thread), so there is no wire to stream over: the result is
+   * read whole and handed out in chunks. Large exports page with keyset queries instead of relying on this.
    */
   async *streamQuery<R>(
     compiledQuery: CompiledQuery,
@@ -75,17 +73,17 @@ class PGliteConnection implements DatabaseConnection {
 }
 
 class PGliteDriver implements Driver {
-  readonly #client: PGlite;
+  readonly #client: PGliteClient;
   readonly #connection: PGliteConnection;
   readonly #lock = new ConnectionLock();
 
-  constructor(client: PGlite) {
+  constructor(client: PGliteClient) {
     this.#client = client;
     this.#connection = new PGliteConnection(client);
   }
 
   async init(): Promise<void> {
-    await this.#client.waitReady;
+    // The client is open before it is handed over.
   }
 
   async acquireConnection(): Promise<DatabaseConnection> {
@@ -148,9 +146,9 @@ class PGliteDriver implements Driver {
  * and serialises every connection use on PGlite's single backend.
  */
 export class PGliteDialect implements Dialect {
-  readonly #client: PGlite;
+  readonly #client: PGliteClient;
 
-  constructor(client: PGlite) {
+  constructor(client: PGliteClient) {
     this.#client = client;
   }
 

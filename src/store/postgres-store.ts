@@ -2,13 +2,12 @@ import { Kysely, PostgresDialect } from 'kysely';
 import pg from 'pg';
 import type { Database } from './database.js';
 import type { OpenStoreOptions, Store } from './store.js';
+import { INT8_OID } from './type-oids.js';
 
 /*
  * The PostgreSQL store on its own, without the embedded engine: what a worker thread opens (episode
  * stitching), where PGlite's WebAssembly module has no business being loaded.
  */
-
-export const INT8_OID = 20;
 
 /** pg's own parsers, except int8 as a number (PGlite is given the same rule). */
 const typeParser = ((oid: number, format?: 'text' | 'binary') =>

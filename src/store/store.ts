@@ -1,15 +1,13 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import type { PGlite } from '@electric-sql/pglite';
 import { Kysely } from 'kysely';
 import type { Database } from './database.js';
 import { lockDirectory } from './directory-lock.js';
 import { PGliteDialect } from './pglite-dialect.js';
-import { INT8_OID, openPostgresStore } from './postgres-store.js';
+import { PGliteThread } from './pglite-thread.js';
+import { openPostgresStore } from './postgres-store.js';
 
 export { maskUrl } from './postgres-store.js';
-
-const JSON_OID = 114;
 
 /** The database the collector runs on: PostgreSQL in production, PGlite embedded otherwise. */
 export interface Store {
@@ -47,24 +45,11 @@ export async function openStore(options: OpenStoreOptions): Promise<Store> {
     mkdirSync(path.dirname(options.pgliteDir), { recursive: true });
     unlock = lockDirectory(`${options.pgliteDir}.lock`, `The embedded store ${options.pgliteDir}`);
   }
-  let client: PGlite;
+  let client: PGliteThread;
   try {
-    // Loaded only for the embedded store: a collector on PostgreSQL never uses PGlite, and loading its
-    // code anyway cost that collector some 37 MB of RSS (measured).
-    const { PGlite } = await import('@electric-sql/pglite');
-    client = await PGlite.create({
-      ...(options.pgliteDir ? { dataDir: options.pgliteDir } : {}),
-      parsers: { [INT8_OID]: (value: string) => Number(value) },
-      // JSON given as UTF-8 bytes (capture's batches) is that text; anything else as PGlite would.
-      serializers: {
-        [JSON_OID]: (value: unknown) => {
-          if (value instanceof Uint8Array)
-            return Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('utf8');
-          if (typeof value === 'string') return value;
-          return JSON.stringify(value, (_key, v: unknown) => (typeof v === 'bigint' ? v.toString() : v));
-        },
-      },
-    });
+    // On a worker thread of its own, so no query ever holds the proxy's event loop; loaded only for the
+    // embedded store (a collector on PostgreSQL never loads PGlite's 37 MB of code).
+    client = await PGliteThread.start(options.pgliteDir);
   } catch (error) {
     unlock();
     throw error;

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { ENV_OVERRIDES } from '../../src/config/config.loader.js';
@@ -14,7 +14,19 @@ export interface Spawned {
   exited: Promise<number | string>;
 }
 
-/** Starts `src/<entry>` with tsx, the way `npm start` does, with the given environment added. */
+/**
+ * Node's options for an entry point as package.json's script runs it: `npm start`'s own for the
+ * collector (`--initial-old-space-size` among them, which every thread it starts inherits), tsx alone
+ * for the others.
+ */
+function nodeOptions(entry: string): string[] {
+  if (entry !== 'src/main.ts') return ['--import', 'tsx'];
+  const { scripts } = JSON.parse(readFileSync('package.json', 'utf8')) as { scripts: { start: string } };
+  const words = scripts.start.split(/\s+/);
+  return words.slice(1, words.indexOf(entry));
+}
+
+/** Starts `src/<entry>` with tsx, the way its npm script does, with the given environment added. */
 export function spawnEntry(entry: string, args: string[], env: Record<string, string>): Spawned {
   const childEnv: NodeJS.ProcessEnv = { ...process.env };
   // Only what the test gives: none of the runner's own settings (PORT, DATABASE_URL, ...) may leak in,
@@ -30,7 +42,7 @@ export function spawnEntry(entry: string, args: string[], env: Record<string, st
     delete childEnv[name];
   }
   Object.assign(childEnv, env);
-  const child = spawn(process.execPath, ['--import', 'tsx', entry, ...args], {
+  const child = spawn(process.execPath, [...nodeOptions(entry), entry, ...args], {
     env: childEnv,
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -6,6 +6,7 @@ import { promisify } from 'node:util';
 import { sql } from 'kysely';
 import { newId } from '../../src/ids.js';
 import { pendingMigrations, runMigrations } from '../../src/store/migrate.js';
+import { PGliteThread } from '../../src/store/pglite-thread.js';
 import { openStore } from '../../src/store/store.js';
 import type { NewExchangeRow } from '../../src/store/tables/exchange.table.js';
 import { migrations } from '../../migrations/index.js';
@@ -355,6 +356,41 @@ describe('the embedded PGlite store', () => {
       { timeout: 25_000, env: { ...process.env, NODE_OPTIONS: '' } },
     );
     expect(stdout.trim()).toBe('closed twice');
+  });
+
+  it('runs its queries on a thread of its own: the caller’s event loop turns while one runs', async () => {
+    const store = await openStore({});
+    try {
+      let turns = 0;
+      const ticker = setInterval(() => (turns += 1), 10);
+      const query = sql`select pg_sleep(0.5)`.execute(store.db);
+      const turnsWhenAnswered = await query.then(() => turns);
+      clearInterval(ticker);
+      // On the caller's thread, PGlite's WebAssembly would have held the loop for the whole half second.
+      expect(turnsWhenAnswered).toBeGreaterThan(5);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('fails every query, at once and saying why, once its thread has died', async () => {
+    const thread = await PGliteThread.start();
+    expect((await thread.query<{ one: number }>('select 1 as one', [])).rows).toEqual([{ one: 1 }]);
+    await thread.crashForTest();
+    await expect(thread.query('select 1', [])).rejects.toThrow("the embedded store's thread exited");
+    await thread.close();
+  });
+
+  it('hands PostgreSQL’s error fields back with a failed query', async () => {
+    const thread = await PGliteThread.start();
+    try {
+      await expect(thread.query('select * from no_such_table', [])).rejects.toMatchObject({
+        message: 'relation "no_such_table" does not exist',
+        code: '42P01',
+      });
+    } finally {
+      await thread.close();
+    }
   });
 
   it('keeps its data in the data directory across restarts', async () => {
