@@ -86,7 +86,7 @@ describe('report roll-ups', () => {
     expect(rows[0]!.n).toBe(0); // November 2026 is not over
     // Nothing left to do: a second round builds nothing.
     expect((await refreshRollups(store.db, TZ)).built).toBe(0);
-  });
+  }, 120_000); // a year of days built one transaction each: some 16 s alone, twice that beside another test file
 
   it.each(ALL_REPORTS.map((r) => r.id))(
     '%s: the same answer from the roll-ups as from the events',
