@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import {
+  captureCounters,
   memoryMb,
   requireWrk,
   runWrk,
@@ -24,17 +25,6 @@ const SECONDS = Number(process.env.BENCH_SECONDS ?? 15);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const PORTS = { upstream: 18611, collector: 18612 };
 const SEARCH = '/Slot?service=2000011147&status=free&_include=Slot:schedule';
-
-/** The capture counters on the collector's /metrics. */
-async function captureCounters(port: number): Promise<Record<string, number>> {
-  const exposition = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-  const counters: Record<string, number> = {};
-  for (const [, result, value] of exposition.matchAll(
-    /^collector_capture_exchanges_total\{result="(\w+)"\} (\d+)$/gm,
-  ))
-    counters[result!] = Number(value);
-  return counters;
-}
 
 /** `npm run bench -- embedded` */
 export async function benchEmbedded(): Promise<void> {

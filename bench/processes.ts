@@ -194,3 +194,14 @@ export async function startBenchUpstream(port: number): Promise<Started & { body
   );
   return { ...upstream, bodyBytes: Number(/body (\d+)/.exec(upstream.output())![1]) };
 }
+
+/** The collector's capture counters (captured, written, spooled, replayed, dropped) from its /metrics. */
+export async function captureCounters(port: number): Promise<Record<string, number>> {
+  const exposition = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  return Object.fromEntries(
+    [...exposition.matchAll(/^collector_capture_exchanges_total\{result="(\w+)"\} (\d+)$/gm)].map((m) => [
+      m[1]!,
+      Number(m[2]),
+    ]),
+  );
+}

@@ -5,6 +5,7 @@ import pg from 'pg';
 import {
   adminQuery,
   available,
+  captureCounters,
   memoryMb,
   requireWrk,
   runWrk,
@@ -200,13 +201,7 @@ export async function benchProxy(): Promise<void> {
     }));
     const memory = memoryMb(collector.child.pid!);
     const backlog = await backlogCleared(PORTS.collector);
-    const exposition = await (await fetch(`http://127.0.0.1:${PORTS.collector}/metrics`)).text();
-    const counters = Object.fromEntries(
-      [...exposition.matchAll(/^collector_capture_exchanges_total\{result="(\w+)"\} (\d+)/gm)].map((m) => [
-        m[1],
-        Number(m[2]),
-      ]),
-    );
+    const counters = await captureCounters(PORTS.collector);
     process.stdout.write(`  capture counters before the stop: ${JSON.stringify(counters)}\n`);
     await collector.stop(); // SIGTERM: the capture queue is drained (or spooled) before it exits
     const spoolFile = path.join(dir, 'data', 'spool', 'exchanges.jsonl');
