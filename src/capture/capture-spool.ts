@@ -32,20 +32,15 @@ async function writeAll(handle: FileHandle, parts: Buffer[]): Promise<void> {
 }
 
 /** Reads `length` bytes from `position` (fewer only at the end of the file). */
-async function readAt(file: string, position: number, length: number): Promise<Buffer> {
+async function readAt(handle: FileHandle, position: number, length: number): Promise<Buffer> {
   const buffer = Buffer.allocUnsafe(length);
-  const handle = await open(file, 'r');
-  try {
-    let filled = 0;
-    while (filled < length) {
-      const { bytesRead } = await handle.read(buffer, filled, length - filled, position + filled);
-      if (bytesRead === 0) break;
-      filled += bytesRead;
-    }
-    return buffer.subarray(0, filled);
-  } finally {
-    await handle.close();
+  let filled = 0;
+  while (filled < length) {
+    const { bytesRead } = await handle.read(buffer, filled, length - filled, position + filled);
+    if (bytesRead === 0) break;
+    filled += bytesRead;
   }
+  return buffer.subarray(0, filled);
 }
 
 /** How far into the file its last line break ends (0: none), read backwards a block at a time. */
@@ -93,6 +88,7 @@ export class CaptureSpool {
   #offset = 0;
   /** Bytes of appends asked for and not yet finished. */
   #queued = 0;
+  /** The file, open for appending and for replay's reads (opened when first needed). */
   #handle: FileHandle | undefined;
   #operations: Promise<unknown> = Promise.resolve();
 
@@ -165,8 +161,7 @@ export class CaptureSpool {
     this.#queued += bytes;
     return this.#serially(async () => {
       try {
-        this.#handle ??= await open(this.file, 'a', 0o600);
-        await writeAll(this.#handle, parts);
+        await writeAll(await this.#opened(), parts);
         this.#size += bytes;
         this.broken = false;
         return true;
@@ -193,15 +188,17 @@ export class CaptureSpool {
         return undefined;
       }
       // Whole lines only: a line longer than a chunk is read whole, however long.
+      const handle = await this.#opened();
       let length = Math.min(REPLAY_CHUNK_BYTES, left);
-      let buffer = await readAt(this.file, this.#offset, length);
+      let buffer = await readAt(handle, this.#offset, length);
       while (buffer.lastIndexOf(NEWLINE) < 0 && length < left) {
         length = Math.min(length * 2, left);
-        buffer = await readAt(this.file, this.#offset, length);
+        buffer = await readAt(handle, this.#offset, length);
       }
       const end = buffer.lastIndexOf(NEWLINE) + 1;
-      // The file ends without a line break (changed by something other than this class): its tail is lost.
-      if (end === 0) return { rows: [], torn: 1, bytes: buffer.length };
+      // No line break up to the end: the file was cut or removed by something other than this class,
+      // and what it held past the offset is lost.
+      if (end === 0) return { rows: [], torn: 1, bytes: left };
       return this.#lines(buffer.subarray(0, end));
     });
   }
@@ -234,6 +231,11 @@ export class CaptureSpool {
   /** Closes the file (a later append opens it again). */
   close(): Promise<void> {
     return this.#serially(() => this.#closeHandle());
+  }
+
+  async #opened(): Promise<FileHandle> {
+    this.#handle ??= await open(this.file, 'a+', 0o600);
+    return this.#handle;
   }
 
   async #closeHandle(): Promise<void> {
