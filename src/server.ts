@@ -163,7 +163,14 @@ export async function startCollector(options: StartOptions): Promise<RunningColl
           onConnectionError: (error) =>
             logger.warn({ err: error }, 'database connection lost; the pool will reconnect'),
         }
-      : { pgliteDir: path.join(config.dataDir, 'pglite') },
+      : {
+          pgliteDir: path.join(config.dataDir, 'pglite'),
+          onConnectionError: (error) =>
+            logger.error(
+              { err: error },
+              'the embedded store has stopped: every query fails, and capture spools, until the collector is restarted',
+            ),
+        },
   );
   try {
     const applied = await runMigrations(store.db);

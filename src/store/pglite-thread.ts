@@ -85,10 +85,12 @@ export class PGliteThread implements PGliteClient {
   #closed = false;
   #dead: Error | undefined;
   readonly #foreign: boolean;
+  readonly #onDeath: ((error: Error) => void) | undefined;
 
-  private constructor(worker: Worker, foreignValues: boolean) {
+  private constructor(worker: Worker, foreignValues: boolean, onDeath?: (error: Error) => void) {
     this.#worker = worker;
     this.#foreign = foreignValues;
+    this.#onDeath = onDeath;
     worker.on('message', (reply: PGliteReply) => {
       if (!('id' in reply)) return;
       const waiting = this.#waiting.get(reply.id);
@@ -106,8 +108,11 @@ export class PGliteThread implements PGliteClient {
     worker.on('exit', (code) => this.#die(new Error(`the embedded store's thread exited (code ${code})`)));
   }
 
-  /** Starts the worker and opens PGlite there; rejects with PGlite's own error if it cannot open. */
-  static async start(dataDir?: string): Promise<PGliteThread> {
+  /**
+   * Starts the worker and opens PGlite there; rejects with PGlite's own error if it cannot open.
+   * `onDeath` is told, once, should the thread die later (every query fails from then on).
+   */
+  static async start(dataDir?: string, onDeath?: (error: Error) => void): Promise<PGliteThread> {
     const data: PGliteThreadData = {
       ...(dataDir ? { dataDir } : {}),
       pglitePath: createRequire(import.meta.url).resolve('@electric-sql/pglite'),
@@ -134,7 +139,7 @@ export class PGliteThread implements PGliteClient {
       });
     });
     worker.unref();
-    return new PGliteThread(worker, foreignValues);
+    return new PGliteThread(worker, foreignValues, onDeath);
   }
 
   get closed(): boolean {
@@ -177,5 +182,6 @@ export class PGliteThread implements PGliteClient {
     this.#dead = error;
     for (const waiting of this.#waiting.values()) waiting.reject(error);
     this.#waiting.clear();
+    this.#onDeath?.(error);
   }
 }

@@ -27,9 +27,10 @@ export interface OpenStoreOptions {
   schema?: string;
   poolMax?: number;
   /**
-   * Told about errors of idle pooled connections (PostgreSQL restarted, a pooler timed out). The pool
-   * drops such a connection and opens another when next needed; without a listener Node would treat the
-   * error as unhandled and stop the process.
+   * Told about connections lost outside any query. On PostgreSQL, errors of idle pooled connections
+   * (PostgreSQL restarted, a pooler timed out): the pool drops such a connection and opens another when
+   * next needed; without a listener Node would treat the error as unhandled and stop the process. On
+   * PGlite, the death of its thread: every query fails from then on, until the process restarts.
    */
   onConnectionError?: (error: Error) => void;
 }
@@ -49,7 +50,7 @@ export async function openStore(options: OpenStoreOptions): Promise<Store> {
   try {
     // On a worker thread of its own, so no query ever holds the proxy's event loop; loaded only for the
     // embedded store (a collector on PostgreSQL never loads PGlite's 37 MB of code).
-    client = await PGliteThread.start(options.pgliteDir);
+    client = await PGliteThread.start(options.pgliteDir, options.onConnectionError);
   } catch (error) {
     unlock();
     throw error;

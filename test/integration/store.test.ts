@@ -373,11 +373,13 @@ describe('the embedded PGlite store', () => {
     }
   });
 
-  it('fails every query, at once and saying why, once its thread has died', async () => {
-    const thread = await PGliteThread.start();
+  it('fails every query, at once and saying why, once its thread has died, and tells its owner', async () => {
+    const deaths: string[] = [];
+    const thread = await PGliteThread.start(undefined, (error) => deaths.push(error.message));
     expect((await thread.query<{ one: number }>('select 1 as one', [])).rows).toEqual([{ one: 1 }]);
     await thread.crashForTest();
     await expect(thread.query('select 1', [])).rejects.toThrow("the embedded store's thread exited");
+    expect(deaths).toEqual(["the embedded store's thread exited (code 1)"]);
     await thread.close();
   });
 
