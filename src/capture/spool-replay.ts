@@ -35,6 +35,8 @@ export interface SpoolReplayOptions {
   enqueue: (step: () => Promise<void>) => Promise<void>;
 }
 
+const PROGRESS_EVERY_MS = 10_000;
+
 /**
  * The spool side of capture: rows the store could not take are appended (and counted, or counted as lost
  * when the disk refuses them), and replayed into the store in order, a chunk at a time on the write
@@ -44,6 +46,9 @@ export interface SpoolReplayOptions {
 export class SpoolReplay {
   readonly #options: SpoolReplayOptions;
   #retry: NodeJS.Timeout | undefined;
+  /** Rows replayed since the last progress line, and when that was. */
+  #unreported = 0;
+  #reportedAt = Date.now();
 
   constructor(options: SpoolReplayOptions) {
     this.#options = options;
@@ -132,10 +137,16 @@ export class SpoolReplay {
     health.storeUp = true;
     health.losing = false;
     counters.replayed += rows.length;
-    logger.info(
-      { replayed: rows.length, spoolBytesLeft: spool.bytes },
-      'capture spool replayed into the store',
-    );
+    this.#unreported += rows.length;
+    // A progress line every 10 s of a long replay, and one at its end (not one per 2 MB step).
+    if (spool.bytes === 0 || Date.now() - this.#reportedAt >= PROGRESS_EVERY_MS) {
+      logger.info(
+        { replayed: this.#unreported, spoolBytesLeft: spool.bytes },
+        spool.bytes === 0 ? 'capture spool replayed into the store' : 'replaying the capture spool',
+      );
+      this.#unreported = 0;
+      this.#reportedAt = Date.now();
+    }
     this.schedule(0); // the next chunk, or the clean-up
   }
 }

@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync, existsSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -162,6 +162,49 @@ describe('the capture pipeline', () => {
     await until(() => !existsSync(spoolFile)); // removed by the replay's last step
     expect(capture.status()).toMatchObject({ storeUp: true, spoolBytes: 0, dropped: 0 });
     await capture.drain();
+  });
+
+  it('tells a replay of many steps in one line at its end (a progress line only every 10 s), with its total', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'spool-'));
+    const spoolFile = path.join(dir, 'exchanges.jsonl');
+    const tables = loadDerivationTables({});
+    // Some 3 MB of lines: two replay steps of 2 MB.
+    const body = JSON.stringify({
+      resourceType: 'Appointment',
+      description: randomBytes(24_000).toString('hex'),
+    });
+    // Kept whole (the provider opted in), so each row holds some 48 KB.
+    const captured = Array.from({ length: 60 }, () =>
+      captureExchange(
+        observedExchange({ requestBody: body, provider: { captureFullBodies: true } }),
+        rules,
+        tables,
+      ),
+    );
+    writeFileSync(
+      spoolFile,
+      captured.map((c) => `${c.exchange.toString()}\t${c.events.toString()}\n`).join(''),
+    );
+    expect(statSync(spoolFile).size).toBeGreaterThan(2 * 1024 * 1024);
+    const lines: { msg: string; replayed?: number }[] = [];
+    const capture = new CapturePipeline({
+      store: () => store,
+      spoolFile,
+      rules,
+      logger: createLogger(
+        { logLevel: 'info' },
+        { write: (line: string) => void lines.push(JSON.parse(line)) },
+      ),
+      retryMs: 50,
+    });
+    await capture.start();
+    await until(() => capture.counters.replayed === 60);
+    await capture.drain();
+    const told = lines.filter((l) => /spool/.test(l.msg));
+    expect(told.map((l) => [l.msg, l.replayed])).toEqual([
+      ['capture spool found from an earlier run; replaying', undefined],
+      ['capture spool replayed into the store', 60],
+    ]);
   });
 
   it('replays a spool left by an earlier run, skipping rows already stored and a line cut short by a crash', async () => {
